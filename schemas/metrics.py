@@ -1,0 +1,95 @@
+"""Metric definitions from DESIGN.md, as pure functions: one place decides what counts.
+
+The worker, the simulator's truth and the tests all call these, so "a connect"
+or "a valid call" cannot mean two things in two places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Self
+from zoneinfo import ZoneInfo
+
+from schemas.cdr import CDR
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one call adds to its rep's day. Money is in cents so sums stay exact."""
+
+    dials: int = 0
+    connects: int = 0
+    valid_connects: int = 0
+    talk_seconds: int = 0
+    wrap_seconds: int = 0
+    sales: int = 0
+    revenue_cents: int = 0
+    new_customers: int = 0
+    abandoned: int = 0
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    def __add__(self, other: Self) -> Self:
+        return type(self)(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+
+    def __sub__(self, other: Self) -> Self:
+        return type(self)(*(a - b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+
+
+COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Contribution))
+
+
+def is_connect(cdr: CDR) -> bool:
+    """Answered by a live person: the dialer says answered and AMD did not hear a machine."""
+    return cdr.disposition == "answered" and cdr.amd != "machine"
+
+
+def to_cents(amount: Decimal | None) -> int:
+    return 0 if amount is None else int(amount * 100)
+
+
+def contribution(cdr: CDR, valid_call_seconds: int) -> Contribution:
+    """Counters one call adds; talk and wrap count only on connects (AHT's denominator)."""
+    connect = is_connect(cdr)
+    sale = cdr.outcome == "sale"
+    return Contribution(
+        dials=int(cdr.direction == "outbound"),
+        connects=int(connect),
+        valid_connects=int(connect and cdr.talk_seconds >= valid_call_seconds),
+        talk_seconds=cdr.talk_seconds if connect else 0,
+        wrap_seconds=cdr.wrap_seconds if connect else 0,
+        sales=int(sale),
+        revenue_cents=to_cents(cdr.sale_amount) if sale else 0,
+        new_customers=int(sale and cdr.new_customer),
+        abandoned=int(cdr.disposition == "abandoned"),
+    )
+
+
+def business_day(ts: datetime, zone: ZoneInfo) -> date:
+    """The local calendar date in the business zone (23- and 25-hour days included)."""
+    return ts.astimezone(zone).date()
+
+
+def business_hour(ts: datetime, zone: ZoneInfo) -> int:
+    return ts.astimezone(zone).hour
+
+
+def connect_rate(connects: int, dials: int) -> float | None:
+    return connects / dials if dials else None
+
+
+def average_handle_time(talk_seconds: int, wrap_seconds: int, connects: int) -> float | None:
+    return (talk_seconds + wrap_seconds) / connects if connects else None
+
+
+def abandon_rate(abandoned: int, connects: int) -> float | None:
+    """Regulatory abandon rate: abandoned / (connects + abandoned)."""
+    total = connects + abandoned
+    return abandoned / total if total else None
+
+
+def price_control(sold_cents: int, list_cents: int) -> float | None:
+    return sold_cents / list_cents if list_cents else None

@@ -1,0 +1,74 @@
+"""The one settings object: every knob comes from ``CALLFLOOR_*`` env vars or arguments.
+
+Settings are frozen and built explicitly (``Settings()``) by whoever needs them;
+nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from ipaddress import ip_address
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def is_loopback(host: str) -> bool:
+    """True for names and addresses that never leave this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Defaults start the embedded stack on 127.0.0.1."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLFLOOR_", frozen=True, extra="forbid")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    clickhouse_url: str = Field("http://127.0.0.1:8123", description="ClickHouse HTTP URL")
+    clickhouse_user: str = Field("default", description="ClickHouse user")
+    clickhouse_password: SecretStr = Field(SecretStr(""), description="ClickHouse password")
+    clickhouse_database: str = Field("callfloor", description="ClickHouse database")
+    timezone: str = Field("Asia/Shanghai", description="business time zone (IANA name)")
+    valid_call_seconds: int = Field(30, ge=0, description="talk seconds that make a valid connect")
+    cdr_topic: str = Field("callfloor.cdr", min_length=1, description="topic the dialer writes")
+    partitions: int = Field(8, ge=1, le=1024, description="partitions of the CDR topic")
+    app_id: str = Field("callfloor", min_length=1, description="Faust app id / consumer group")
+    web_host: str = Field("127.0.0.1", description="worker web bind address")
+    web_port: int = Field(6066, ge=1, le=65535, description="worker web port (Faust web)")
+    sink_flush_seconds: float = Field(1.0, gt=0, description="longest a row waits in the sink")
+    sink_batch_rows: int = Field(5000, ge=1, description="rows that trigger a sink flush")
+    data_dir: Path = Field(Path(".callfloor"), description="embedded ClickHouse data directory")
+    targets_file: Path | None = Field(None, description="daily/monthly targets file")
+    pay_plan_file: Path | None = Field(None, description="payroll plan YAML")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.cdr_topic}.dlq"
+
+    def masked(self) -> dict[str, object]:
+        """A dump safe to print or log: secrets show as ``**********``."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        return {
+            name: "**********" if isinstance(value, SecretStr) and value else str(value)
+            for name, value in values.items()
+        }
