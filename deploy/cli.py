@@ -1,0 +1,160 @@
+"""``callfloor``: one command, one sub-command per thing you run."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.settings import Settings
+
+
+def _settings(**overrides: object) -> Settings:
+    """Settings from the environment, with command-line values on top; exit 2 naming the field."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"callfloor: bad setting CALLFLOOR_{field.upper()}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    return run_worker(_settings(web_port=args.web_port), loglevel=args.loglevel)
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from deploy.services import run_broker
+
+    return run_broker(_settings(), port=args.port)
+
+
+def cmd_clickhouse(args: argparse.Namespace) -> int:
+    from deploy.clickhouse_server import serve
+
+    settings = _settings()
+    path = args.path or settings.data_dir / "clickhouse"
+    path.mkdir(parents=True, exist_ok=True)
+    password = settings.clickhouse_password.get_secret_value()
+    serve(path, args.host, args.port, settings.clickhouse_user, password)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from deploy.simulate_cli import run_simulate
+
+    return run_simulate(_settings(), args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sinks.clickhouse.client import connect
+    from sinks.clickhouse.reads import report_rows
+
+    first, last = args.date_from, args.date_to
+    if last < first:
+        print("callfloor report: --to is before --from", file=sys.stderr)
+        return 2
+    settings = _settings()
+    try:
+        with connect(settings) as client:
+            rows = report_rows(client, first, last, args.by)
+    except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
+        print(f"callfloor report: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    write_rows(rows, args.format, sys.stdout)
+    return 0
+
+
+def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: ANN001
+    if fmt == "json":
+        out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if not rows:
+        return
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from deploy.demo import run_demo
+
+    return run_demo(_settings(), rate=args.rate, reps=args.reps)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callfloor",
+        description="Telesales call-floor pipeline. Settings come from CALLFLOOR_* variables.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("worker", help="run the stream worker against the configured Kafka/ClickHouse")
+    p.add_argument("--web-port", type=int, help="override CALLFLOOR_WEB_PORT")
+    p.add_argument("--loglevel", default="info")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("broker", help="run the local Kafka-protocol broker (Tansu) and create topics")
+    p.add_argument("--port", type=int, default=9092)
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("clickhouse", help="serve ClickHouse's HTTP interface over embedded chdb")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8123)
+    p.add_argument("--path", type=Path, help="data directory (default CALLFLOOR_DATA_DIR/clickhouse)")
+    p.set_defaults(func=cmd_clickhouse)
+
+    p = sub.add_parser("simulate", help="produce simulated dialer CDRs and write the exact truth")
+    p.add_argument("--reps", type=int, default=50)
+    p.add_argument("--calls", type=int, default=20_000, help="calls to produce (0 = until Ctrl-C, live)")
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--rate", type=float, default=0.0, help="events per second (0 = as fast as possible)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--duplicates", type=float, default=0.0, help="fraction re-sent verbatim")
+    p.add_argument("--corrections", type=float, default=0.0, help="fraction corrected by version 2")
+    p.add_argument("--bad", type=float, default=0.0, help="fraction of malformed extra events")
+    p.add_argument("--late", type=float, default=0.0, help="fraction of earlier-day calls sent last")
+    p.add_argument("--truth", type=Path, help="write exact expected totals here (JSON)")
+    p.add_argument("--live", action="store_true", help="timestamps are 'now' (for dashboards)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("report", help="exact per-day totals from ClickHouse (what payroll reads)")
+    p.add_argument("--from", dest="date_from", type=_day, required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", type=_day, required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--by", choices=("rep", "team", "campaign"), default="rep")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="broker + embedded ClickHouse + worker + simulated traffic")
+    p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
+    p.add_argument("--reps", type=int, default=40)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""The one way this project reaches ClickHouse: clickhouse-connect and a URL from settings."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from schemas.settings import Settings
+
+
+def connect(settings: Settings, *, database: str | None = None, **kwargs: object) -> Client:
+    """A client for ``settings.clickhouse_url``; ``database=""`` connects without one."""
+    url = urlsplit(settings.clickhouse_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(
+            f"CALLFLOOR_CLICKHOUSE_URL must look like http://host:8123, got {url.geturl()!r}"
+        )
+    return clickhouse_connect.get_client(
+        host=url.hostname,
+        port=url.port or (8443 if url.scheme == "https" else 8123),
+        secure=url.scheme == "https",
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password.get_secret_value(),
+        database=settings.clickhouse_database if database is None else database,
+        **kwargs,
+    )

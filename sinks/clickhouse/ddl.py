@@ -1,0 +1,93 @@
+"""Tables and views, applied idempotently at start-up.
+
+``calls`` holds one row per call attempt *version as received*; the engine keeps
+the highest ``rank`` per ``call_id`` (rank = version, then earliest Kafka offset),
+and every exact read goes through ``FINAL`` so duplicates that a merge has not
+yet removed are never counted. The per-day and per-hour aggregates are views
+over that deduplicated set, so they are exact by construction: a redelivered,
+duplicated or corrected CDR can never be counted twice in what payroll reads.
+"""
+
+from __future__ import annotations
+
+from clickhouse_connect.driver.client import Client
+
+from schemas.settings import Settings
+from sinks.clickhouse.client import connect
+
+CALLS_TABLE = "calls"
+
+_CALLS = f"""
+CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
+    call_id         String,
+    version         UInt32,
+    rank            UInt64,
+    rep_id          String,
+    team_id         String,
+    campaign_id     String,
+    direction       LowCardinality(String),
+    dialed_at       DateTime64(3, 'UTC'),
+    answered_at     Nullable(DateTime64(3, 'UTC')),
+    ended_at        DateTime64(3, 'UTC'),
+    business_day    Date,
+    business_hour   UInt8,
+    disposition     LowCardinality(String),
+    amd             LowCardinality(Nullable(String)),
+    talk_seconds    UInt32,
+    wrap_seconds    UInt32,
+    outcome         LowCardinality(Nullable(String)),
+    sale_amount     Nullable(Decimal(18, 2)),
+    currency        LowCardinality(String),
+    new_customer    Bool,
+    list_price      Nullable(Decimal(18, 2)),
+    sold_price      Nullable(Decimal(18, 2)),
+    dials           UInt8,
+    connects        UInt8,
+    valid_connects  UInt8,
+    counted_talk    UInt32,
+    counted_wrap    UInt32,
+    sales           UInt8,
+    revenue_cents   Int64,
+    new_customers   UInt8,
+    abandoned       UInt8,
+    kafka_partition UInt32,
+    kafka_offset    UInt64,
+    ingested_at     DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(rank)
+ORDER BY call_id
+"""
+
+_SUMS = """
+    sum(dials) AS dials, sum(connects) AS connects, sum(valid_connects) AS valid_connects,
+    sum(counted_talk) AS talk_seconds, sum(counted_wrap) AS wrap_seconds,
+    sum(sales) AS sales, sum(revenue_cents) AS revenue_cents,
+    sum(new_customers) AS new_customers, sum(abandoned) AS abandoned,
+    sumIf(toInt64(list_price * 100), sales = 1 AND list_price IS NOT NULL) AS list_cents,
+    sumIf(toInt64(sold_price * 100), sales = 1 AND sold_price IS NOT NULL) AS sold_cents
+"""
+
+_REP_DAY = f"""
+CREATE VIEW IF NOT EXISTS rep_day AS
+SELECT business_day, rep_id, any(team_id) AS team_id, {_SUMS}
+FROM {CALLS_TABLE} FINAL
+GROUP BY business_day, rep_id
+"""
+
+_REP_HOUR = f"""
+CREATE VIEW IF NOT EXISTS rep_hour AS
+SELECT business_day, business_hour, rep_id, any(team_id) AS team_id, {_SUMS}
+FROM {CALLS_TABLE} FINAL
+GROUP BY business_day, business_hour, rep_id
+"""
+
+STATEMENTS: tuple[str, ...] = (_CALLS, _REP_DAY, _REP_HOUR)
+
+
+def apply_schema(settings: Settings) -> Client:
+    """Create the database, tables and views (safe on every start); return a client to it."""
+    with connect(settings, database="") as admin:
+        admin.command(f"CREATE DATABASE IF NOT EXISTS `{settings.clickhouse_database}`")
+    client = connect(settings)
+    for statement in STATEMENTS:
+        client.command(statement)
+    return client
