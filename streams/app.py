@@ -22,7 +22,13 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,  # on shutdown, unprocessed events are simply redelivered
         producer_acks=-1,
+        # Short group timeouts: a killed worker's partitions move within seconds,
+        # and the broker does not hold a (re)join open for long.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=10.0,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,

@@ -62,8 +62,8 @@ _SUMS = """
     sum(counted_talk) AS talk_seconds, sum(counted_wrap) AS wrap_seconds,
     sum(sales) AS sales, sum(revenue_cents) AS revenue_cents,
     sum(new_customers) AS new_customers, sum(abandoned) AS abandoned,
-    sumIf(toInt64(list_price * 100), sales = 1 AND list_price IS NOT NULL) AS list_cents,
-    sumIf(toInt64(sold_price * 100), sales = 1 AND sold_price IS NOT NULL) AS sold_cents
+    sumIf(toInt64(list_price * 100), outcome = 'sale' AND list_price IS NOT NULL) AS list_cents,
+    sumIf(toInt64(sold_price * 100), outcome = 'sale' AND sold_price IS NOT NULL) AS sold_cents
 """
 
 _REP_DAY = f"""
