@@ -65,6 +65,17 @@ class Settings(BaseSettings):
     def dlq_topic(self) -> str:
         return f"{self.cdr_topic}.dlq"
 
+    def to_env(self) -> dict[str, str]:
+        """``CALLFLOOR_*`` variables that rebuild these settings in a child process."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            env[f"CALLFLOOR_{name.upper()}"] = text
+        return env
+
     def masked(self) -> dict[str, object]:
         """A dump safe to print or log: secrets show as ``**********``."""
         values = {name: getattr(self, name) for name in type(self).model_fields}
