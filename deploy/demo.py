@@ -15,7 +15,7 @@ from pathlib import Path
 
 from deploy.broker import LocalBroker, wait_for_port
 from deploy.processes import callfloor_command, spawn, stop
-from deploy.simulator import SimulationSpec, produce
+from deploy.simulator import SimulationSpec, produce, roster
 from schemas.metrics import business_day
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
@@ -64,6 +64,21 @@ def _floor_line(settings: Settings) -> str:
             f"valid {valid:>6}  sales {sales:>4}  revenue {cents / 100:>12,.2f}")  # fmt: skip
 
 
+def write_demo_targets(path: Path, spec: SimulationSpec, rate: float) -> None:
+    """Targets for the simulated floor, scaled to the demo's rate so progress is visible."""
+    per_rep_day = max(10, int(rate * 1800 / spec.reps))  # what half an hour of demo traffic reaches
+    lines = [
+        "version: 1",
+        "defaults:",
+        f"  daily: {{dials: {per_rep_day}, connects: {per_rep_day // 10}, "
+        f"valid_connects: {per_rep_day // 20}, talk_minutes: 120}}",
+        '  monthly: {sales: 40, revenue: "60000.00", new_customers: 15}',
+        "reps:",
+        *(f"  {rep}: {{team: {team}}}" for rep, team in roster(spec)),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
     ch_port = _port_of(settings.clickhouse_url, 8123)
     kafka_port = _port_of(settings.kafka_bootstrap, 9092)
@@ -75,6 +90,12 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
     clickhouse = worker = None
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    spec = SimulationSpec(reps=reps, calls=0, rate=rate, live=True, late=0.01, duplicates=0.01,
+                          corrections=0.01, bad=0.002, timezone=settings.timezone)  # fmt: skip
+    if settings.targets_file is None:
+        targets = home / "demo-targets.yaml"
+        write_demo_targets(targets, spec, rate)
+        settings = settings.model_copy(update={"targets_file": targets})
     try:
         print("starting Kafka broker (tansu) ...", flush=True)
         broker.start()
@@ -89,9 +110,6 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         print("starting worker ...", flush=True)
         worker = spawn(callfloor_command("worker"), settings.to_env(), logs / "worker.log")
         wait_for_port("127.0.0.1", settings.web_port, 60, "the worker")
-        spec = SimulationSpec(reps=reps, calls=0, rate=rate, live=True, late=0.01,
-                              duplicates=0.01, corrections=0.01, bad=0.002,
-                              timezone=settings.timezone)  # fmt: skip
         feeder = threading.Thread(
             target=produce, args=(spec, settings.kafka_bootstrap, settings.cdr_topic),
             kwargs={"stop": stopping}, daemon=True, name="simulated-dialer",
@@ -126,7 +144,9 @@ callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
       .venv/bin/callfloor report --from {today} --to {today} --format csv
   ClickHouse over HTTP:
       curl 'http://127.0.0.1:{ch_port}/' --data-binary "{query}"
-  worker web: http://127.0.0.1:{settings.web_port}/
+  live targets vs. actuals (Prometheus format):
+      curl -s http://127.0.0.1:{settings.web_port}/metrics | grep 'callfloor_rep_.*rep-001'
+  targets file (edit it; the worker reloads it within seconds): {settings.targets_file}
   logs: {logs}
 
 Floor totals for today refresh every {REFRESH_SECONDS:.0f}s below. Ctrl-C stops everything.

@@ -102,6 +102,13 @@ class SimulationSpec:
         return {**asdict(self), "end_day": self.end_day and self.end_day.isoformat()}
 
 
+def roster(spec: SimulationSpec) -> list[tuple[str, str]]:
+    """(rep_id, team_id) of every simulated rep, in order; teams are equal-sized blocks."""
+    teams = spec.teams or -(-spec.reps // 10)
+    width = max(3, len(str(spec.reps)))
+    return [(f"rep-{i + 1:0{width}d}", f"team-{i * teams // spec.reps + 1:02d}") for i in range(spec.reps)]
+
+
 def day_window(day: date, zone: ZoneInfo, now: datetime) -> tuple[int, int]:
     """Shift hours of a local day in epoch ms, ending 10 min before now at the latest."""
     lo, hi = (int(datetime.combine(day, t, zone).timestamp() * 1000) for t in SHIFT)
@@ -170,11 +177,10 @@ class Dialer:
         # nothing ends after this; live calls are stamped at send time and need no limit
         self.limit = 2**62 if spec.live else int(now.timestamp() * 1000) - 1000
         self.ids, self.bad_ids = itertools.count(1), itertools.count(1)
-        width = max(3, len(str(spec.reps)))
         self.reps = [
-            _Rep(f"rep-{i + 1:0{width}d}", f"team-{i * spec.teams // spec.reps + 1:02d}",
-                 rng.randrange(spec.campaigns), rng.uniform(0.05, 0.13), rng.uniform(0.03, 0.08))
-            for i in range(spec.reps)
+            _Rep(rep_id, team_id, rng.randrange(spec.campaigns), rng.uniform(0.05, 0.13),
+                 rng.uniform(0.03, 0.08))
+            for rep_id, team_id in roster(spec)
         ]  # fmt: skip
         activity = (rng.lognormvariate(0, 0.35) for _ in self.reps)  # some reps dial more
         self.cum_weights = list(itertools.accumulate(activity))

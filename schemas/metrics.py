@@ -7,7 +7,7 @@ or "a valid call" cannot mean two things in two places.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Self
 from zoneinfo import ZoneInfo
@@ -93,3 +93,20 @@ def abandon_rate(abandoned: int, connects: int) -> float | None:
 
 def price_control(sold_cents: int, list_cents: int) -> float | None:
     return sold_cents / list_cents if list_cents else None
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftProgress:
+    active: bool
+    elapsed_seconds: float
+    length_seconds: float
+
+
+def shift_progress(now: datetime, zone: ZoneInfo, start: time, end: time) -> ShiftProgress:
+    """Where today's shift stands in local time (wall-clock, so DST days keep their hours)."""
+    local = now.astimezone(zone)
+    begin = datetime.combine(local.date(), start, zone)
+    finish = datetime.combine(local.date(), end, zone)
+    length = (finish - begin).total_seconds()
+    elapsed = min(max((local - begin).total_seconds(), 0.0), length)
+    return ShiftProgress(begin <= local < finish, elapsed, length)

@@ -6,6 +6,7 @@ nothing reads the environment at import time.
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cached_property
 from ipaddress import ip_address
 from pathlib import Path
@@ -45,7 +46,12 @@ class Settings(BaseSettings):
     sink_flush_seconds: float = Field(1.0, gt=0, description="longest a row waits in the sink")
     sink_batch_rows: int = Field(5000, ge=1, description="rows that trigger a sink flush")
     data_dir: Path = Field(Path(".callfloor"), description="embedded ClickHouse data directory")
-    targets_file: Path | None = Field(None, description="daily/monthly targets file")
+    targets_file: Path | None = Field(None, description="daily/monthly targets file (YAML)")
+    targets_reload_seconds: float = Field(5.0, gt=0, description="how often the targets file is checked")
+    shift_start: time = Field(time(9, 0), description="shift start, local business time")
+    shift_end: time = Field(time(18, 0), description="shift end, local business time")
+    dial_rate_floor_per_hour: float = Field(40.0, ge=0, description="alert when a rep dials slower")
+    refresh_seconds: float = Field(30.0, gt=0, description="refresh of ClickHouse-backed gauges")
     pay_plan_file: Path | None = Field(None, description="payroll plan YAML")
 
     @field_validator("timezone")
@@ -55,6 +61,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("shift_end")
+    @classmethod
+    def _shift_order(cls, value: time, info) -> time:  # noqa: ANN001
+        start = info.data.get("shift_start")
+        if start is not None and value <= start:
+            raise ValueError(f"shift_end {value} must be after shift_start {start}")
         return value
 
     @cached_property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faust
+from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
 
@@ -11,9 +12,11 @@ def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
-def create_app(settings: Settings) -> faust.App:
-    """A Faust app with the pipeline's agents installed."""
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
+    """A Faust app with the CDR agent and /metrics installed (a fresh registry by default)."""
     from streams.cdr_agent import install_cdr_agent
+    from streams.live_metrics import install_live_metrics
+    from streams.pipeline_metrics import PipelineMetrics
 
     app = faust.App(
         settings.app_id,
@@ -36,5 +39,8 @@ def create_app(settings: Settings) -> faust.App:
         web_in_thread=False,
         autodiscover=False,
     )
-    app.pipeline = install_cdr_agent(app, settings)  # type: ignore[attr-defined]
+    registry = registry if registry is not None else CollectorRegistry()
+    pipeline = install_cdr_agent(app, settings, PipelineMetrics(registry))
+    install_live_metrics(app, settings, pipeline, registry)
+    app.pipeline = pipeline  # type: ignore[attr-defined]
     return app

@@ -24,6 +24,7 @@ class Verdict(Enum):
     CORRECTION = "correction"  # a higher version: old counts replaced, row written
     STALE = "stale"  # duplicate or an older/equal version: neither counted nor written
     OUTSIDE_WINDOW = "outside_window"  # older than the live window: written, not counted live
+    UNTRACKED = "untracked"  # partition left this worker mid-batch: written, counted by its new owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,9 @@ class LiveState:
             state.counters = {k: c for k, c in state.counters.items() if k[1] >= first}
 
     def apply(self, partition: int, facts: CallFacts) -> Verdict:
-        state = self.partitions[partition]
+        state = self.partitions.get(partition)
+        if state is None:
+            return Verdict.UNTRACKED
         previous = state.seen.get(facts.call_id)
         if previous is not None and previous.rank >= facts.rank:
             return Verdict.STALE
@@ -110,9 +113,12 @@ class LiveState:
         state.add(previous, -1)
         return Verdict.CORRECTION
 
-    def day_counters(self, day: date) -> Iterator[tuple[str, str, Contribution]]:
-        """(rep_id, team_id, counters) for one business day across owned partitions."""
-        for state in self.partitions.values():
+    def day_counters(
+        self, day: date, partitions: Iterable[int] | None = None
+    ) -> Iterator[tuple[str, str, Contribution]]:
+        """(rep_id, team_id, counters) for one business day, over ``partitions`` (default: all)."""
+        chosen = self.partitions.keys() if partitions is None else partitions
+        for state in (self.partitions[p] for p in chosen if p in self.partitions):
             for (rep_id, counter_day), counters in state.counters.items():
                 if counter_day == day:
                     yield rep_id, state.teams.get(rep_id, ""), counters

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 import faust
 
 from schemas.settings import Settings
+from schemas.targets import TargetsError
 from streams.app import create_app
 from streams.topics import ensure_topics
 
@@ -28,7 +30,12 @@ def ensure_topics_patiently(settings: Settings, attempts: int = 30) -> None:
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     log.info("callfloor worker starting with %s", settings.masked())
     ensure_topics_patiently(settings)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except TargetsError as exc:
+        log.error("callfloor worker not started: %s", exc)
+        print(f"callfloor worker: {exc}", file=sys.stderr)
+        return 2
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.targets import TARGET_STATEMENTS
 
 CALLS_TABLE = "calls"
 
@@ -80,7 +81,7 @@ FROM {CALLS_TABLE} FINAL
 GROUP BY business_day, business_hour, rep_id
 """
 
-STATEMENTS: tuple[str, ...] = (_CALLS, _REP_DAY, _REP_HOUR)
+STATEMENTS: tuple[str, ...] = (_CALLS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS)
 
 
 def apply_schema(settings: Settings) -> Client:

@@ -68,3 +68,23 @@ def partition_calls(client: Client, partition: int, since: date) -> Iterator[tup
         parameters={"partition": partition, "since": since},
     )
     yield from result.result_rows
+
+
+def month_to_date(client: Client, first: date, before: date) -> dict[str, tuple[int, int, int]]:
+    """rep_id -> (sales, revenue_cents, new_customers) for days ``first`` <= day < ``before``."""
+    result = client.query(
+        f"SELECT rep_id, sum(sales), sum(revenue_cents), sum(new_customers) FROM {CALLS_TABLE} FINAL"
+        " WHERE business_day >= {first:Date} AND business_day < {before:Date} GROUP BY rep_id",
+        parameters={"first": first, "before": before},
+    )
+    return {rep: (int(s), int(r), int(n)) for rep, s, r, n in result.result_rows}
+
+
+def campaign_abandons(client: Client, since: date) -> dict[str, tuple[int, int]]:
+    """campaign_id -> (abandoned, connects) from ``since`` (inclusive) on."""
+    result = client.query(
+        f"SELECT campaign_id, sum(abandoned), sum(connects) FROM {CALLS_TABLE} FINAL"
+        " WHERE business_day >= {since:Date} GROUP BY campaign_id",
+        parameters={"since": since},
+    )
+    return {campaign: (int(a), int(c)) for campaign, a, c in result.result_rows}

@@ -1,0 +1,142 @@
+"""Targets vs. actuals for Prometheus, computed at scrape time from the live state.
+
+A custom collector (the client_python way) rather than gauges set per event: a
+scrape sees exactly the reps this worker owns right now, so after a rebalance a
+rep disappears from the worker that lost it at once, and no stale series linger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from schemas.metrics import COUNTER_NAMES, Contribution, business_day, shift_progress
+from schemas.settings import Settings
+from streams.live_state import ZERO, LiveState
+
+if TYPE_CHECKING:
+    from schemas.targets import TargetSet
+
+MONTHLY = ("sales", "revenue_cents", "new_customers")
+LABELS = ["rep", "team", "metric", "period"]
+
+
+def metric_name(counter: str) -> str:
+    return "revenue" if counter == "revenue_cents" else counter
+
+
+def metric_value(counter: str, value: int) -> float:
+    return value / 100 if counter == "revenue_cents" else float(value)
+
+
+class LiveCollector(Collector):
+    def __init__(
+        self,
+        settings: Settings,
+        state: LiveState,
+        exported_partitions: Callable[[], set[int]],
+        partition_of: Callable[[str], int],
+        targets: Callable[[], TargetSet | None],
+        month_before_today: Callable[[], Mapping[str, tuple[int, int, int]]],
+        campaign_abandons: Callable[[], Mapping[str, tuple[int, int]]],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.exported_partitions = exported_partitions
+        self.partition_of = partition_of
+        self.targets = targets
+        self.month_before_today = month_before_today
+        self.campaign_abandons = campaign_abandons
+        self.clock = clock
+
+    def describe(self) -> list:
+        return []  # computed at scrape time; nothing to check at registration
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = self.clock()
+        today = business_day(now, self.settings.zone)
+        targets = self.targets()
+        reps = self._reps_today(today, targets)
+        yield from self._rep_families(reps, targets)
+        yield from self._team_targets(targets)
+        yield from self._shift_families(now)
+        yield from self._campaign_families()
+
+    def _reps_today(self, today: date, targets: TargetSet | None) -> dict[str, tuple[str, Contribution]]:
+        owned = self.exported_partitions()
+        reps = {rep: (team, c) for rep, team, c in self.state.day_counters(today, owned)}
+        for rep in targets.reps if targets else ():
+            if rep not in reps and self.partition_of(rep) in owned:
+                reps[rep] = (targets.team_of(rep) or "", ZERO)
+        return reps
+
+    def _rep_families(
+        self, reps: dict[str, tuple[str, Contribution]], targets: TargetSet | None
+    ) -> Iterator[GaugeMetricFamily]:
+        actual = GaugeMetricFamily("callfloor_rep_actual", "today's or month-to-date actual", labels=LABELS)
+        target = GaugeMetricFamily("callfloor_rep_target", "rep's target in force", labels=LABELS)
+        month = self.month_before_today()
+        for rep, (team, counters) in sorted(reps.items()):
+            today_values = counters.as_tuple()
+            for counter, value in zip(COUNTER_NAMES, today_values, strict=True):
+                actual.add_metric([rep, team, metric_name(counter), "day"], metric_value(counter, value))
+            earlier = month.get(rep, (0, 0, 0))
+            for counter, before in zip(MONTHLY, earlier, strict=True):
+                value = before + getattr(counters, counter)
+                actual.add_metric([rep, team, metric_name(counter), "month"], metric_value(counter, value))
+            for (period, metric), value in (targets.rep(rep) if targets else {}).items():
+                target.add_metric([rep, team, metric, period], float(value))
+        yield actual
+        yield target
+
+    def _team_targets(self, targets: TargetSet | None) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "callfloor_team_target", "team's target (explicit, or the sum of its reps')",
+            labels=["team", "metric", "period"],
+        )  # fmt: skip
+        for team in sorted(targets.teams) if targets else ():
+            for (period, metric), value in targets.team(team).items():
+                family.add_metric([team, metric, period], float(Decimal(value)))
+        yield family
+
+    def _shift_families(self, now: datetime) -> Iterator[GaugeMetricFamily]:
+        s = self.settings
+        shift = shift_progress(now, s.zone, s.shift_start, s.shift_end)
+        yield GaugeMetricFamily("callfloor_shift_active", "1 during shift hours", value=int(shift.active))
+        yield GaugeMetricFamily(
+            "callfloor_shift_elapsed_seconds", "seconds of today's shift gone", value=shift.elapsed_seconds
+        )
+        yield GaugeMetricFamily(
+            "callfloor_shift_length_seconds", "length of today's shift", value=shift.length_seconds
+        )
+        yield GaugeMetricFamily(
+            "callfloor_dial_rate_floor_per_hour", "dials per hour below which a rep is flagged",
+            value=s.dial_rate_floor_per_hour,
+        )  # fmt: skip
+
+    def _campaign_families(self) -> Iterator[GaugeMetricFamily]:
+        rate = GaugeMetricFamily(
+            "callfloor_campaign_abandon_rate_30d", "abandoned / (connects + abandoned), 30 days",
+            labels=["campaign"],
+        )  # fmt: skip
+        abandoned = GaugeMetricFamily(
+            "callfloor_campaign_abandoned_30d", "abandoned calls, 30 days", labels=["campaign"]
+        )
+        answers = GaugeMetricFamily(
+            "callfloor_campaign_live_answers_30d", "connects + abandoned, 30 days", labels=["campaign"]
+        )
+        for campaign, (n_abandoned, connects) in sorted(self.campaign_abandons().items()):
+            total = n_abandoned + connects
+            abandoned.add_metric([campaign], n_abandoned)
+            answers.add_metric([campaign], total)
+            if total:
+                rate.add_metric([campaign], n_abandoned / total)
+        yield rate
+        yield abandoned
+        yield answers

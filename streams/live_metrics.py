@@ -1,0 +1,157 @@
+"""Wires /metrics into the worker: the registry, the live collector, and the timers
+that keep lag, targets and the ClickHouse-backed gauges (month to date, 30-day
+abandon rate) fresh. Those come from ClickHouse so they survive restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import faust
+from clickhouse_connect.driver.client import Client
+from kafka.partitioner.default import murmur2
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from schemas.metrics import business_day
+from schemas.settings import Settings
+from schemas.targets import TargetsError, TargetSet
+from sinks.clickhouse.reads import campaign_abandons, month_to_date
+from sinks.clickhouse.targets import record_targets
+from streams.live_collector import LiveCollector
+from streams.pipeline import CdrPipeline
+from streams.targets_watch import TargetsWatcher
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ABANDON_WINDOW_DAYS = 30
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), as the dialer's producer uses it for rep_id keys."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+class ClickHouseGauges:
+    """Values read from ClickHouse now and then; the last good read stays on failure."""
+
+    def __init__(self, settings: Settings, pipeline: CdrPipeline) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.month: dict[str, tuple[int, int, int]] = {}
+        self.abandons: dict[str, tuple[int, int]] = {}
+
+    async def refresh(self) -> None:
+        today = business_day(datetime.now(UTC), self.settings.zone)
+        since = today - timedelta(days=ABANDON_WINDOW_DAYS - 1)
+        self.month = await self._once(lambda c: month_to_date(c, today.replace(day=1), today)) or self.month
+        self.abandons = await self._once(lambda c: campaign_abandons(c, since)) or self.abandons
+
+    async def _once(self, fn: Callable[[Client], T]) -> T | None:
+        try:
+            return await asyncio.to_thread(self.pipeline.with_reader, fn)
+        except Exception as exc:  # noqa: BLE001 - keep the last values, try again next time
+            log.warning("refreshing ClickHouse-backed gauges failed: %s", exc)
+            return None
+
+
+class TargetsKeeper(Collector):
+    """Hot-reloads the targets file and records each version in ClickHouse with its load time."""
+
+    def __init__(self, settings: Settings, pipeline: CdrPipeline) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.watcher = TargetsWatcher(settings.targets_file, on_error=self._rejected)
+        self._recorded: tuple[str, datetime] | None = None
+        if settings.targets_file is not None:
+            self.watcher.load_initial()  # a bad file at start-up stops the worker, naming the line
+
+    def in_force(self) -> TargetSet | None:
+        """Targets for today: a file saved ahead of its effective_from waits for its day."""
+        return self.watcher.in_force(business_day(datetime.now(UTC), self.settings.zone))
+
+    @staticmethod
+    def _rejected(error: TargetsError) -> None:
+        log.error("targets file refused, previous targets stay in force: %s", error)
+
+    async def tick(self) -> None:
+        if self.watcher.check():
+            log.info("targets reloaded from %s", self.settings.targets_file)
+        current, loaded_at = self.watcher.current, self.watcher.loaded_at
+        if current is None or loaded_at is None or self._recorded == (current.sha256, loaded_at):
+            return
+        try:
+            await asyncio.to_thread(
+                self.pipeline.with_reader, lambda c: record_targets(c, current, loaded_at)
+            )
+            self._recorded = (current.sha256, loaded_at)
+        except Exception as exc:  # noqa: BLE001 - recorded on a later tick, with the same load time
+            log.warning("recording targets in ClickHouse failed: %s", exc)
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield GaugeMetricFamily(
+            "callfloor_targets_valid", "1 when the targets file on disk is the one in force",
+            value=int(self.watcher.last_error is None),
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "callfloor_targets_reload_errors", "targets files refused since start", value=self.watcher.errors
+        )
+
+
+def install_live_metrics(
+    app: faust.App, settings: Settings, pipeline: CdrPipeline, registry: CollectorRegistry
+) -> LiveCollector:
+    gauges = ClickHouseGauges(settings, pipeline)
+    targets = TargetsKeeper(settings, pipeline)
+    collector = LiveCollector(
+        settings,
+        pipeline.state,
+        exported_partitions=pipeline.exported_partitions,
+        partition_of=lambda rep: partition_for(rep, settings.partitions),
+        targets=targets.in_force,
+        month_before_today=lambda: gauges.month,
+        campaign_abandons=lambda: gauges.abandons,
+    )
+    registry.register(collector)
+    registry.register(targets)
+
+    @app.timer(interval=settings.refresh_seconds, on_leader=False)
+    async def _refresh_clickhouse_gauges() -> None:
+        await gauges.refresh()
+
+    @app.timer(interval=settings.targets_reload_seconds, on_leader=False)
+    async def _reload_targets() -> None:
+        await targets.tick()
+
+    measured: set[int] = set()
+
+    @app.timer(interval=2.0, on_leader=False)
+    async def _measure_lag() -> None:
+        consumer = app.consumer
+        lags: dict[int, int] = {}
+        for tp in consumer.assignment():
+            if tp.topic != settings.cdr_topic:
+                continue
+            next_offset = pipeline.next_offsets.get(tp.partition)
+            if next_offset is None:
+                next_offset = await consumer.position(tp) or 0
+            lags[tp.partition] = max(0, consumer.highwater(tp) - next_offset)
+        pipeline.metrics.set_lag(settings.cdr_topic, lags, measured - set(lags))
+        measured.clear()
+        measured.update(lags)
+
+    @app.page("/metrics")
+    async def _metrics(self: Any, request: Any) -> Any:  # noqa: ARG001 - Faust view signature
+        # On the loop, not a thread: the collector reads live state the agent mutates.
+        # aiohttp refuses a charset inside content_type, so the full header goes in headers.
+        return self.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return collector

@@ -1,0 +1,127 @@
+"""What the CDR agent does with a batch, kept apart from Faust's wiring.
+
+The batch body returns only after ClickHouse acknowledged the batch's rows and
+the broker acknowledged its dead letters; Faust acks (and later commits) the
+batch's offsets only then, so a committed offset never passes a call that is not
+stored (invariant 2), and anything replayed after a crash is already in
+ClickHouse, where ``FINAL`` reads count it once (invariant 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import TypeVar
+
+import faust
+from clickhouse_connect.driver.client import Client
+
+from schemas.metrics import Contribution, business_day
+from schemas.settings import Settings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.ddl import apply_schema
+from sinks.clickhouse.reads import partition_calls
+from sinks.clickhouse.writer import Backoff, CallWriter
+from streams.batch import BatchOutcome, RawEvent, process_batch
+from streams.dead_letters import send_dead_letters
+from streams.live_state import CallFacts, LiveState
+from streams.pipeline_metrics import PipelineMetrics
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class CdrPipeline:
+    def __init__(self, settings: Settings, dlq_topic: faust.TopicT, metrics: PipelineMetrics) -> None:
+        self.settings = settings
+        self.dlq_topic = dlq_topic
+        self.metrics = metrics
+        self.state = LiveState(today=self.today)
+        self.writer = CallWriter(
+            self.client, on_flush=metrics.observe_flush, on_failure=metrics.observe_sink_failure
+        )
+        self._reader: Client | None = None
+        self._schema_ready = False
+        self._seeding = asyncio.Lock()
+        self.assigned: set[int] = set()  # partitions of the CDR topic this worker holds now
+        self.next_offsets: dict[int, int] = {}
+
+    def today(self) -> date:
+        return business_day(datetime.now(UTC), self.settings.zone)
+
+    def client(self) -> Client:
+        """A fresh client; the first one also applies the DDL (ClickHouse may start later)."""
+        if self._schema_ready:
+            return connect(self.settings)
+        client = apply_schema(self.settings)
+        self._schema_ready = True
+        return client
+
+    async def retrying(self, what: str, fn: Callable[[Client], T]) -> T:
+        """Blocking ClickHouse work off the loop, retried with backoff until it succeeds."""
+        next_delay = Backoff().delays()
+        while True:
+            try:
+                return await asyncio.to_thread(self.with_reader, fn)
+            except Exception as exc:  # noqa: BLE001 - ClickHouse away: wait, do not crash
+                self._reader = None
+                delay = next_delay()
+                log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+                await asyncio.sleep(delay)
+
+    def with_reader(self, fn: Callable[[Client], T]) -> T:
+        if self._reader is None:
+            self._reader = self.client()
+        return fn(self._reader)
+
+    def exported_partitions(self) -> set[int]:
+        """Partitions whose reps this worker reports: held now, and seeded."""
+        return {p for p in self.assigned if self.state.owns(p)}
+
+    async def ensure_seeded(self, partitions: Iterable[int]) -> None:
+        async with self._seeding:
+            for partition in sorted(set(partitions)):
+                if self.state.owns(partition):
+                    continue
+                since = self.state.first_day
+                rows = await self.retrying(
+                    f"seeding partition {partition}",
+                    lambda client, p=partition, s=since: list(partition_calls(client, p, s)),
+                )
+                calls = [
+                    CallFacts(call_id, rank, rep, team, day, Contribution(*counters))
+                    for call_id, rank, rep, team, day, *counters in rows
+                ]
+                self.state.seed(partition, calls)
+                log.info("partition %d: live state seeded with %d calls", partition, len(calls))
+
+    def on_revoked(self, partitions: Iterable[int]) -> None:
+        """Stop reporting at once; the state is kept in case the partition comes back."""
+        self.assigned.difference_update(partitions)
+
+    async def on_assigned(self, partitions: set[int]) -> None:
+        """Forget what moved elsewhere; seed what arrived, so its reps show within seconds."""
+        self.assigned = set(partitions)
+        for partition in list(self.state.partitions):
+            if partition not in partitions:
+                self.state.drop(partition)
+                self.next_offsets.pop(partition, None)
+        await self.ensure_seeded(partitions)
+
+    async def handle(self, events: list[RawEvent]) -> BatchOutcome:
+        await self.ensure_seeded(event.partition for event in events)
+        outcome = process_batch(
+            events,
+            self.state,
+            zone=self.settings.zone,
+            valid_call_seconds=self.settings.valid_call_seconds,
+            now=datetime.now(UTC),
+        )
+        await self.writer.write(outcome.rows)
+        await send_dead_letters(self.dlq_topic, outcome.dead_letters, self.settings.cdr_topic)
+        for event in events:
+            self.next_offsets[event.partition] = event.offset + 1
+        self.metrics.observe_batch(len(events), outcome)
+        return outcome

@@ -1,0 +1,85 @@
+"""A real Prometheus scrapes a real worker fed by the simulator; PromQL gives the truth."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.error import URLError
+from urllib.parse import urlencode
+from urllib.request import urlopen
+
+import orjson
+import pytest
+
+from deploy.processes import spawn, stop
+from deploy.simulator import SimulationSpec, produce
+from schemas.metrics import business_day
+from schemas.settings import Settings
+from streams.topics import ensure_topics
+from tests.integration.conftest import free_port, running_worker, wait_until
+from tests.integration.kafka_reads import lag
+
+pytestmark = pytest.mark.integration
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+def start_prometheus(tmp: Path, target_port: int) -> tuple[subprocess.Popen[bytes], str]:
+    assert PROMETHEUS, "Debian's prometheus is required: apt-get install -y prometheus"
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: callfloor\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
+    )
+    argv = [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    process = spawn(argv, {}, tmp / "prometheus.log")
+    return process, f"http://127.0.0.1:{port}"
+
+
+def promql(base: str, query: str) -> list[dict]:
+    with urlopen(f"{base}/api/v1/query?{urlencode({'query': query})}", timeout=10) as response:
+        reply = orjson.loads(response.read())
+    assert reply["status"] == "success", reply
+    return reply["data"]["result"]
+
+
+def test_prometheus_team_dials_equal_truth_for_today(
+    settings: Settings, worker_log: Path, tmp_path: Path
+) -> None:
+    ensure_topics(settings)
+    spec = SimulationSpec(reps=30, calls=4_000, days=1, seed=11, duplicates=0.02, corrections=0.02,
+                          timezone=settings.timezone)  # fmt: skip
+    truth = produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    today = business_day(datetime.now(UTC), settings.zone).isoformat()
+    expected: Counter[str] = Counter()
+    for row in truth.calls.values():
+        if row["business_day"] == today:
+            expected[row["team_id"]] += row["dials"]
+    assert expected, "the simulator sends traffic for today"
+
+    with running_worker(settings, worker_log):
+        wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+                   180, "the worker to drain", every_s=2)  # fmt: skip
+        prometheus, base = start_prometheus(tmp_path, settings.web_port)
+        try:
+            query = 'sum by (team) (callfloor_rep_actual{metric="dials", period="day"})'
+
+            def scraped() -> dict[str, int]:
+                try:
+                    return {r["metric"]["team"]: int(float(r["value"][1])) for r in promql(base, query)}
+                except (URLError, ConnectionError):
+                    return {}
+
+            wait_until(lambda: scraped() == dict(expected), 60, "Prometheus to show today's team dials")
+            assert scraped() == dict(expected)
+            up = promql(base, 'up{job="callfloor"}')
+            assert [float(r["value"][1]) for r in up] == [1.0]
+        finally:
+            stop(prometheus)

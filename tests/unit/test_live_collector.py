@@ -1,0 +1,125 @@
+"""What /metrics shows, from the live state at scrape time: today only, owned reps only."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from schemas.settings import Settings
+from streams.batch import RawEvent, process_batch
+from streams.live_collector import LiveCollector
+from streams.live_state import LiveState
+from tests.factories import cdr_dict, encode, unanswered
+
+SETTINGS = Settings()  # Asia/Shanghai, shift 09:00-18:00
+TODAY = date(2026, 11, 26)
+
+
+class FakeTargets:
+    reps = {"rep-1": "team-a", "rep-9": "team-b"}
+    teams = ("team-a", "team-b")
+
+    def rep(self, rep_id: str) -> dict:
+        if rep_id not in self.reps:
+            return {}
+        return {("day", "dials"): 100, ("month", "revenue"): Decimal("5000.00")}
+
+    def team(self, team_id: str) -> dict:
+        return {("day", "dials"): 100}
+
+    def team_of(self, rep_id: str) -> str | None:
+        return self.reps.get(rep_id)
+
+
+def scrape(collector: LiveCollector) -> dict[tuple, float]:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    samples = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def build(now: datetime, owned: set[int], targets=None, month=None, abandons=None):  # noqa: ANN001, ANN202
+    state = LiveState(today=lambda: now.astimezone(SETTINGS.zone).date())
+    for partition in (0, 1):
+        state.seed(partition, [])
+    collector = LiveCollector(
+        SETTINGS, state, exported_partitions=lambda: owned,
+        partition_of=lambda rep: 0 if rep < "rep-5" else 1,
+        targets=lambda: targets, month_before_today=lambda: month or {},
+        campaign_abandons=lambda: abandons or {}, clock=lambda: now,
+    )  # fmt: skip
+    return state, collector
+
+
+def feed(state: LiveState, partition: int, *events: dict, now: datetime) -> None:
+    raw = [RawEvent(partition, i, b"k", encode(e)) for i, e in enumerate(events)]
+    process_batch(raw, state, zone=SETTINGS.zone, valid_call_seconds=30, now=now)
+
+
+def actual(samples: dict, rep: str, metric: str, period: str = "day") -> float | None:
+    for (name, labels), value in samples.items():
+        d = dict(labels)
+        if name == "callfloor_rep_actual" and (d["rep"], d["metric"], d["period"]) == (rep, metric, period):
+            return value
+    return None
+
+
+NOON = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+
+
+def test_today_actuals_targets_and_month_to_date() -> None:
+    state, collector = build(NOON, {0, 1}, FakeTargets(), month={"rep-1": (2, 100_00, 1)})
+    feed(state, 0, cdr_dict(rep_id="rep-1"), unanswered(call_id="c-2", rep_id="rep-1"), now=NOON)
+    samples = scrape(collector)
+    assert actual(samples, "rep-1", "dials") == 2
+    assert actual(samples, "rep-1", "revenue") == 1299.0
+    assert actual(samples, "rep-1", "revenue", "month") == 1399.0  # 100.00 earlier + 1299.00 today
+    assert actual(samples, "rep-1", "sales", "month") == 3
+    assert actual(samples, "rep-9", "dials") == 0  # has a target, no calls yet, partition owned
+    key = ("callfloor_rep_target", (("metric", "dials"), ("period", "day"), ("rep", "rep-1"),
+                                    ("team", "team-a")))  # fmt: skip
+    assert samples[key] == 100
+    assert samples[("callfloor_shift_active", ())] == 1
+    assert samples[("callfloor_shift_elapsed_seconds", ())] == 3 * 3600
+
+
+def test_rep_of_a_partition_not_owned_is_not_exported() -> None:
+    state, collector = build(NOON, {1}, FakeTargets())
+    feed(state, 0, cdr_dict(rep_id="rep-1"), now=NOON)
+    samples = scrape(collector)
+    assert actual(samples, "rep-1", "dials") is None
+    assert actual(samples, "rep-9", "dials") == 0
+
+
+def test_late_cdr_for_yesterday_does_not_move_today() -> None:
+    state, collector = build(NOON, {0})
+    late = unanswered(dialed_at="2026-11-25T17:00:00+08:00", ended_at="2026-11-25T17:00:20+08:00")
+    feed(state, 0, cdr_dict(rep_id="rep-1"), late, now=NOON)
+    assert actual(scrape(collector), "rep-1", "dials") == 1
+
+
+def test_gauges_restart_at_local_midnight() -> None:
+    now = [NOON]
+    state, _ = build(NOON, {0})
+    collector = LiveCollector(
+        SETTINGS, state, exported_partitions=lambda: {0}, partition_of=lambda rep: 0,
+        targets=lambda: None, month_before_today=dict, campaign_abandons=dict, clock=lambda: now[0],
+    )  # fmt: skip
+    feed(state, 0, cdr_dict(rep_id="rep-1"), now=NOON)
+    assert actual(scrape(collector), "rep-1", "dials") == 1
+    now[0] = datetime(2026, 11, 26, 16, 0, 1, tzinfo=UTC)  # 00:00:01 on the 27th in Shanghai
+    assert actual(scrape(collector), "rep-1", "dials") is None
+
+
+def test_abandon_rate_per_campaign() -> None:
+    _, collector = build(NOON, {0}, abandons={"camp-1": (3, 97), "camp-2": (0, 0)})
+    samples = scrape(collector)
+    assert samples[("callfloor_campaign_abandon_rate_30d", (("campaign", "camp-1"),))] == 0.03
+    assert ("callfloor_campaign_abandon_rate_30d", (("campaign", "camp-2"),)) not in samples
+    assert samples[("callfloor_campaign_live_answers_30d", (("campaign", "camp-2"),))] == 0
