@@ -106,6 +106,16 @@ class TargetsKeeper(Collector):
         )
 
 
+class _Collected(Collector):
+    """Metric families already collected, for formatting off the event loop."""
+
+    def __init__(self, families: list) -> None:
+        self.families = families
+
+    def collect(self) -> list:
+        return self.families
+
+
 def install_live_metrics(
     app: faust.App, settings: Settings, pipeline: CdrPipeline, registry: CollectorRegistry
 ) -> LiveCollector:
@@ -150,8 +160,11 @@ def install_live_metrics(
 
     @app.page("/metrics")
     async def _metrics(self: Any, request: Any) -> Any:  # noqa: ARG001 - Faust view signature
-        # On the loop, not a thread: the collector reads live state the agent mutates.
+        # Collect on the loop (the collector reads state the agent mutates), then format,
+        # the slow part for a big floor, in a thread so the agent keeps flowing.
+        families = list(registry.collect())
+        body = await asyncio.to_thread(generate_latest, _Collected(families))
         # aiohttp refuses a charset inside content_type, so the full header goes in headers.
-        return self.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return collector

@@ -5,6 +5,7 @@ A registry is passed in (tests make a fresh one each); nothing registers globall
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 
@@ -54,9 +55,12 @@ class PipelineMetrics:
         )  # fmt: skip
         self._newest_event: float | None = None
         self.newest_event_age.set_function(self._age)
+        # Start-up counts as activity: a worker catching up is not "stalled since 1970".
+        self.last_processed.set(time.time())
 
     def _age(self) -> float:
-        return 0.0 if self._newest_event is None else max(0.0, time.time() - self._newest_event)
+        """NaN until a first CDR is seen, so "no data" never reads as "fresh"."""
+        return math.nan if self._newest_event is None else max(0.0, time.time() - self._newest_event)
 
     def observe_batch(self, events: int, outcome: BatchOutcome) -> None:
         self.processed.inc(events)

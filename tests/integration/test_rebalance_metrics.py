@@ -39,10 +39,10 @@ def test_reps_split_between_two_workers_then_move_to_the_survivor(
                 a, b = rep_actuals(settings.web_port), rep_actuals(second.web_port)
                 return bool(a) and bool(b) and not (a.keys() & b.keys()) and a | b == expected
 
-            wait_until(split_exactly, 60, "the reps to be split between the two workers, once each")
+            wait_until(split_exactly, 120, "the reps to be split between the two workers, once each")
             a, b = rep_actuals(settings.web_port), rep_actuals(second.web_port)
             assert not (a.keys() & b.keys()), f"reps exported twice: {sorted(a.keys() & b.keys())}"
             assert a | b == expected
         # worker b stopped: its partitions, and their reps, move to worker a
-        wait_until(lambda: rep_actuals(settings.web_port) == expected, 60,
+        wait_until(lambda: rep_actuals(settings.web_port) == expected, 120,
                    "the surviving worker to export every rep with ClickHouse's values")  # fmt: skip

@@ -1,0 +1,16 @@
+"""Benchmarks run at tiny sizes so they do not rot; no timing is asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+
+
+def test_scrape_cardinality_benchmark_runs() -> None:
+    argv = [sys.executable, "-m", "benchmarks.scrape_cardinality", "--reps", "20", "--runs", "1"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
+    lines = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert [line["what"] for line in lines][0] == "live collector"
+    assert lines[0]["series"] > 20 * 12 and "ratio" in lines[1]
