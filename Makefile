@@ -3,7 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test unit integration lint clean
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_TOOLS := prometheus promtool amtool
+
+.PHONY: install system-deps demo test unit integration lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,16 +16,25 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Debian's Prometheus (prometheus, promtool) and Alertmanager (amtool), which the tests drive.
+system-deps:
+	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: prometheus prometheus-alertmanager"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	fi
+
 demo: install
 	$(BIN)/callfloor demo
 
-test: install lint
+test: install system-deps lint
 	$(BIN)/pytest tests
 
 unit: install
 	$(BIN)/pytest tests/unit
 
-integration: install
+integration: install system-deps
 	$(BIN)/pytest tests/integration
 
 lint: install
