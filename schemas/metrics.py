@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from decimal import Decimal
+from operator import add, attrgetter, sub
 from typing import Self
 from zoneinfo import ZoneInfo
 
@@ -30,16 +31,17 @@ class Contribution:
     abandoned: int = 0
 
     def as_tuple(self) -> tuple[int, ...]:
-        return tuple(getattr(self, f.name) for f in fields(self))
+        return _counters_of(self)
 
     def __add__(self, other: Self) -> Self:
-        return type(self)(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+        return type(self)(*map(add, _counters_of(self), _counters_of(other)))
 
     def __sub__(self, other: Self) -> Self:
-        return type(self)(*(a - b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+        return type(self)(*map(sub, _counters_of(self), _counters_of(other)))
 
 
 COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Contribution))
+_counters_of = attrgetter(*COUNTER_NAMES)
 
 
 def is_connect(cdr: CDR) -> bool:
@@ -71,10 +73,6 @@ def contribution(cdr: CDR, valid_call_seconds: int) -> Contribution:
 def business_day(ts: datetime, zone: ZoneInfo) -> date:
     """The local calendar date in the business zone (23- and 25-hour days included)."""
     return ts.astimezone(zone).date()
-
-
-def business_hour(ts: datetime, zone: ZoneInfo) -> int:
-    return ts.astimezone(zone).hour
 
 
 def connect_rate(connects: int, dials: int) -> float | None:

@@ -75,7 +75,7 @@ def process_batch(
         if isinstance(checked, DeadLetter):
             outcome.dead_letters.append(checked)
             continue
-        call = AcceptedCall(
+        call = AcceptedCall.of(
             checked, contribution(checked, valid_call_seconds), event.partition, event.offset, zone
         )
         verdict = state.apply(event.partition, facts_of(call))

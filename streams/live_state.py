@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import Enum
 
-from schemas.metrics import Contribution
+from schemas.metrics import COUNTER_NAMES, Contribution
 
 ZERO = Contribution()
 
@@ -42,16 +42,23 @@ class CallFacts:
 @dataclass
 class PartitionState:
     seen: dict[str, CallFacts] = field(default_factory=dict)
-    counters: dict[tuple[str, date], Contribution] = field(default_factory=dict)
+    # (rep, day) -> running sums in Contribution's field order, updated in place (hot path)
+    sums: dict[tuple[str, date], list[int]] = field(default_factory=dict)
     teams: dict[str, str] = field(default_factory=dict)
 
     def add(self, facts: CallFacts, sign: int) -> None:
         key = (facts.rep_id, facts.day)
-        current = self.counters.get(key, ZERO)
-        self.counters[key] = (
-            current + facts.contribution if sign > 0 else current - facts.contribution
-        )
+        sums = self.sums.get(key)
+        if sums is None:
+            sums = self.sums[key] = [0] * len(COUNTER_NAMES)
+        for i, value in enumerate(facts.contribution.as_tuple()):
+            if value:
+                sums[i] += sign * value
         self.teams[facts.rep_id] = facts.team_id
+
+    @property
+    def counters(self) -> dict[tuple[str, date], Contribution]:
+        return {key: Contribution(*sums) for key, sums in self.sums.items()}
 
 
 class LiveState:
@@ -95,7 +102,7 @@ class LiveState:
         self._first_day = first
         for state in self.partitions.values():
             state.seen = {k: f for k, f in state.seen.items() if f.day >= first}
-            state.counters = {k: c for k, c in state.counters.items() if k[1] >= first}
+            state.sums = {k: c for k, c in state.sums.items() if k[1] >= first}
 
     def apply(self, partition: int, facts: CallFacts) -> Verdict:
         state = self.partitions.get(partition)
@@ -119,6 +126,6 @@ class LiveState:
         """(rep_id, team_id, counters) for one business day, over ``partitions`` (default: all)."""
         chosen = self.partitions.keys() if partitions is None else partitions
         for state in (self.partitions[p] for p in chosen if p in self.partitions):
-            for (rep_id, counter_day), counters in state.counters.items():
+            for (rep_id, counter_day), sums in state.sums.items():
                 if counter_day == day:
-                    yield rep_id, state.teams.get(rep_id, ""), counters
+                    yield rep_id, state.teams.get(rep_id, ""), Contribution(*sums)

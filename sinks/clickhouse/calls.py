@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Self
 from zoneinfo import ZoneInfo
 
 from schemas.cdr import CDR
-from schemas.metrics import COUNTER_NAMES, Contribution, business_day, business_hour
+from schemas.metrics import COUNTER_NAMES, Contribution
 
 OFFSET_BITS = 40
 _OFFSET_MASK = (1 << OFFSET_BITS) - 1
@@ -44,28 +45,30 @@ def rank(version: int, offset: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class AcceptedCall:
-    """A validated CDR with where it came from and what it counts for."""
+    """A validated CDR with where it came from, when it counts and what it counts for."""
 
     cdr: CDR
     contribution: Contribution
     partition: int
     offset: int
-    zone: ZoneInfo
+    business_day: date
+    business_hour: int
+
+    @classmethod
+    def of(cls, cdr: CDR, contribution: Contribution, partition: int, offset: int, zone: ZoneInfo) -> Self:
+        local = cdr.dialed_at.astimezone(zone)  # business day and hour from one conversion
+        return cls(cdr, contribution, partition, offset, local.date(), local.hour)
 
     @property
     def rank(self) -> int:
         return rank(self.cdr.version, self.offset)
-
-    @property
-    def business_day(self) -> date:
-        return business_day(self.cdr.dialed_at, self.zone)
 
     def row(self) -> tuple[object, ...]:
         cdr, c = self.cdr, self.contribution
         return (
             cdr.call_id, cdr.version, self.rank, cdr.rep_id, cdr.team_id, cdr.campaign_id,
             cdr.direction, cdr.dialed_at, cdr.answered_at, cdr.ended_at,
-            self.business_day, business_hour(cdr.dialed_at, self.zone),
+            self.business_day, self.business_hour,
             cdr.disposition, cdr.amd, cdr.talk_seconds, cdr.wrap_seconds, cdr.outcome,
             cdr.sale_amount, cdr.currency, cdr.new_customer, cdr.list_price, cdr.sold_price,
             c.dials, c.connects, c.valid_connects, c.talk_seconds, c.wrap_seconds,
