@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -67,9 +68,14 @@ class TargetsKeeper(Collector):
         self.settings = settings
         self.pipeline = pipeline
         self.watcher = TargetsWatcher(settings.targets_file, on_error=self._rejected)
-        self._recorded: tuple[str, datetime] | None = None
+        self._unrecorded: list[tuple[TargetSet, datetime]] = []  # in force, not yet in ClickHouse
         if settings.targets_file is not None:
             self.watcher.load_initial()  # a bad file at start-up stops the worker, naming the line
+            self._remember_current()
+
+    def _remember_current(self) -> None:
+        if self.watcher.current is not None and self.watcher.loaded_at is not None:
+            self._unrecorded.append((self.watcher.current, self.watcher.loaded_at))
 
     def in_force(self) -> TargetSet | None:
         """Targets for today: a file saved ahead of its effective_from waits for its day."""
@@ -82,16 +88,17 @@ class TargetsKeeper(Collector):
     async def tick(self) -> None:
         if self.watcher.check():
             log.info("targets reloaded from %s", self.settings.targets_file)
-        current, loaded_at = self.watcher.current, self.watcher.loaded_at
-        if current is None or loaded_at is None or self._recorded == (current.sha256, loaded_at):
-            return
-        try:
-            await asyncio.to_thread(
-                self.pipeline.with_reader, lambda c: record_targets(c, current, loaded_at)
-            )
-            self._recorded = (current.sha256, loaded_at)
-        except Exception as exc:  # noqa: BLE001 - recorded on a later tick, with the same load time
-            log.warning("recording targets in ClickHouse failed: %s", exc)
+            self._remember_current()
+        while self._unrecorded:  # every version that was in force, even briefly, in order
+            targets, loaded_at = self._unrecorded[0]
+            try:
+                await asyncio.to_thread(
+                    self.pipeline.with_reader, partial(record_targets, targets=targets, loaded_at=loaded_at)
+                )
+            except Exception as exc:  # noqa: BLE001 - retried next tick, with the same load time
+                log.warning("recording targets in ClickHouse failed: %s", exc)
+                return
+            self._unrecorded.pop(0)
 
     def describe(self) -> list:
         return []

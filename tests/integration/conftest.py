@@ -93,6 +93,8 @@ def settings(broker: LocalBroker, clickhouse: ClickHouseProcess) -> Settings:
         clickhouse_database=f"callfloor_t{n}",
         partitions=4,
         web_port=free_port(),
+        refresh_seconds=1.0,
+        targets_reload_seconds=0.5,
     )
 
 

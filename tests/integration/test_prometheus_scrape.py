@@ -81,5 +81,19 @@ def test_prometheus_team_dials_equal_truth_for_today(
             assert scraped() == dict(expected)
             up = promql(base, 'up{job="callfloor"}')
             assert [float(r["value"][1]) for r in up] == [1.0]
+
+            # the 30-day abandon rate per campaign comes from ClickHouse, so it equals the truth
+            abandons: Counter[str] = Counter()
+            answers: Counter[str] = Counter()
+            for row in truth.campaigns.values():
+                abandons[row["campaign_id"]] += row["abandoned"]
+                answers[row["campaign_id"]] += row["abandoned"] + row["connects"]
+            want = {c: round(abandons[c] / answers[c], 9) for c in answers if answers[c]}
+
+            def abandon_rates() -> dict[str, float]:
+                found = promql(base, "callfloor_campaign_abandon_rate_30d")
+                return {r["metric"]["campaign"]: round(float(r["value"][1]), 9) for r in found}
+
+            wait_until(lambda: abandon_rates() == want, 60, "the 30-day abandon rates")
         finally:
             stop(prometheus)
