@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_TOOLS := prometheus promtool amtool
 
-.PHONY: install system-deps demo test unit integration lint clean
+.PHONY: install system-deps demo test unit integration chaos lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ unit: install
 
 integration: install system-deps
 	$(BIN)/pytest tests/integration
+
+chaos: install
+	$(BIN)/pytest tests/chaos
 
 lint: install
 	$(BIN)/ruff check .

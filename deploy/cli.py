@@ -46,7 +46,7 @@ def cmd_clickhouse(args: argparse.Namespace) -> int:
     path = args.path or settings.data_dir / "clickhouse"
     path.mkdir(parents=True, exist_ok=True)
     password = settings.clickhouse_password.get_secret_value()
-    serve(path, args.host, args.port, settings.clickhouse_user, password)
+    serve(path, args.host, args.port, settings.clickhouse_user, password, delay_ms=args.delay_ms)
     return 0
 
 
@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8123)
     p.add_argument("--path", type=Path, help="data directory (default CALLFLOOR_DATA_DIR/clickhouse)")
+    p.add_argument("--delay-ms", type=int, default=0, help="delay every query (testing a slow sink)")
     p.set_defaults(func=cmd_clickhouse)
 
     p = sub.add_parser("simulate", help="produce simulated dialer CDRs and write the exact truth")

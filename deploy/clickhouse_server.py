@@ -20,6 +20,7 @@ import re
 import signal
 import socket
 import threading
+import time
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -260,9 +261,12 @@ class Engine:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], engine: Engine, user: str, password: str) -> None:
+    def __init__(
+        self, address: tuple[str, int], engine: Engine, user: str, password: str, delay_ms: int = 0
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.engine, self.user, self.password = engine, user, password
+        self.delay_s = delay_ms / 1000
         self.display_name = socket.gethostname()
         super().__init__(address, _Handler)
 
@@ -309,6 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
             if content_type.startswith("multipart/form-data"):
                 params.update(form_fields(body, content_type))
                 body = b""
+            if self.server.delay_s:  # injected latency (tests of a slow sink), not under the lock
+                time.sleep(self.server.delay_s)
             reply = self.server.engine.execute(params, body)
         except ClickHouseError as exc:
             return self._send_error(exc, query_id)
@@ -376,7 +382,11 @@ def is_loopback(host: str) -> bool:
 
 
 class EmbeddedClickHouse:
-    """Owns the chdb session and the HTTP server in front of it."""
+    """Owns the chdb session and the HTTP server in front of it.
+
+    ``delay_ms`` makes every query and insert wait that long before it runs (``/ping``
+    does not): a slow ClickHouse on demand, for tests of back-pressure and timeouts.
+    """
 
     def __init__(
         self,
@@ -385,7 +395,10 @@ class EmbeddedClickHouse:
         port: int = 8123,
         user: str = "default",
         password: str = "",
+        delay_ms: int = 0,
     ) -> None:
+        if delay_ms < 0:
+            raise ValueError(f"delay_ms must be >= 0, got {delay_ms}")
         if not password and not is_loopback(host):
             raise ValueError(
                 f"refusing to serve ClickHouse on non-loopback host {host!r} without a password: "
@@ -393,6 +406,7 @@ class EmbeddedClickHouse:
             )
         self.path, self.host, self.port = Path(path), host, port
         self._user, self._password = user, password
+        self.delay_ms = delay_ms
         self._engine: Engine | None = None
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -409,13 +423,14 @@ class EmbeddedClickHouse:
             self._engine = Engine(self.path)
             try:
                 self._httpd = _HTTPServer(
-                    (self.host, self.port), self._engine, self._user, self._password
+                    (self.host, self.port), self._engine, self._user, self._password, self.delay_ms
                 )
             except OSError:
                 self._engine.close()
                 raise
             self.port = self._httpd.server_address[1]
-            logger.info("ClickHouse %s over HTTP on %s", self._engine.version, self.url)
+            delay = f" (every query delayed {self.delay_ms} ms)" if self.delay_ms else ""
+            logger.info("ClickHouse %s over HTTP on %s%s", self._engine.version, self.url, delay)
         return self._httpd
 
     def start(self) -> None:
@@ -449,9 +464,12 @@ class EmbeddedClickHouse:
             self._engine = None
 
 
-def serve(path: Path, host: str, port: int, user: str, password: str) -> None:
-    """Serve until SIGTERM/SIGINT, then close the server and the chdb session cleanly."""
-    server = EmbeddedClickHouse(path, host, port, user, password)
+def serve(path: Path, host: str, port: int, user: str, password: str, delay_ms: int = 0) -> None:
+    """Serve until SIGTERM/SIGINT, then close the server and the chdb session cleanly.
+
+    ``delay_ms`` > 0 delays every query and insert by that much (see EmbeddedClickHouse).
+    """
+    server = EmbeddedClickHouse(path, host, port, user, password, delay_ms)
     stop_requested = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop_requested.set())

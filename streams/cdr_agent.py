@@ -28,7 +28,7 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
                 RawEvent(e.message.partition, e.message.offset, e.message.key, e.message.value)
                 for e in events
             ]
-            await pipeline.handle(batch)
+            await pipeline.handle_until_done(batch)
 
     app.agent(cdr_topic, name="callfloor.cdr_agent")(cdr_agent)
 

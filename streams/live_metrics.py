@@ -113,6 +113,21 @@ class TargetsKeeper(Collector):
         )
 
 
+async def _partition_lags(app: faust.App, settings: Settings, pipeline: CdrPipeline) -> dict[int, int]:
+    """Messages behind the high watermark, per assigned partition already fetched from."""
+    consumer = app.consumer
+    lags: dict[int, int] = {}
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp) if tp.topic == settings.cdr_topic else None
+        if highwater is None:  # not fetched from yet: nothing known
+            continue
+        next_offset = pipeline.next_offsets.get(tp.partition)
+        if next_offset is None:
+            next_offset = await consumer.position(tp) or 0
+        lags[tp.partition] = max(0, highwater - next_offset)
+    return lags
+
+
 class _Collected(Collector):
     """Metric families already collected, for formatting off the event loop."""
 
@@ -142,25 +157,24 @@ def install_live_metrics(
 
     @app.timer(interval=settings.refresh_seconds, on_leader=False)
     async def _refresh_clickhouse_gauges() -> None:
-        await gauges.refresh()
+        await gauges.refresh()  # failures are logged inside and keep the last values
 
     @app.timer(interval=settings.targets_reload_seconds, on_leader=False)
     async def _reload_targets() -> None:
-        await targets.tick()
+        try:
+            await targets.tick()
+        except Exception:  # noqa: BLE001 - a targets fault must never stop the worker
+            log.exception("targets reload failed; previous targets stay in force")
 
     measured: set[int] = set()
 
     @app.timer(interval=2.0, on_leader=False)
     async def _measure_lag() -> None:
-        consumer = app.consumer
-        lags: dict[int, int] = {}
-        for tp in consumer.assignment():
-            if tp.topic != settings.cdr_topic:
-                continue
-            next_offset = pipeline.next_offsets.get(tp.partition)
-            if next_offset is None:
-                next_offset = await consumer.position(tp) or 0
-            lags[tp.partition] = max(0, consumer.highwater(tp) - next_offset)
+        try:
+            lags = await _partition_lags(app, settings, pipeline)
+        except Exception:  # noqa: BLE001 - a metrics fault must never stop the worker
+            log.exception("measuring consumer lag failed")
+            return
         pipeline.metrics.set_lag(settings.cdr_topic, lags, measured - set(lags))
         measured.clear()
         measured.update(lags)

@@ -26,7 +26,7 @@ from sinks.clickhouse.reads import partition_calls
 from sinks.clickhouse.writer import Backoff, CallWriter
 from streams.batch import BatchOutcome, RawEvent, process_batch
 from streams.dead_letters import send_dead_letters
-from streams.live_state import CallFacts, LiveState
+from streams.live_state import ZERO, CallFacts, LiveState
 from streams.pipeline_metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,12 @@ class CdrPipeline:
                     lambda client, p=partition, s=since: list(partition_calls(client, p, s)),
                 )
                 calls = [
-                    CallFacts(call_id, rank, rep, team, day, Contribution(*counters))
-                    for call_id, rank, rep, team, day, *counters in rows
-                ]
+                    # a call whose winning version lives on another partition is remembered
+                    # (so an old copy cannot count again) but counts for nothing here
+                    CallFacts(call_id, rank, rep, team, day,
+                              Contribution(*counters) if home == partition else ZERO)
+                    for call_id, rank, rep, team, day, home, *counters in rows
+                ]  # fmt: skip
                 self.state.seed(partition, calls)
                 log.info("partition %d: live state seeded with %d calls", partition, len(calls))
 
@@ -109,6 +112,23 @@ class CdrPipeline:
                 self.state.drop(partition)
                 self.next_offsets.pop(partition, None)
         await self.ensure_seeded(partitions)
+
+    async def handle_until_done(self, events: list[RawEvent]) -> None:
+        """Never let a batch go unfinished: Faust's ``take_events`` acks a batch in a
+        ``finally``, so an exception escaping here would commit offsets past calls that
+        are neither stored nor dead-lettered. On any failure the batch's partitions are
+        re-seeded from ClickHouse (what is really stored) and the batch is tried again."""
+        next_delay = Backoff().delays()
+        while True:
+            try:
+                await self.handle(events)
+                return
+            except Exception:  # noqa: BLE001 - anything at all: retry rather than lose
+                delay = next_delay()
+                log.exception("batch of %d events failed; retrying in %.1fs", len(events), delay)
+                for partition in {event.partition for event in events}:
+                    self.state.drop(partition)
+                await asyncio.sleep(delay)
 
     async def handle(self, events: list[RawEvent]) -> BatchOutcome:
         await self.ensure_seeded(event.partition for event in events)

@@ -81,7 +81,20 @@ FROM {CALLS_TABLE} FINAL
 GROUP BY business_day, business_hour, rep_id
 """
 
-STATEMENTS: tuple[str, ...] = (_CALLS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS)
+# Every partition a call ever arrived on. ``calls`` keeps only a call's winning copy (a
+# losing one can vanish at insert or merge), so this is how a worker seeding partition p
+# learns that an old copy on p was superseded by a version that moved to another rep.
+PARTITIONS_TABLE = "call_partitions"
+_CALL_PARTITIONS = f"""
+CREATE TABLE IF NOT EXISTS {PARTITIONS_TABLE} (
+    kafka_partition UInt32,
+    call_id         String,
+    business_day    Date
+) ENGINE = ReplacingMergeTree
+ORDER BY (kafka_partition, call_id, business_day)
+"""
+
+STATEMENTS: tuple[str, ...] = (_CALLS, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS)
 
 
 def apply_schema(settings: Settings) -> Client:

@@ -14,7 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.metrics import COUNTER_NAMES
 from sinks.clickhouse.calls import COUNTER_COLUMNS
-from sinks.clickhouse.ddl import CALLS_TABLE
+from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE
 
 GroupBy = Literal["rep", "team", "campaign"]
 
@@ -59,12 +59,18 @@ def report_rows(client: Client, first: date, last: date, by: GroupBy) -> list[di
 
 
 def partition_calls(client: Client, partition: int, since: date) -> Iterator[tuple]:
-    """Winning version of every call of one Kafka partition from ``since`` on."""
+    """The winning version of every call that has any copy on one Kafka partition since a day.
+
+    Rows: call_id, rank, rep_id, team_id, business_day, kafka_partition of the winner,
+    then the counters. A call whose winner moved to another partition (a correction that
+    changed its rep) is still returned, so its old copies are known here as superseded.
+    """
     result = client.query(
-        "SELECT call_id, rank, rep_id, team_id, business_day, "
+        "SELECT call_id, rank, rep_id, team_id, business_day, kafka_partition, "
         + ", ".join(COUNTER_COLUMNS.values())
-        + f" FROM {CALLS_TABLE} FINAL"
-        " WHERE kafka_partition = {partition:UInt32} AND business_day >= {since:Date}",
+        + f" FROM {CALLS_TABLE} FINAL WHERE call_id IN ("
+        f"SELECT call_id FROM {PARTITIONS_TABLE}"
+        " WHERE kafka_partition = {partition:UInt32} AND business_day >= {since:Date})",
         parameters={"partition": partition, "since": since},
     )
     yield from result.result_rows

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.calls import COLUMNS
-from sinks.clickhouse.ddl import CALLS_TABLE
+from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE
+
+PARTITION_COLUMNS = ("kafka_partition", "call_id", "business_day")
+_PARTITION, _DAY = COLUMNS.index("kafka_partition"), COLUMNS.index("business_day")
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,8 @@ class CallWriter:
         if self._client is None:
             self._client = self._client_factory()
         self._client.insert(CALLS_TABLE, rows, column_names=COLUMNS)
+        homes = {(row[_PARTITION], row[0], row[_DAY]) for row in rows}
+        self._client.insert(PARTITIONS_TABLE, list(homes), column_names=PARTITION_COLUMNS)
 
 
 def _short(exc: BaseException) -> str:

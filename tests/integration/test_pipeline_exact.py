@@ -21,8 +21,8 @@ from deploy.processes import callfloor_command
 from deploy.simulator import SimulationSpec, Truth, produce
 from schemas.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.conftest import running_worker, wait_until
 from tests.integration.kafka_reads import lag, read_all
+from tests.services import running_worker, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ from deploy.simulator import SimulationSpec, produce
 from schemas.metrics import business_day
 from schemas.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.conftest import free_port, running_worker, wait_until
 from tests.integration.kafka_reads import lag
+from tests.services import free_port, running_worker, wait_until
 
 pytestmark = pytest.mark.integration
 

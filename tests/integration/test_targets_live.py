@@ -12,8 +12,8 @@ from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.targets import list_versions
 from streams.topics import ensure_topics
-from tests.integration.conftest import running_worker, wait_until
 from tests.integration.metrics_reads import scrape
+from tests.services import running_worker, wait_until
 
 pytestmark = pytest.mark.integration
 

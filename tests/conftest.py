@@ -1,0 +1,71 @@
+"""Real services for integration and chaos tests, started by the suite itself on 127.0.0.1.
+
+The broker (Tansu) and the embedded ClickHouse endpoint are shared by the whole session;
+each test gets its own topic, consumer group and database, so tests cannot see each
+other's data. Unit tests use none of these fixtures and start nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.broker import LocalBroker
+from schemas.settings import Settings
+from sinks.clickhouse.client import connect
+from tests.services import ClickHouseProcess, free_port
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def broker(logs_dir: Path) -> Iterator[LocalBroker]:
+    local = LocalBroker(port=free_port(), log_path=logs_dir / "broker.log")
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def clickhouse(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[ClickHouseProcess]:
+    server = ClickHouseProcess(tmp_path_factory.mktemp("chdata"), logs_dir / "clickhouse.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(broker: LocalBroker, clickhouse: ClickHouseProcess) -> Settings:
+    """Settings naming a topic, group and database of this test's own."""
+    n = next(_counter)
+    return Settings(
+        kafka_bootstrap=broker.bootstrap,
+        clickhouse_url=clickhouse.url,
+        cdr_topic=f"cdr.t{n}",
+        app_id=f"callfloor-t{n}",
+        clickhouse_database=f"callfloor_t{n}",
+        partitions=4,
+        web_port=free_port(),
+        refresh_seconds=1.0,
+        targets_reload_seconds=0.5,
+    )
+
+
+@pytest.fixture
+def worker_log(logs_dir: Path, request: pytest.FixtureRequest) -> Path:
+    return logs_dir / f"worker-{request.node.name}.log"
+
+
+@pytest.fixture
+def ch_client(settings: Settings):  # noqa: ANN201 - clickhouse_connect Client
+    client = connect(settings, database="")
+    yield client
+    client.close()
