@@ -10,6 +10,7 @@ import faust
 
 from schemas.settings import Settings
 from schemas.targets import TargetsError
+from sinks.clickhouse.client import without_dataframes
 from streams.app import create_app
 from streams.topics import ensure_topics
 
@@ -29,6 +30,7 @@ def ensure_topics_patiently(settings: Settings, attempts: int = 30) -> None:
 
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     log.info("callfloor worker starting with %s", settings.masked())
+    without_dataframes()
     ensure_topics_patiently(settings)
     try:
         app = create_app(settings)

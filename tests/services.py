@@ -6,7 +6,6 @@ them; the pytest fixtures built on them live in ``tests/conftest.py``.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,14 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from deploy.broker import wait_for_port
-from deploy.processes import callfloor_command, spawn, stop
+from deploy.processes import callfloor_command, free_port, spawn, stop
 from schemas.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5) -> None:

@@ -26,3 +26,12 @@ def connect(settings: Settings, *, database: str | None = None, **kwargs: object
         database=settings.clickhouse_database if database is None else database,
         **kwargs,
     )
+
+
+def without_dataframes() -> None:
+    """Keep pandas out of the worker: clickhouse-connect imports it on the first insert to
+    check for DataFrames (about 80 MiB of RSS and a pause with the GIL held); we insert
+    plain rows only."""
+    from clickhouse_connect.driver import options
+
+    options.pd = None

@@ -1,0 +1,65 @@
+"""The pipeline benchmarks run at tiny sizes so they do not rot; no timing is asserted.
+
+Each benchmark starts its own broker, embedded ClickHouse and workers (and stops them), so
+these need the real services like every integration test, but no fixture from conftest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CONDITIONS = {"cores", "loadavg_1m", "python", "faust", "chdb", "partitions"}
+
+
+def run_benchmark(name: str, *args: str) -> list[dict]:
+    argv = [sys.executable, "-m", f"benchmarks.{name}", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
+    lines = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert lines and all(line["bench"] == name for line in lines)
+    for line in lines:
+        assert line.keys() >= CONDITIONS, f"conditions missing in {line}"
+    return lines
+
+
+def test_throughput_benchmark_runs() -> None:
+    produce, worker, naive, ratio = run_benchmark("throughput", "--events", "2000", "--reps", "20")
+    assert produce["events"] == 2000 and produce["events_per_s"] > 0
+    for line in (worker, naive):
+        assert {"events_per_s", "steady_events_per_s", "all_rows_s", "committed_s", "cpu_s",
+                "peak_rss_mib"} <= line.keys()  # fmt: skip
+    assert worker["what"] == "callfloor worker" and naive["what"].startswith("baseline")
+    assert {"events_per_s", "steady_events_per_s", "events_per_worker_cpu_s"} <= ratio.keys()
+
+
+def test_latency_benchmark_runs() -> None:
+    lines = run_benchmark("latency", "--rate", "300", "--seconds", "5", "--warmup", "1", "--reps", "20")
+    assert [line["what"].split(" ")[0] for line in lines] == ["produce", "produce", "baseline:"]
+    for line in lines:
+        assert line["n"] > 0 and {"p50_s", "p99_s", "max_s", "rate", "achieved_rate"} <= line.keys()
+
+
+def test_memory_benchmark_runs() -> None:
+    idle, drained, reseeded = run_benchmark("memory", "--reps", "50", "--calls", "2000", "--settle", "0.5")
+    assert idle["rss_mib"] > 0 and idle["what"].startswith("baseline")
+    assert {"rss_mib", "peak_rss_mib", "bytes_per_call"} <= drained.keys()
+    assert {"rss_mib", "bytes_per_call", "restart_to_seeded_s"} <= reseeded.keys()
+
+
+def test_scaling_benchmark_runs() -> None:
+    one, two, ratio = run_benchmark("scaling", "--events", "2000", "--reps", "20")
+    assert one["workers"] == 1 and two["workers"] == 2 and len(two["peak_rss_mib"]) == 2
+    assert "events_per_s" in ratio
+
+
+def test_catchup_benchmark_runs() -> None:
+    produce, drain, ratio = run_benchmark("catchup", "--events", "2000", "--reps", "20")
+    assert produce["what"].startswith("baseline") and produce["events"] == 2000
+    assert {"committed_s", "wall_events_per_s", "deciles_events_per_s", "peak_rss_mib"} <= drain.keys()
+    assert len(drain["deciles_events_per_s"]) == 10 and "events_per_s" in ratio
