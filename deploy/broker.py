@@ -51,6 +51,7 @@ class LocalBroker:
             ],  # fmt: skip
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the owner, which stops the broker last
         )
         try:
             wait_for_port(self.host, self.port, timeout_s, "the Kafka broker (tansu)")

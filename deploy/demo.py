@@ -26,6 +26,7 @@ REFRESH_SECONDS = 5.0
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -87,7 +88,7 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     broker = LocalBroker(port=kafka_port, log_path=logs / "broker.log")
-    clickhouse = worker = None
+    clickhouse = worker = feeder = None
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     spec = SimulationSpec(reps=reps, calls=0, rate=rate, live=True, late=0.01, duplicates=0.01,
@@ -126,6 +127,8 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
     finally:
         stopping.set()
         print("\nstopping ...", flush=True)
+        if feeder is not None:
+            feeder.join(timeout=30)  # the simulated dialer flushes while the broker is still up
         stop(worker)
         stop(clickhouse)
         broker.stop()
