@@ -28,7 +28,7 @@ from schemas.rejections import CDRRejected
 from schemas.settings import Settings
 from sinks.clickhouse.calls import COLUMNS, AcceptedCall
 from sinks.clickhouse.ddl import CALLS_TABLE, apply_schema
-from streams.app import broker_urls
+from streams.app import GROUP_TIMEOUTS, broker_urls
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,8 @@ def create_naive_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
-        # the worker's group timeouts (streams/app.py): Tansu holds a join open for the
-        # rebalance timeout, so Faust's default would add 30 s before the first event
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=1.0,
-        broker_rebalance_timeout=10.0,
+        # the worker's group timeouts: Faust's defaults would add 30 s before the first event
+        **GROUP_TIMEOUTS,
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_host=settings.web_host,

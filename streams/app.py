@@ -12,6 +12,15 @@ def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
+# Short group timeouts: a killed worker's partitions move within seconds, and the broker
+# does not hold a (re)join open for long (Tansu waits the whole rebalance timeout).
+GROUP_TIMEOUTS = {
+    "broker_session_timeout": 10.0,
+    "broker_heartbeat_interval": 1.0,
+    "broker_rebalance_timeout": 10.0,
+}
+
+
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     """A Faust app with the CDR agent and /metrics installed (a fresh registry by default)."""
     from streams.cdr_agent import install_cdr_agent
@@ -27,11 +36,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,  # on shutdown, unprocessed events are simply redelivered
         producer_acks=-1,
-        # Short group timeouts: a killed worker's partitions move within seconds,
-        # and the broker does not hold a (re)join open for long.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=1.0,
-        broker_rebalance_timeout=10.0,
+        **GROUP_TIMEOUTS,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,
