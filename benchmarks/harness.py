@@ -254,7 +254,7 @@ class Stack:
             stop(child.process)
         stop(self.clickhouse)
         self.broker.stop()
-        if exc_type is None:
+        if exc_type is None and not os.environ.get("CALLFLOOR_BENCH_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
             note(f"run failed or was interrupted; logs and data kept in {self.dir}")

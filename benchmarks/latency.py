@@ -230,8 +230,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--scrape-every", type=float, default=0.1, help="seconds between /metrics scrapes")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--flush-seconds", type=float, help="CALLFLOOR_SINK_FLUSH_SECONDS (default 1.0)")
-    parser.add_argument("--batch-rows", type=int, help="CALLFLOOR_SINK_BATCH_ROWS (default 5000)")
+    parser.add_argument("--flush-seconds", type=float, help="CALLFLOOR_SINK_FLUSH_SECONDS (default 0.25)")
+    parser.add_argument("--batch-rows", type=int, help="CALLFLOOR_SINK_BATCH_ROWS (default 20000)")
     args = parser.parse_args()
     main_guard(lambda: run(args))
 

@@ -35,7 +35,7 @@ def floor_state(settings: Settings, reps: int, partitions: int) -> tuple[LiveSta
     for i, rep in enumerate(rep_ids):
         c = Contribution(dials=180, connects=18, valid_connects=9, talk_seconds=3000, wrap_seconds=600,
                          sales=1, revenue_cents=129900, new_customers=1, abandoned=1)  # fmt: skip
-        calls[i % partitions].append(CallFacts(f"c{i}", 1, rep, f"team-{i // 10:04d}", today, c))
+        calls[i % partitions].append(CallFacts(f"c{i}", 1, rep, f"team-{i // 10:04d}", today, c.as_tuple()))
     for partition, facts in calls.items():
         state.seed(partition, facts)
     return state, rep_ids

@@ -41,6 +41,7 @@ class Contribution:
 
 
 COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Contribution))
+Counters = tuple[int, ...]  # one call's or one rep's counters, in COUNTER_NAMES order
 _counters_of = attrgetter(*COUNTER_NAMES)
 
 
@@ -53,21 +54,28 @@ def to_cents(amount: Decimal | None) -> int:
     return 0 if amount is None else int(amount * 100)
 
 
-def contribution(cdr: CDR, valid_call_seconds: int) -> Contribution:
-    """Counters one call adds; talk and wrap count only on connects (AHT's denominator)."""
+def counters(cdr: CDR, valid_call_seconds: int) -> Counters:
+    """Counters one call adds; talk and wrap count only on connects (AHT's denominator).
+
+    A plain tuple in COUNTER_NAMES order: the worker computes this for every CDR.
+    """
     connect = is_connect(cdr)
     sale = cdr.outcome == "sale"
-    return Contribution(
-        dials=int(cdr.direction == "outbound"),
-        connects=int(connect),
-        valid_connects=int(connect and cdr.talk_seconds >= valid_call_seconds),
-        talk_seconds=cdr.talk_seconds if connect else 0,
-        wrap_seconds=cdr.wrap_seconds if connect else 0,
-        sales=int(sale),
-        revenue_cents=to_cents(cdr.sale_amount) if sale else 0,
-        new_customers=int(sale and cdr.new_customer),
-        abandoned=int(cdr.disposition == "abandoned"),
+    return (
+        int(cdr.direction == "outbound"),  # dials
+        int(connect),  # connects
+        int(connect and cdr.talk_seconds >= valid_call_seconds),  # valid_connects
+        cdr.talk_seconds if connect else 0,  # talk_seconds
+        cdr.wrap_seconds if connect else 0,  # wrap_seconds
+        int(sale),  # sales
+        to_cents(cdr.sale_amount) if sale else 0,  # revenue_cents
+        int(sale and cdr.new_customer),  # new_customers
+        int(cdr.disposition == "abandoned"),  # abandoned
     )
+
+
+def contribution(cdr: CDR, valid_call_seconds: int) -> Contribution:
+    return Contribution(*counters(cdr, valid_call_seconds))
 
 
 def business_day(ts: datetime, zone: ZoneInfo) -> date:

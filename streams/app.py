@@ -6,6 +6,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
+from streams.fetch_batches import BatchingApp
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -23,18 +24,20 @@ GROUP_TIMEOUTS = {
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     """A Faust app with the CDR agent and /metrics installed (a fresh registry by default)."""
-    from streams.cdr_agent import install_cdr_agent
+    from streams.cdr_agent import BUFFERED_CHUNKS, CHUNK_ROWS, install_cdr_agent
     from streams.live_metrics import install_live_metrics
     from streams.pipeline_metrics import PipelineMetrics
 
-    app = faust.App(
+    app = BatchingApp(
         settings.app_id,
+        batch_topics={settings.cdr_topic: CHUNK_ROWS},
         broker=broker_urls(settings.kafka_bootstrap),
         store="memory://",
         topic_partitions=settings.partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,  # on shutdown, unprocessed events are simply redelivered
+        stream_buffer_maxsize=BUFFERED_CHUNKS,
         producer_acks=-1,
         **GROUP_TIMEOUTS,
         web_enabled=True,

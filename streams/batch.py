@@ -14,9 +14,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from schemas.cdr import CDR, parse_cdr
-from schemas.metrics import contribution
+from schemas.metrics import counters
 from schemas.rejections import CDRRejected, Rejection
-from sinks.clickhouse.calls import AcceptedCall
+from sinks.clickhouse.calls import BUSINESS_DAY, RANK, Row, call_row
 from streams.live_state import CallFacts, LiveState, Verdict
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class DeadLetter:
 
 @dataclass
 class BatchOutcome:
-    rows: list[tuple[object, ...]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     verdicts: Counter[Verdict] = field(default_factory=Counter)
     newest_event: datetime | None = None
@@ -70,25 +70,21 @@ def process_batch(
     """Route each event; the partitions of ``events`` must already be seeded in ``state``."""
     outcome = BatchOutcome()
     state.roll()
+    rows, verdicts = outcome.rows, outcome.verdicts
+    newest = None
     for event in events:
-        checked = validate(event, now)
-        if isinstance(checked, DeadLetter):
-            outcome.dead_letters.append(checked)
+        cdr = validate(event, now)
+        if isinstance(cdr, DeadLetter):
+            outcome.dead_letters.append(cdr)
             continue
-        call = AcceptedCall.of(
-            checked, contribution(checked, valid_call_seconds), event.partition, event.offset, zone
-        )
-        verdict = state.apply(event.partition, facts_of(call))
-        outcome.verdicts[verdict] += 1
+        counts = counters(cdr, valid_call_seconds)
+        row = call_row(cdr, counts, event.partition, event.offset, zone)
+        facts = CallFacts(cdr.call_id, row[RANK], cdr.rep_id, cdr.team_id, row[BUSINESS_DAY], counts)
+        verdict = state.apply(event.partition, facts)
+        verdicts[verdict] += 1
         if verdict is not Verdict.STALE:
-            outcome.rows.append(call.row())
-        if outcome.newest_event is None or checked.dialed_at > outcome.newest_event:
-            outcome.newest_event = checked.dialed_at
+            rows.append(row)
+        if newest is None or cdr.dialed_at > newest:
+            newest = cdr.dialed_at
+    outcome.newest_event = newest
     return outcome
-
-
-def facts_of(call: AcceptedCall) -> CallFacts:
-    cdr = call.cdr
-    return CallFacts(
-        cdr.call_id, call.rank, cdr.rep_id, cdr.team_id, call.business_day, call.contribution
-    )

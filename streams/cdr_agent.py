@@ -12,6 +12,12 @@ from streams.batch import RawEvent
 from streams.pipeline import CdrPipeline
 from streams.pipeline_metrics import PipelineMetrics
 
+# The CDR topic reaches the agent in chunks of up to CHUNK_ROWS records, one Faust event
+# each (streams.fetch_batches); the agent's queue holds up to BUFFERED_CHUNKS of them
+# before Faust pauses fetching.
+CHUNK_ROWS = 1000
+BUFFERED_CHUNKS = 64
+
 
 def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetrics) -> CdrPipeline:
     """Declare the topics, the agent and the rebalance hooks on ``app``."""
@@ -20,14 +26,13 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
     dlq_topic = app.topic(settings.dlq_topic, partitions=1, **raw)
     pipeline = CdrPipeline(settings, dlq_topic, metrics)
 
+    # Each event is a chunk of up to CHUNK_ROWS records (streams.fetch_batches); a flush
+    # happens every sink_flush_seconds, or once about sink_batch_rows records are buffered.
+    chunks_per_flush = max(1, settings.sink_batch_rows // CHUNK_ROWS)
+
     async def cdr_agent(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(
-            settings.sink_batch_rows, within=settings.sink_flush_seconds
-        ):
-            batch = [
-                RawEvent(e.message.partition, e.message.offset, e.message.key, e.message.value)
-                for e in events
-            ]
+        async for chunks in stream.take_events(chunks_per_flush, within=settings.sink_flush_seconds):
+            batch: list[RawEvent] = [event for chunk in chunks for event in chunk.value]
             await pipeline.handle_until_done(batch)
 
     app.agent(cdr_topic, name="callfloor.cdr_agent")(cdr_agent)

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import Enum
+from typing import NamedTuple
 
-from schemas.metrics import COUNTER_NAMES, Contribution
+from schemas.metrics import COUNTER_NAMES, Contribution, Counters
 
 ZERO = Contribution()
+NO_COUNTS: Counters = ZERO.as_tuple()
 
 
 class Verdict(Enum):
@@ -27,34 +29,52 @@ class Verdict(Enum):
     UNTRACKED = "untracked"  # partition left this worker mid-batch: written, counted by its new owner
 
 
-@dataclass(frozen=True, slots=True)
-class CallFacts:
-    """What the live state needs to remember about a call to undo it later."""
+class CallFacts(NamedTuple):
+    """One call as the live state needs it: who and which day it counts for, and for how much."""
 
     call_id: str
     rank: int
     rep_id: str
     team_id: str
     day: date
-    contribution: Contribution
+    counters: Counters
+
+
+# What a seen call remembers, packed to keep a day of calls per partition small:
+# (rank, the shared (rep, day) key of its sums, its shared counters tuple).
+Seen = tuple[int, tuple[str, date], Counters]
 
 
 @dataclass
 class PartitionState:
-    seen: dict[str, CallFacts] = field(default_factory=dict)
-    # (rep, day) -> running sums in Contribution's field order, updated in place (hot path)
+    seen: dict[str, Seen] = field(default_factory=dict)
+    # (rep, day) -> running sums in COUNTER_NAMES order, updated in place (hot path)
     sums: dict[tuple[str, date], list[int]] = field(default_factory=dict)
     teams: dict[str, str] = field(default_factory=dict)
+    # Interned keys and counter tuples: millions of calls share a few thousand of each.
+    _keys: dict[tuple[str, date], tuple[str, date]] = field(default_factory=dict)
+    _counters: dict[Counters, Counters] = field(default_factory=dict)
 
-    def add(self, facts: CallFacts, sign: int) -> None:
+    def remember(self, facts: CallFacts) -> Seen:
         key = (facts.rep_id, facts.day)
-        sums = self.sums.get(key)
-        if sums is None:
-            sums = self.sums[key] = [0] * len(COUNTER_NAMES)
-        for i, value in enumerate(facts.contribution.as_tuple()):
+        key = self._keys.setdefault(key, key)
+        if key not in self.sums:
+            self.sums[key] = [0] * len(COUNTER_NAMES)
+        self.teams[facts.rep_id] = facts.team_id
+        counters = self._counters.setdefault(facts.counters, facts.counters)
+        seen = self.seen[facts.call_id] = (facts.rank, key, counters)
+        return seen
+
+    def count(self, seen: Seen, sign: int) -> None:
+        sums = self.sums[seen[1]]
+        for i, value in enumerate(seen[2]):
             if value:
                 sums[i] += sign * value
-        self.teams[facts.rep_id] = facts.team_id
+
+    def forget_before(self, first: date) -> None:
+        self.seen = {call_id: s for call_id, s in self.seen.items() if s[1][1] >= first}
+        self.sums = {key: sums for key, sums in self.sums.items() if key[1] >= first}
+        self._keys = {key: key for key in self.sums}
 
     @property
     def counters(self) -> dict[tuple[str, date], Contribution]:
@@ -87,8 +107,7 @@ class LiveState:
         state = PartitionState()
         for facts in calls:
             if facts.day >= self._first_day:
-                state.seen[facts.call_id] = facts
-                state.add(facts, +1)
+                state.count(state.remember(facts), +1)
         self.partitions[partition] = state
 
     def drop(self, partition: int) -> None:
@@ -101,24 +120,28 @@ class LiveState:
             return
         self._first_day = first
         for state in self.partitions.values():
-            state.seen = {k: f for k, f in state.seen.items() if f.day >= first}
-            state.sums = {k: c for k, c in state.sums.items() if k[1] >= first}
+            state.forget_before(first)
 
     def apply(self, partition: int, facts: CallFacts) -> Verdict:
         state = self.partitions.get(partition)
         if state is None:
             return Verdict.UNTRACKED
         previous = state.seen.get(facts.call_id)
-        if previous is not None and previous.rank >= facts.rank:
+        if previous is not None and previous[0] >= facts.rank:
             return Verdict.STALE
         if facts.day < self._first_day:
             return Verdict.OUTSIDE_WINDOW
-        state.seen[facts.call_id] = facts
-        state.add(facts, +1)
+        state.count(state.remember(facts), +1)
         if previous is None:
             return Verdict.NEW
-        state.add(previous, -1)
+        state.count(previous, -1)
         return Verdict.CORRECTION
+
+    def seen_calls(self, partition: int) -> Iterator[CallFacts]:
+        """What the partition remembers, as the calls it was built from."""
+        state = self.partitions[partition]
+        for call_id, (rank, (rep_id, day), counters) in state.seen.items():
+            yield CallFacts(call_id, rank, rep_id, state.teams.get(rep_id, ""), day, counters)
 
     def day_counters(
         self, day: date, partitions: Iterable[int] | None = None

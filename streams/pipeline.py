@@ -18,7 +18,7 @@ from typing import TypeVar
 import faust
 from clickhouse_connect.driver.client import Client
 
-from schemas.metrics import Contribution, business_day
+from schemas.metrics import business_day
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.ddl import apply_schema
@@ -26,11 +26,14 @@ from sinks.clickhouse.reads import partition_calls
 from sinks.clickhouse.writer import Backoff, CallWriter
 from streams.batch import BatchOutcome, RawEvent, process_batch
 from streams.dead_letters import send_dead_letters
-from streams.live_state import ZERO, CallFacts, LiveState
+from streams.live_state import NO_COUNTS, CallFacts, LiveState
 from streams.pipeline_metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Rows per ClickHouse insert within a batch; a batch of more is written in overlapping pieces.
+WRITE_PIECE_ROWS = 5000
 
 
 class CdrPipeline:
@@ -94,7 +97,7 @@ class CdrPipeline:
                     # a call whose winning version lives on another partition is remembered
                     # (so an old copy cannot count again) but counts for nothing here
                     CallFacts(call_id, rank, rep, team, day,
-                              Contribution(*counters) if home == partition else ZERO)
+                              tuple(counters) if home == partition else NO_COUNTS)
                     for call_id, rank, rep, team, day, home, *counters in rows
                 ]  # fmt: skip
                 self.state.seed(partition, calls)
@@ -130,18 +133,32 @@ class CdrPipeline:
                     self.state.drop(partition)
                 await asyncio.sleep(delay)
 
-    async def handle(self, events: list[RawEvent]) -> BatchOutcome:
+    async def handle(self, events: list[RawEvent]) -> None:
+        """Process the batch in pieces, each written while the next is processed: ClickHouse
+        parses one piece on the other core while this one validates and counts the next.
+        Returns only when every piece is written and every dead letter sent."""
         await self.ensure_seeded(event.partition for event in events)
-        outcome = process_batch(
-            events,
-            self.state,
-            zone=self.settings.zone,
-            valid_call_seconds=self.settings.valid_call_seconds,
-            now=datetime.now(UTC),
-        )
-        await self.writer.write(outcome.rows)
-        await send_dead_letters(self.dlq_topic, outcome.dead_letters, self.settings.cdr_topic)
+        now = datetime.now(UTC)
+        outcomes: list[tuple[int, BatchOutcome]] = []
+        writes: list[asyncio.Future[None]] = []
+        try:
+            for start in range(0, len(events), WRITE_PIECE_ROWS):
+                piece = events[start : start + WRITE_PIECE_ROWS]
+                outcome = process_batch(
+                    piece,
+                    self.state,
+                    zone=self.settings.zone,
+                    valid_call_seconds=self.settings.valid_call_seconds,
+                    now=now,
+                )
+                outcomes.append((len(piece), outcome))
+                writes.append(asyncio.ensure_future(self.writer.write(outcome.rows)))
+                await asyncio.sleep(0)  # let the write start before the next piece
+        finally:
+            await asyncio.gather(*writes)
+        letters = [letter for _, outcome in outcomes for letter in outcome.dead_letters]
+        await send_dead_letters(self.dlq_topic, letters, self.settings.cdr_topic)
         for event in events:
             self.next_offsets[event.partition] = event.offset + 1
-        self.metrics.observe_batch(len(events), outcome)
-        return outcome
+        for count, outcome in outcomes:
+            self.metrics.observe_batch(count, outcome)

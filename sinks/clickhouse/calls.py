@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from typing import Self
 from zoneinfo import ZoneInfo
 
 from schemas.cdr import CDR
-from schemas.metrics import COUNTER_NAMES, Contribution
+from schemas.metrics import COUNTER_NAMES, Counters
 
 OFFSET_BITS = 40
 _OFFSET_MASK = (1 << OFFSET_BITS) - 1
@@ -43,35 +40,19 @@ def rank(version: int, offset: int) -> int:
     return (version << OFFSET_BITS) | (_OFFSET_MASK - offset)
 
 
-@dataclass(frozen=True, slots=True)
-class AcceptedCall:
-    """A validated CDR with where it came from, when it counts and what it counts for."""
+Row = tuple[object, ...]  # one ``calls`` row, in COLUMNS order
+RANK, BUSINESS_DAY = COLUMNS.index("rank"), COLUMNS.index("business_day")
 
-    cdr: CDR
-    contribution: Contribution
-    partition: int
-    offset: int
-    business_day: date
-    business_hour: int
 
-    @classmethod
-    def of(cls, cdr: CDR, contribution: Contribution, partition: int, offset: int, zone: ZoneInfo) -> Self:
-        local = cdr.dialed_at.astimezone(zone)  # business day and hour from one conversion
-        return cls(cdr, contribution, partition, offset, local.date(), local.hour)
-
-    @property
-    def rank(self) -> int:
-        return rank(self.cdr.version, self.offset)
-
-    def row(self) -> tuple[object, ...]:
-        cdr, c = self.cdr, self.contribution
-        return (
-            cdr.call_id, cdr.version, self.rank, cdr.rep_id, cdr.team_id, cdr.campaign_id,
-            cdr.direction, cdr.dialed_at, cdr.answered_at, cdr.ended_at,
-            self.business_day, self.business_hour,
-            cdr.disposition, cdr.amd, cdr.talk_seconds, cdr.wrap_seconds, cdr.outcome,
-            cdr.sale_amount, cdr.currency, cdr.new_customer, cdr.list_price, cdr.sold_price,
-            c.dials, c.connects, c.valid_connects, c.talk_seconds, c.wrap_seconds,
-            c.sales, c.revenue_cents, c.new_customers, c.abandoned,
-            self.partition, self.offset,
-        )  # fmt: skip
+def call_row(cdr: CDR, counts: Counters, partition: int, offset: int, zone: ZoneInfo) -> Row:
+    """The ``calls`` row of an accepted CDR: where it came from, when and what it counts for."""
+    local = cdr.dialed_at.astimezone(zone)  # business day and hour from one conversion
+    return (
+        cdr.call_id, cdr.version, rank(cdr.version, offset), cdr.rep_id, cdr.team_id,
+        cdr.campaign_id, cdr.direction, cdr.dialed_at, cdr.answered_at, cdr.ended_at,
+        local.date(), local.hour,
+        cdr.disposition, cdr.amd, cdr.talk_seconds, cdr.wrap_seconds, cdr.outcome,
+        cdr.sale_amount, cdr.currency, cdr.new_customer, cdr.list_price, cdr.sold_price,
+        *counts,
+        partition, offset,
+    )  # fmt: skip

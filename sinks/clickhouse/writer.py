@@ -13,10 +13,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
+import orjson
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.calls import COLUMNS
+from sinks.clickhouse.calls import COLUMNS, Row
 from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE
 
 PARTITION_COLUMNS = ("kafka_partition", "call_id", "business_day")
@@ -67,11 +69,17 @@ class CallWriter:
         self._on_flush = on_flush
         self._on_failure = on_failure
         self.stats = WriterStats()
+        # One insert at a time, in call order: a clickhouse-connect client is one HTTP session.
+        self._turn = asyncio.Lock()
 
-    async def write(self, rows: Sequence[tuple[object, ...]]) -> None:
+    async def write(self, rows: Sequence[Row]) -> None:
         """Insert ``rows``, retrying with backoff until ClickHouse acknowledges them."""
         if not rows:
             return
+        async with self._turn:
+            await self._write(rows)
+
+    async def _write(self, rows: Sequence[Row]) -> None:
         next_delay = self._backoff.delays()
         while True:
             started = time.monotonic()
@@ -98,12 +106,35 @@ class CallWriter:
                 self._on_flush(len(rows), elapsed)
             return
 
-    def _insert(self, rows: Sequence[tuple[object, ...]]) -> None:
+    def _insert(self, rows: Sequence[Row]) -> None:
         if self._client is None:
             self._client = self._client_factory()
-        self._client.insert(CALLS_TABLE, rows, column_names=COLUMNS)
-        homes = {(row[_PARTITION], row[0], row[_DAY]) for row in rows}
-        self._client.insert(PARTITIONS_TABLE, list(homes), column_names=PARTITION_COLUMNS)
+        homes = list({(row[_PARTITION], row[0], row[_DAY]) for row in rows})
+        self._insert_json(CALLS_TABLE, COLUMNS, rows)
+        self._insert_json(PARTITIONS_TABLE, PARTITION_COLUMNS, homes)
+
+    def _insert_json(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        assert self._client is not None
+        self._client.raw_insert(
+            table, columns, json_rows(rows), settings=JSON_INSERT_SETTINGS, fmt="JSONCompactEachRow"
+        )
+
+
+# Rows go as JSON text encoded by orjson in one call: a third of the CPU of
+# clickhouse-connect building Native columns cell by cell in Python. Timestamps
+# travel as RFC 3339 with their offset, which best_effort parsing reads exactly.
+JSON_INSERT_SETTINGS = {"date_time_input_format": "best_effort"}
+
+
+def json_rows(rows: Sequence[Sequence[object]]) -> bytes:
+    """``[a,b],[c,d]``: JSONCompactEachRow rows, comma-separated as ClickHouse allows."""
+    return orjson.dumps(rows, default=_plain_decimal)[1:-1]
+
+
+def _plain_decimal(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")  # never exponent notation, which a Decimal column refuses
+    raise TypeError(f"cannot write {type(value).__name__} to ClickHouse")
 
 
 def _short(exc: BaseException) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from sinks.clickhouse.calls import COLUMNS, rank
 from streams.batch import RawEvent, process_batch
-from streams.live_state import CallFacts, LiveState, Verdict
+from streams.live_state import LiveState, Verdict
 from tests.factories import cdr_dict, encode, unanswered
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -97,9 +97,7 @@ def test_seeded_state_makes_replay_idempotent() -> None:
     first, state = run([ev(0, cdr_dict()), ev(1, cdr_dict(call_id="c-2"))], state)
     # A restart: the same calls come back from ClickHouse, then Kafka replays them.
     replay_state = LiveState(today=lambda: TODAY)
-    seen = state.partitions[0].seen.values()
-    replay_state.seed(0, [CallFacts(f.call_id, f.rank, f.rep_id, f.team_id, f.day, f.contribution)
-                          for f in seen])  # fmt: skip
+    replay_state.seed(0, list(state.seen_calls(0)))
     outcome, replay_state = run([ev(0, cdr_dict()), ev(1, cdr_dict(call_id="c-2"))], replay_state)
     assert outcome.rows == [] and today_counters(replay_state) == today_counters(state)
 

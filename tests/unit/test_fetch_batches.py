@@ -1,0 +1,79 @@
+"""The chunk consumer's ack bookkeeping: what Faust will commit after a chunk is acked.
+
+A consumer object is built without connecting to anything; only its offset accounting
+(Faust's own ``_new_offset``) is exercised.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+from faust.types import TP
+
+from streams.batch import RawEvent
+from streams.fetch_batches import BatchingApp, BatchingConsumer, ChunkMessage
+
+TOPIC = "cdrs"
+TPX = TP(TOPIC, 3)
+
+
+class Record(NamedTuple):
+    """The fields of an aiokafka ConsumerRecord that a chunk reads."""
+
+    offset: int
+    key: bytes | None = b"rep"
+    value: bytes | None = b"{}"
+    timestamp: int | None = 1_700_000_000_000
+    timestamp_type: int = 0
+
+
+@pytest.fixture
+def consumer() -> BatchingConsumer:
+    app = BatchingApp("fetch-batches-test", broker="kafka://127.0.0.1:1", batch_topics={TOPIC: 100})
+    app.topics._acking_topics.add(TOPIC)  # what subscribing an agent to the topic does
+    consumer = app.consumer
+    assert isinstance(consumer, BatchingConsumer)
+    return consumer
+
+
+def chunk(consumer: BatchingConsumer, offsets: range, generation: int | None = None) -> ChunkMessage:
+    gen = consumer.app.consumer_generation_id if generation is None else generation
+    return ChunkMessage(TPX, [Record(o) for o in offsets], gen)
+
+
+def test_a_chunk_carries_its_records_as_raw_events(consumer: BatchingConsumer) -> None:
+    message = chunk(consumer, range(5, 8))
+    assert message.value == [RawEvent(3, o, b"rep", b"{}") for o in (5, 6, 7)]
+    assert (message.offset, message.tp, message.offsets) == (7, TPX, [5, 6, 7])
+
+
+def test_acking_a_chunk_makes_every_offset_in_it_committable(consumer: BatchingConsumer) -> None:
+    assert consumer.ack(chunk(consumer, range(0, 50)))
+    assert consumer._new_offset(TPX) == 50
+
+
+def test_chunks_acked_out_of_order_commit_only_up_to_the_first_hole(consumer: BatchingConsumer) -> None:
+    consumer.ack(chunk(consumer, range(0, 10)))
+    consumer.ack(chunk(consumer, range(20, 30)))
+    assert consumer._new_offset(TPX) == 10
+    consumer.ack(chunk(consumer, range(10, 20)))
+    assert consumer._new_offset(TPX) == 30
+
+
+def test_a_chunk_is_acked_once(consumer: BatchingConsumer) -> None:
+    message = chunk(consumer, range(0, 10))
+    assert consumer.ack(message) and not consumer.ack(message)
+    assert consumer._n_acked == 10
+
+
+def test_a_chunk_from_before_a_rebalance_acks_nothing(consumer: BatchingConsumer) -> None:
+    stale = chunk(consumer, range(0, 10), generation=consumer.app.consumer_generation_id - 1)
+    assert not consumer.ack(stale)
+    assert consumer._new_offset(TPX) is None
+
+
+def test_offsets_below_the_committed_one_are_not_acked_again(consumer: BatchingConsumer) -> None:
+    consumer._committed_offset[TPX] = 5
+    consumer.ack(chunk(consumer, range(0, 10)))
+    assert sorted(consumer._acked[TPX]) == list(range(5, 10))
