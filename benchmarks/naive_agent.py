@@ -1,7 +1,8 @@
 """The naive baseline: the CDR agent a plain Faust user would write.
 
-One event at a time (``async for event in stream.events()``), each validated with the
-project's pydantic model (``schemas.cdr.parse_cdr``), per-rep-day counters kept in a Faust
+One event at a time (``async for event in stream.events()``), each validated with a
+pydantic model of CDR v1 (``NaiveCDR.model_validate_json``, not the worker's msgspec
+decoder: a plain user reaches for pydantic), per-rep-day counters kept in a Faust
 table (``app.Table``, one changelog write per event), rows buffered and inserted into
 ClickHouse (its own database, the same ``calls`` table) once a second by a timer.
 
@@ -19,18 +20,79 @@ import argparse
 import asyncio
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, cast
 
 import faust
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from schemas.cdr import parse_cdr
+from schemas.cdr import (
+    CDR,
+    EARLIEST,
+    FUTURE_TOLERANCE_SECONDS,
+    LATEST,
+    MAX_SECONDS,
+    TALK_TOLERANCE_SECONDS,
+    Amd,
+    Direction,
+    Disposition,
+    Outcome,
+)
 from schemas.metrics import COUNTER_NAMES, business_day, contribution
-from schemas.rejections import CDRRejected
 from schemas.settings import Settings
-from sinks.clickhouse.calls import COLUMNS, AcceptedCall
+from sinks.clickhouse.calls import COLUMNS, call_row
 from sinks.clickhouse.ddl import CALLS_TABLE, apply_schema
 from streams.app import GROUP_TIMEOUTS, broker_urls
 
 log = logging.getLogger(__name__)
+
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e15"), decimal_places=2, allow_inf_nan=False)]
+Seconds = Annotated[int, Field(ge=0, le=MAX_SECONDS)]
+
+
+class NaiveCDR(BaseModel):
+    """CDR v1 as a pydantic user writes it: same rules as ``schemas.cdr.CDR``, no reasons kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    schema_version: Literal[1]
+    call_id: Id
+    version: Annotated[int, Field(ge=1, le=1_000_000)]
+    rep_id: Id
+    team_id: Id
+    campaign_id: Id
+    direction: Direction
+    dialed_at: AwareDatetime
+    answered_at: AwareDatetime | None = None
+    ended_at: AwareDatetime
+    disposition: Disposition
+    amd: Amd | None = None
+    talk_seconds: Seconds
+    wrap_seconds: Seconds = 0
+    outcome: Outcome | None = None
+    sale_amount: Money | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    new_customer: bool = False
+    list_price: Money | None = None
+    sold_price: Money | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NaiveCDR:
+        dialed = self.dialed_at.timestamp()
+        ended = self.ended_at.timestamp()
+        answered = None if self.answered_at is None else self.answered_at.timestamp()
+        if any(t is not None and not EARLIEST <= t < LATEST for t in (dialed, ended, answered)):
+            raise ValueError("timestamp outside 2000..2200")
+        if (answered is not None and answered < dialed) or ended < (dialed if answered is None else answered):
+            raise ValueError("timestamps out of order")
+        if abs(self.talk_seconds - (0.0 if answered is None else ended - answered)) > TALK_TOLERANCE_SECONDS:
+            raise ValueError("talk_seconds does not match the timestamps")
+        if (self.sale_amount is not None) != (self.outcome == "sale"):
+            raise ValueError("sale_amount goes with outcome sale only")
+        if dialed > datetime.now(UTC).timestamp() + FUTURE_TOLERANCE_SECONDS:
+            raise ValueError("dialed_at is in the future")
+        return self
 
 
 def create_naive_app(settings: Settings) -> faust.App:
@@ -58,8 +120,9 @@ def create_naive_app(settings: Settings) -> faust.App:
     async def count_calls(stream: faust.StreamT) -> None:
         async for event in stream.events():
             try:
-                cdr = parse_cdr(event.value)
-            except CDRRejected:
+                # same attributes as schemas.cdr.CDR, which is all contribution() and rows read
+                cdr = cast(CDR, NaiveCDR.model_validate_json(event.value))
+            except ValidationError:
                 continue
             counts = contribution(cdr, settings.valid_call_seconds)
             key = f"{cdr.rep_id}|{business_day(cdr.dialed_at, settings.zone).isoformat()}"
@@ -68,7 +131,7 @@ def create_naive_app(settings: Settings) -> faust.App:
                 totals[name] = totals.get(name, 0) + value
             rep_day[key] = totals
             message = event.message
-            rows.append(AcceptedCall.of(cdr, counts, message.partition, message.offset, settings.zone).row())
+            rows.append(call_row(cdr, counts.as_tuple(), message.partition, message.offset, settings.zone))
 
     def insert(batch: list[tuple[object, ...]]) -> None:
         if not clients:
