@@ -55,7 +55,8 @@ _SITE = f".venv/lib/python{sys.version_info.major}.{sys.version_info.minor}/site
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name, dist in (("faust", "faust-streaming"), ("chdb", "chdb"), ("aiokafka", "aiokafka"),
-                       ("kafka_python", "kafka-python"), ("pydantic", "pydantic")):  # fmt: skip
+                       ("kafka_python", "kafka-python"), ("pydantic", "pydantic"),
+                       ("msgspec", "msgspec")):  # fmt: skip
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(dist)
     with contextlib.suppress(OSError, subprocess.SubprocessError):
