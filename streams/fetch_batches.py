@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, cast
 
 import faust
+from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage, ack_lock
@@ -54,12 +55,12 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         fetcher_stopped = cast(Any, fetcher)._stopped.is_set
         try:
             while not (consumer_stopped() or fetcher_stopped()):
-                self.diag.set_flag("CONSUMER_FETCHING")
+                self.diag.set_flag(CONSUMER_FETCHING)
                 records, active = await self._wait_next_records(1.0)
                 await self.sleep(0)
                 if records and not self.should_stop:
                     await self._deliver(records, active, batch_topics)
-                self.diag.unset_flag("CONSUMER_FETCHING")
+                self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -69,7 +70,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 return
             raise
         finally:
-            self.diag.unset_flag("CONSUMER_FETCHING")
+            self.diag.unset_flag(CONSUMER_FETCHING)
 
     async def _deliver(self, records: Any, active: set[TP] | None, batch_topics: dict[str, int]) -> None:
         if not self.flow_active:

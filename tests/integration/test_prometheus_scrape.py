@@ -20,7 +20,7 @@ from schemas.metrics import business_day
 from schemas.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.kafka_reads import lag
-from tests.services import free_port, running_worker, wait_until
+from tests.services import free_port, in_daytime_zone, running_worker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +53,7 @@ def promql(base: str, query: str) -> list[dict]:
 def test_prometheus_team_dials_equal_truth_for_today(
     settings: Settings, worker_log: Path, tmp_path: Path
 ) -> None:
+    settings = in_daytime_zone(settings)
     ensure_topics(settings)
     spec = SimulationSpec(reps=30, calls=4_000, days=1, seed=11, duplicates=0.02, corrections=0.02,
                           timezone=settings.timezone)  # fmt: skip

@@ -14,7 +14,7 @@ from schemas.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.kafka_reads import lag
 from tests.integration.metrics_reads import rep_actuals
-from tests.services import free_port, running_worker, wait_until
+from tests.services import free_port, in_daytime_zone, running_worker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 def test_reps_split_between_two_workers_then_move_to_the_survivor(
     settings: Settings, logs_dir: Path
 ) -> None:
+    settings = in_daytime_zone(settings)
     ensure_topics(settings)
     spec = SimulationSpec(reps=24, calls=3_000, days=1, seed=5, duplicates=0.03, corrections=0.03,
                           timezone=settings.timezone)  # fmt: skip
