@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from schemas.cdr import CDR, parse_cdr
@@ -22,8 +23,9 @@ from streams.live_state import CallFacts, LiveState, Verdict
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class RawEvent:
+class RawEvent(NamedTuple):
+    """One Kafka record as the pipeline sees it (a tuple: one is built per record)."""
+
     partition: int
     offset: int
     key: bytes | None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import Enum
+from operator import add, sub
 from typing import NamedTuple
 
 from schemas.metrics import COUNTER_NAMES, Contribution, Counters
@@ -67,9 +68,7 @@ class PartitionState:
 
     def count(self, seen: Seen, sign: int) -> None:
         sums = self.sums[seen[1]]
-        for i, value in enumerate(seen[2]):
-            if value:
-                sums[i] += sign * value
+        sums[:] = map(add if sign > 0 else sub, sums, seen[2])
 
     def forget_before(self, first: date) -> None:
         self.seen = {call_id: s for call_id, s in self.seen.items() if s[1][1] >= first}

@@ -10,6 +10,7 @@ ClickHouse, where ``FINAL`` reads count it once (invariant 1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -115,6 +116,8 @@ class CdrPipeline:
                 self.state.drop(partition)
                 self.next_offsets.pop(partition, None)
         await self.ensure_seeded(partitions)
+        with contextlib.suppress(Exception):  # ClickHouse away: the first write retries anyway
+            await asyncio.to_thread(self.writer.connect)
 
     async def handle_until_done(self, events: list[RawEvent]) -> None:
         """Never let a batch go unfinished: Faust's ``take_events`` acks a batch in a

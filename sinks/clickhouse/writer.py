@@ -106,9 +106,13 @@ class CallWriter:
                 self._on_flush(len(rows), elapsed)
             return
 
-    def _insert(self, rows: Sequence[Row]) -> None:
+    def connect(self) -> None:
+        """Open the client ahead of the first write (its handshake takes a few hundred ms)."""
         if self._client is None:
             self._client = self._client_factory()
+
+    def _insert(self, rows: Sequence[Row]) -> None:
+        self.connect()
         homes = list({(row[_PARTITION], row[0], row[_DAY]) for row in rows})
         self._insert_json(CALLS_TABLE, COLUMNS, rows)
         self._insert_json(PARTITIONS_TABLE, PARTITION_COLUMNS, homes)
