@@ -568,9 +568,17 @@ def profile_summary(raw_path: Path, top: int = 20) -> dict[str, Any]:
     return {"samples": samples, "own_pct": ranked(own), "total_pct": ranked(inner)}
 
 
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.25) -> None:
+def wait_for(
+    check: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    every_s: float = 0.25,
+    progress: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``check``; on timeout say what was awaited and, given ``progress``, how far it got."""
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+            got = f" (got {progress()})" if progress else ""
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}{got}")
         time.sleep(every_s)

@@ -38,6 +38,7 @@ from benchmarks.harness import (
     wait_for,
 )
 from deploy.simulator import SimulationSpec, generate
+from deploy.simulator_model import daytime_zone
 from streams.topics import ensure_topics
 
 _DIALS = re.compile(r'^callfloor_rep_actual\{(?=[^}]*metric="dials")(?=[^}]*period="day")[^}]*'
@@ -176,9 +177,11 @@ def metrics_latencies(sent: list[tuple], seen: dict[str, list[tuple[float, int]]
 
 
 def run(args: argparse.Namespace) -> None:
-    spec = SimulationSpec(reps=args.reps, calls=0, live=True, rate=args.rate, seed=args.seed)
+    # today's /metrics numbers are compared: run where it is mid-afternoon, not past midnight
+    zone = daytime_zone()
+    spec = SimulationSpec(reps=args.reps, calls=0, live=True, rate=args.rate, seed=args.seed, timezone=zone)
     with Stack("latency", partitions=args.partitions) as stack:
-        settings = stack.settings("latency", **sink_overrides(args))
+        settings = stack.settings("latency", timezone=zone, **sink_overrides(args))
         ensure_topics(settings)
         worker = stack.worker(settings)
         waited = wait_assigned([worker], args.partitions)
@@ -195,9 +198,17 @@ def run(args: argparse.Namespace) -> None:
             outbound = sum(1 for s in sent if s[2])
             client = stack.client()
             table = f"{settings.clickhouse_database}.calls"
+
+            def progress() -> str:
+                stored = int(client.command(f"SELECT count() FROM {table}"))
+                return (f"/metrics dials {watcher.total():,}/{outbound:,}, "
+                        f"ClickHouse {stored:,}/{len(sent):,}, "
+                        f"floor consumer {len(floor.received):,}/{len(sent):,}")  # fmt: skip
+
             wait_for(lambda: watcher.total() >= outbound and len(floor.received) >= len(sent)
                      and int(client.command(f"SELECT count() FROM {table}")) >= len(sent),
-                     120, "every call on /metrics, in ClickHouse and at the floor consumer")  # fmt: skip
+                     120, "every call on /metrics, in ClickHouse and at the floor consumer",
+                     progress=progress)  # fmt: skip
         finally:
             watcher.finish()
             floor.finish()

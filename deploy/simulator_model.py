@@ -104,6 +104,19 @@ def day_window(day: date, zone: ZoneInfo, now: datetime) -> tuple[int, int]:
     return lo, min(hi, int(now.timestamp() * 1000) - 600_000)
 
 
+def daytime_zone(now: datetime | None = None) -> str:
+    """A fixed-offset IANA zone where it is about 14:00 now.
+
+    Before 09:15 local the simulator sends yesterday's shift, and live calls dialed before
+    midnight count for yesterday; runs that compare today's live numbers (tests, the
+    latency benchmark) use this zone so that today has a shift behind it at any hour.
+    """
+    hours_east = (14 - (now or datetime.now(UTC)).hour) % 24
+    if hours_east > 12:
+        hours_east -= 24
+    return "UTC" if hours_east == 0 else f"Etc/GMT{-hours_east:+d}"  # Etc/GMT-8 is UTC+8
+
+
 def money_text(cents: int | None) -> str | None:
     return None if cents is None else f"{cents // 100}.{cents % 100:02d}"
 

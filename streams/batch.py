@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from schemas.cdr import CDR, parse_cdr
@@ -23,8 +23,22 @@ from streams.live_state import CallFacts, LiveState, Verdict
 log = logging.getLogger(__name__)
 
 
+class Record(Protocol):
+    """What the pipeline reads of a Kafka record: aiokafka's ConsumerRecord as fetched
+    (no copy is made per record), or a :class:`RawEvent`."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
 class RawEvent(NamedTuple):
-    """One Kafka record as the pipeline sees it (a tuple: one is built per record)."""
+    """A Kafka record built by hand (tests, tools)."""
 
     partition: int
     offset: int
@@ -36,7 +50,7 @@ class RawEvent(NamedTuple):
 class DeadLetter:
     """A rejected message, kept byte for byte, with why and where it came from."""
 
-    event: RawEvent
+    event: Record
     reason: Rejection
     detail: str
 
@@ -49,7 +63,7 @@ class BatchOutcome:
     newest_event: datetime | None = None
 
 
-def validate(event: RawEvent, now: datetime) -> CDR | DeadLetter:
+def validate(event: Record, now: datetime) -> CDR | DeadLetter:
     """Never raises: whatever the bytes are, the answer is a call or a dead letter."""
     try:
         cdr = parse_cdr(event.value or b"", now=now)
@@ -62,7 +76,7 @@ def validate(event: RawEvent, now: datetime) -> CDR | DeadLetter:
 
 
 def process_batch(
-    events: Iterable[RawEvent],
+    events: Iterable[Record],
     state: LiveState,
     *,
     zone: ZoneInfo,

@@ -8,7 +8,7 @@ from typing import Any
 import faust
 
 from schemas.settings import Settings
-from streams.batch import RawEvent
+from streams.batch import Record
 from streams.pipeline import CdrPipeline
 from streams.pipeline_metrics import PipelineMetrics
 
@@ -32,7 +32,7 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
 
     async def cdr_agent(stream: faust.StreamT) -> None:
         async for chunks in stream.take_events(chunks_per_flush, within=settings.sink_flush_seconds):
-            batch: list[RawEvent] = [event for chunk in chunks for event in chunk.value]
+            batch: list[Record] = [record for chunk in chunks for record in chunk.value]
             await pipeline.handle_until_done(batch)
 
     app.agent(cdr_topic, name="callfloor.cdr_agent")(cdr_agent)

@@ -5,7 +5,7 @@ conductor, a queue and the stream's iterator, and acks it alone: about a hundred
 microseconds a record here, several times the cost of validating and counting a CDR.
 For the topics in :attr:`BatchingApp.batch_topics` this consumer delivers one
 :class:`ChunkMessage` per fetched run of records instead, whose value is the list of
-:class:`~streams.batch.RawEvent` and whose ack acks every offset in it. Everything
+aiokafka records as fetched and whose ack acks every offset in it. Everything
 else stays Faust's: group membership, assignment, rebalancing, seeking to the
 committed offsets, flow control, and committing acked offsets.
 
@@ -28,26 +28,39 @@ from faust.types.tuples import ConsumerMessage, ack_lock
 from mode import ServiceT
 from mode.utils.futures import notify
 
-from streams.batch import RawEvent
+from streams.batch import Record
+
+FETCH_MAX_WAIT_MS = 100
 
 
 class ChunkMessage(ConsumerMessage):
     """A run of records of one partition, carried as one message; ``offset`` is the last one's."""
 
-    __slots__ = ("offsets",)
-
-    def __init__(self, tp: TP, records: Sequence[Any], generation_id: int | None) -> None:
-        last = records[-1]
-        partition = tp.partition
-        events = [RawEvent(partition, r.offset, r.key, r.value) for r in records]
+    def __init__(self, tp: TP, records: Sequence[Record], generation_id: int | None) -> None:
+        last = cast(Any, records[-1])
         super().__init__(
-            tp.topic, partition, last.offset, (last.timestamp or 0) / 1000.0, last.timestamp_type,
-            None, None, events, None, 0, 0, tp, generation_id=generation_id,
+            tp.topic, tp.partition, last.offset, (last.timestamp or 0) / 1000.0, last.timestamp_type,
+            None, None, records, None, 0, 0, tp, generation_id=generation_id,
         )  # fmt: skip
-        self.offsets = [event.offset for event in events]
+
+    @property
+    def offsets(self) -> list[int]:
+        return [record.offset for record in cast("Sequence[Record]", self.value)]
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust fixes fetch_max_wait_ms at 1,500; a broker that answers a fetch only when
+        # the wait ends (Tansu) then holds a quiet partition's new records that long.
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     async def _drain_messages(self, fetcher: ServiceT) -> None:  # pragma: no cover - run by Faust
         """Faust's fetch loop, with a batch path for the topics the app names."""
         batch_topics: dict[str, int] = getattr(self.app, "batch_topics", {})
@@ -126,8 +139,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     def ack(self, message: Message) -> bool:
         """Ack every offset of a chunk; a chunk from before the last rebalance acks nothing,
         because the rebalance seeked its partition back to the committed offset."""
-        offsets = getattr(message, "offsets", None)
-        if offsets is None:
+        if not isinstance(message, ChunkMessage):
             return super().ack(message)
         with ack_lock:
             if message.acked:
@@ -140,7 +152,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             if stale or not self.app.topics.acks_enabled_for(tp.topic):
                 return False
             index = self._acked_index[tp]
-            fresh = [o for o in offsets if (committed is None or o >= committed) and o not in index]
+            fresh = [o for o in message.offsets if (committed is None or o >= committed) and o not in index]
             index.update(fresh)
             self._acked[tp].extend(fresh)
             self._n_acked += len(fresh)
@@ -154,7 +166,7 @@ class BatchingTransport(faust_aiokafka.Transport):
 
 class BatchingApp(faust.App):
     """A Faust app whose consumer delivers ``batch_topics`` (topic -> max records per chunk)
-    in chunks; agents on those topics receive lists of RawEvent."""
+    in chunks; agents on those topics receive lists of aiokafka records."""
 
     batch_topics: dict[str, int]
 

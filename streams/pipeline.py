@@ -25,7 +25,7 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.ddl import apply_schema
 from sinks.clickhouse.reads import partition_calls
 from sinks.clickhouse.writer import Backoff, CallWriter
-from streams.batch import BatchOutcome, RawEvent, process_batch
+from streams.batch import BatchOutcome, Record, process_batch
 from streams.dead_letters import send_dead_letters
 from streams.live_state import NO_COUNTS, CallFacts, LiveState
 from streams.pipeline_metrics import PipelineMetrics
@@ -119,7 +119,7 @@ class CdrPipeline:
         with contextlib.suppress(Exception):  # ClickHouse away: the first write retries anyway
             await asyncio.to_thread(self.writer.connect)
 
-    async def handle_until_done(self, events: list[RawEvent]) -> None:
+    async def handle_until_done(self, events: list[Record]) -> None:
         """Never let a batch go unfinished: Faust's ``take_events`` acks a batch in a
         ``finally``, so an exception escaping here would commit offsets past calls that
         are neither stored nor dead-lettered. On any failure the batch's partitions are
@@ -136,7 +136,7 @@ class CdrPipeline:
                     self.state.drop(partition)
                 await asyncio.sleep(delay)
 
-    async def handle(self, events: list[RawEvent]) -> None:
+    async def handle(self, events: list[Record]) -> None:
         """Process the batch in pieces, each written while the next is processed: ClickHouse
         parses one piece on the other core while this one validates and counts the next.
         Returns only when every piece is written and every dead letter sent."""

@@ -10,25 +10,12 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from deploy.broker import wait_for_port
 from deploy.processes import callfloor_command, free_port, spawn, stop
+from deploy.simulator_model import daytime_zone
 from schemas.settings import Settings
-
-
-def daytime_zone(now: datetime | None = None) -> str:
-    """A fixed-offset IANA zone where it is about 14:00 now.
-
-    The simulator puts "today's" calls in the shift up to now (and before 09:15 local it
-    simulates yesterday), so tests that compare today's live numbers run in a zone where
-    today has a shift behind it, whatever time the suite runs.
-    """
-    hours_east = (14 - (now or datetime.now(UTC)).hour) % 24
-    if hours_east > 12:
-        hours_east -= 24
-    return "UTC" if hours_east == 0 else f"Etc/GMT{-hours_east:+d}"  # Etc/GMT-8 is UTC+8
 
 
 def in_daytime_zone(settings: Settings) -> Settings:

@@ -11,7 +11,6 @@ from typing import NamedTuple
 import pytest
 from faust.types import TP
 
-from streams.batch import RawEvent
 from streams.fetch_batches import BatchingApp, BatchingConsumer, ChunkMessage
 
 TOPIC = "cdrs"
@@ -22,6 +21,7 @@ class Record(NamedTuple):
     """The fields of an aiokafka ConsumerRecord that a chunk reads."""
 
     offset: int
+    partition: int = TPX.partition
     key: bytes | None = b"rep"
     value: bytes | None = b"{}"
     timestamp: int | None = 1_700_000_000_000
@@ -42,9 +42,9 @@ def chunk(consumer: BatchingConsumer, offsets: range, generation: int | None = N
     return ChunkMessage(TPX, [Record(o) for o in offsets], gen)
 
 
-def test_a_chunk_carries_its_records_as_raw_events(consumer: BatchingConsumer) -> None:
+def test_a_chunk_carries_its_records_as_fetched(consumer: BatchingConsumer) -> None:
     message = chunk(consumer, range(5, 8))
-    assert message.value == [RawEvent(3, o, b"rep", b"{}") for o in (5, 6, 7)]
+    assert message.value == [Record(o) for o in (5, 6, 7)]
     assert (message.offset, message.tp, message.offsets) == (7, TPX, [5, 6, 7])
 
 

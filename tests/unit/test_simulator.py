@@ -13,6 +13,7 @@ import pytest
 
 from deploy.simulator import KINDS, SimEvent, SimulationSpec, Truth, compute_truth, generate
 from deploy.simulator_faults import REASONS
+from deploy.simulator_model import daytime_zone
 from schemas.cdr import parse_cdr
 from schemas.rejections import CDRRejected, Rejection
 
@@ -246,3 +247,9 @@ def test_live_mode_stamps_now() -> None:
 def test_invalid_specs_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         SimulationSpec(**bad)
+
+
+@pytest.mark.parametrize("utc_hour", range(24))
+def test_daytime_zone_is_mid_afternoon_at_any_hour(utc_hour: int) -> None:
+    now = datetime(2026, 11, 27, utc_hour, 30, tzinfo=UTC)
+    assert now.astimezone(ZoneInfo(daytime_zone(now))).hour == 14
