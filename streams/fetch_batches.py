@@ -51,8 +51,8 @@ class ChunkMessage(ConsumerMessage):
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        # Faust fixes fetch_max_wait_ms at 1,500; a broker that answers a fetch only when
-        # the wait ends (Tansu) then holds a quiet partition's new records that long.
+        # Faust fixes fetch_max_wait_ms at 1,500. Against Tansu that held new records back:
+        # produce -> /metrics p99 was 1.07 s at 2,000 CDR/s, and 0.39 s with 100 ms.
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 

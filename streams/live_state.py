@@ -74,10 +74,7 @@ class PartitionState:
         self.seen = {call_id: s for call_id, s in self.seen.items() if s[1][1] >= first}
         self.sums = {key: sums for key, sums in self.sums.items() if key[1] >= first}
         self._keys = {key: key for key in self.sums}
-
-    @property
-    def counters(self) -> dict[tuple[str, date], Contribution]:
-        return {key: Contribution(*sums) for key, sums in self.sums.items()}
+        self._counters = {counters: counters for _, _, counters in self.seen.values()}
 
 
 class LiveState:

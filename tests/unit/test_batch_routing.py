@@ -115,3 +115,13 @@ def test_revoked_partition_is_no_longer_reported() -> None:
     _, state = run([ev(0, cdr_dict(), partition=3)])
     state.drop(3)
     assert list(state.day_counters(TODAY)) == []
+
+
+def test_day_rollover_also_forgets_the_shared_keys_and_counters_of_old_days() -> None:
+    day = [TODAY]
+    state = LiveState(today=lambda: day[0], window_days=1)
+    run([ev(0, cdr_dict()), ev(1, unanswered(call_id="c-2"))], state)
+    assert state.partitions[0]._keys and state.partitions[0]._counters
+    day[0] = date(2026, 11, 27)
+    state.roll()
+    assert state.partitions[0]._keys == {} and state.partitions[0]._counters == {}
