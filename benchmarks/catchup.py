@@ -4,7 +4,7 @@ Produces a backlog of N CDRs (one business day) before any worker runs, then sta
 ``callfloor worker`` and times the drain: from its start to every row in ClickHouse and every
 offset committed, events/s per tenth of the backlog (does the pace fall as the live state
 grows?) and its peak RSS (VmHWM). Baseline in the same run: producing that backlog with
-kafka-python (``deploy.simulator.produce``), the rate a dialer-side producer reaches here.
+kafka-python (``simulator.produce``), the rate a dialer-side producer reaches here.
 
     .venv/bin/python -m benchmarks.catchup --events 1000000
 """
@@ -27,7 +27,7 @@ from benchmarks.harness import (
     ratio,
     wait_drained,
 )
-from deploy.simulator import SimulationSpec
+from simulator import SimulationSpec
 
 
 def run(args: argparse.Namespace) -> None:

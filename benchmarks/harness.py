@@ -2,7 +2,7 @@
 
 A benchmark opens a :class:`Stack` (a Tansu broker and a ``callfloor clickhouse`` child on
 free ports, in a temporary directory), produces simulated CDRs with kafka-python
-(``deploy.simulator.produce``), runs ``callfloor worker`` children configured by
+(``simulator.produce``), runs ``callfloor worker`` children configured by
 ``Settings(...).to_env()``, and waits for a :class:`Drain`: the group's committed offsets
 at the topic's high watermarks *and* ClickHouse holding every call. Figures are printed
 as JSON lines with the conditions they were measured under.
@@ -36,10 +36,10 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from deploy.broker import LocalBroker, wait_for_port
-from deploy.processes import callfloor_command, free_port, spawn, stop
-from deploy.simulator import SimulationSpec, produce
+from deploy.local.broker import LocalBroker, wait_for_port
+from deploy.local.processes import callfloor_command, free_port, spawn, stop
 from schemas.settings import Settings
+from simulator import SimulationSpec, produce
 from sinks.clickhouse.client import connect
 from streams.topics import ensure_topics
 

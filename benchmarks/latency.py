@@ -37,8 +37,8 @@ from benchmarks.harness import (
     wait_assigned,
     wait_for,
 )
-from deploy.simulator import SimulationSpec, generate
-from deploy.simulator_model import daytime_zone
+from simulator import SimulationSpec, generate
+from simulator.model import daytime_zone
 from streams.topics import ensure_topics
 
 _DIALS = re.compile(r'^callfloor_rep_actual\{(?=[^}]*metric="dials")(?=[^}]*period="day")[^}]*'

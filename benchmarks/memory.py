@@ -30,7 +30,7 @@ from benchmarks.harness import (
     wait_drained,
     wait_for,
 )
-from deploy.simulator import SimulationSpec
+from simulator import SimulationSpec
 from streams.topics import ensure_topics
 
 

@@ -26,7 +26,7 @@ from benchmarks.harness import (
     ratio,
     wait_drained,
 )
-from deploy.simulator import SimulationSpec
+from simulator import SimulationSpec
 
 
 def run(args: argparse.Namespace) -> None:

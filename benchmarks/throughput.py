@@ -34,7 +34,7 @@ from benchmarks.harness import (
     sink_overrides,
     wait_drained,
 )
-from deploy.simulator import SimulationSpec
+from simulator import SimulationSpec
 
 
 def drain_with(stack: Stack, worker: Worker, produced: Produced, profile: Path | None = None) -> dict:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
         produced = produce_spec(base, spec)
         cond = conditions(events=produced.events, partitions=args.partitions, reps=args.reps,
                           batch_rows=base.sink_batch_rows, flush_seconds=base.sink_flush_seconds)  # fmt: skip
-        emit("throughput", "produce (kafka-python, deploy.simulator.produce)",
+        emit("throughput", "produce (kafka-python, simulator.produce)",
              seconds=round(produced.seconds, 1), events_per_s=produced.events_per_s, **cond)  # fmt: skip
 
         note("draining with callfloor worker")

@@ -11,38 +11,26 @@ from datetime import date
 from pathlib import Path
 
 import orjson
-from pydantic import ValidationError
 
-from schemas.settings import Settings
-
-
-def _settings(**overrides: object) -> Settings:
-    """Settings from the environment, with command-line values on top; exit 2 naming the field."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            field = ".".join(str(p) for p in error["loc"])
-            print(f"callfloor: bad setting CALLFLOOR_{field.upper()}: {error['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
+from schemas.settings import load_settings
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
 
-    return run_worker(_settings(web_port=args.web_port), loglevel=args.loglevel)
+    return run_worker(load_settings(web_port=args.web_port), loglevel=args.loglevel)
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from deploy.services import run_broker
+    from deploy.local.services import run_broker
 
-    return run_broker(_settings(), port=args.port)
+    return run_broker(load_settings(), port=args.port)
 
 
 def cmd_clickhouse(args: argparse.Namespace) -> int:
-    from deploy.clickhouse_server import serve
+    from deploy.local.clickhouse_server import serve
 
-    settings = _settings()
+    settings = load_settings()
     path = args.path or settings.data_dir / "clickhouse"
     path.mkdir(parents=True, exist_ok=True)
     password = settings.clickhouse_password.get_secret_value()
@@ -51,9 +39,9 @@ def cmd_clickhouse(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from deploy.simulate_cli import run_simulate
+    from simulator.cli import run_simulate
 
-    return run_simulate(_settings(), args)
+    return run_simulate(load_settings(), args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -64,7 +52,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if last < first:
         print("callfloor report: --to is before --from", file=sys.stderr)
         return 2
-    settings = _settings()
+    settings = load_settings()
     try:
         with connect(settings) as client:
             rows = report_rows(client, first, last, args.by)
@@ -88,9 +76,9 @@ def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: A
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from deploy.demo import run_demo
+    from deploy.local.demo import run_demo
 
-    return run_demo(_settings(), rate=args.rate, reps=args.reps)
+    return run_demo(load_settings(), rate=args.rate, reps=args.reps)
 
 
 def _day(text: str) -> date:

@@ -6,13 +6,14 @@ nothing reads the environment at import time.
 
 from __future__ import annotations
 
+import sys
 from datetime import time
 from functools import cached_property
 from ipaddress import ip_address
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -97,3 +98,15 @@ class Settings(BaseSettings):
             name: "**********" if isinstance(value, SecretStr) and value else str(value)
             for name, value in values.items()
         }
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment with non-None ``overrides`` on top; a bad value stops
+    the process (exit 2) with a message naming the variable, never a traceback."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"callfloor: bad setting CALLFLOOR_{field.upper()}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None

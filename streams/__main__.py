@@ -1,5 +1,6 @@
 """``python -m streams``: run one worker with settings from the environment."""
 
-from deploy.cli import main
+from schemas.settings import load_settings
+from streams.worker import run_worker
 
-raise SystemExit(main(["worker"]))
+raise SystemExit(run_worker(load_settings()))

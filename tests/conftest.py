@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.broker import LocalBroker
+from deploy.local.broker import LocalBroker
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from tests.services import ClickHouseProcess, free_port

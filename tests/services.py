@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.broker import wait_for_port
-from deploy.processes import callfloor_command, free_port, spawn, stop
-from deploy.simulator_model import daytime_zone
+from deploy.local.broker import wait_for_port
+from deploy.local.processes import callfloor_command, free_port, spawn, stop
 from schemas.settings import Settings
+from simulator.model import daytime_zone
 
 
 def in_daytime_zone(settings: Settings) -> Settings:

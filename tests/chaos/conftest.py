@@ -14,7 +14,7 @@ from types import FrameType
 
 import pytest
 
-from deploy.broker import LocalBroker
+from deploy.local.broker import LocalBroker
 from schemas.settings import Settings
 from tests.chaos.harness import FIGURES, Processes
 from tests.services import ClickHouseProcess, free_port

@@ -27,8 +27,8 @@ import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.broker import wait_for_port
-from deploy.processes import callfloor_command, spawn, stop
+from deploy.local.broker import wait_for_port
+from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.cdr import CDR, parse_cdr
 from schemas.metrics import COUNTER_NAMES, business_day, contribution
 from schemas.rejections import CDRRejected
@@ -100,7 +100,7 @@ class ChaosClickHouse(ClickHouseProcess):
         if cli_has_delay_flag():
             return callfloor_command("clickhouse", *base, "--delay-ms", str(self.delay_ms))
         # until the CLI has --delay-ms: the same serve() the CLI calls, with the delay
-        code = ("import sys; from pathlib import Path; from deploy.clickhouse_server import serve; "
+        code = ("import sys; from pathlib import Path; from deploy.local.clickhouse_server import serve; "
                 "serve(Path(sys.argv[1]), '127.0.0.1', int(sys.argv[2]), 'default', '', int(sys.argv[3]))")
         return [sys.executable, "-c", code, str(self.path), str(self.port), str(self.delay_ms)]
 

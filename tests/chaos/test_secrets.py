@@ -17,7 +17,7 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 from pydantic import SecretStr
 
-from deploy.processes import callfloor_command
+from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from streams.topics import ensure_topics

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.simulator import SimulationSpec, produce
 from schemas.settings import Settings
+from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,

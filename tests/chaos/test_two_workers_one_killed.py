@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from deploy.simulator import SimulationSpec, Truth, produce
 from schemas.metrics import COUNTER_NAMES, business_day
 from schemas.settings import Settings
+from simulator import SimulationSpec, Truth, produce
 from streams.topics import ensure_topics
 from tests.chaos.harness import (
     Processes,

@@ -12,8 +12,8 @@ from random import Random
 
 import pytest
 
-from deploy.simulator import SimulationSpec, produce
 from schemas.settings import Settings
+from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,

@@ -21,7 +21,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from deploy.clickhouse_server import EmbeddedClickHouse
+from deploy.local.clickhouse_server import EmbeddedClickHouse
 
 pytestmark = pytest.mark.integration
 
@@ -189,7 +189,7 @@ def test_password_protected_server(tmp_path: Path) -> None:
     port, password = free_port(), "pa55-w0rd!"
     code = (
         "import logging, sys; from pathlib import Path; "
-        "from deploy.clickhouse_server import serve; logging.basicConfig(level=logging.DEBUG); "
+        "from deploy.local.clickhouse_server import serve; logging.basicConfig(level=logging.DEBUG); "
         f"serve(Path(sys.argv[1]), '127.0.0.1', {port}, 'default', sys.argv[2])"
     )
     proc = subprocess.Popen(

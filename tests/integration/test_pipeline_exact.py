@@ -17,9 +17,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from deploy.processes import callfloor_command
-from deploy.simulator import SimulationSpec, Truth, produce
+from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
+from simulator import SimulationSpec, Truth, produce
 from streams.topics import ensure_topics
 from tests.integration.kafka_reads import lag, read_all
 from tests.services import running_worker, wait_until

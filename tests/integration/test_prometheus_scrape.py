@@ -14,10 +14,10 @@ from urllib.request import urlopen
 import orjson
 import pytest
 
-from deploy.processes import spawn, stop
-from deploy.simulator import SimulationSpec, produce
+from deploy.local.processes import spawn, stop
 from schemas.metrics import business_day
 from schemas.settings import Settings
+from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 from tests.integration.kafka_reads import lag
 from tests.services import free_port, in_daytime_zone, running_worker, wait_until

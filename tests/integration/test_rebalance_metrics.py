@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.simulator import SimulationSpec, produce
 from schemas.metrics import business_day
 from schemas.settings import Settings
+from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 from tests.integration.kafka_reads import lag
 from tests.integration.metrics_reads import rep_actuals

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.processes import callfloor_command
+from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
 
 pytestmark = pytest.mark.integration

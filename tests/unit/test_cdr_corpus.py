@@ -12,9 +12,9 @@ import msgspec
 import orjson
 import pytest
 
-from deploy.simulator import SimEvent, SimulationSpec, generate
 from schemas.cdr import CDR, TIMESTAMP_FIELDS, parse_cdr
 from schemas.rejections import CDRRejected, Rejection
+from simulator import SimEvent, SimulationSpec, generate
 from tests.factories import cdr_dict, encode, without
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from deploy.simulator import KINDS, SimEvent, SimulationSpec, Truth, compute_truth, generate
-from deploy.simulator_faults import REASONS
-from deploy.simulator_model import daytime_zone
 from schemas.cdr import parse_cdr
 from schemas.rejections import CDRRejected, Rejection
+from simulator import KINDS, SimEvent, SimulationSpec, Truth, compute_truth, generate
+from simulator.faults import REASONS
+from simulator.model import daytime_zone
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai: the day's shift is over
 END_DAY = date(2026, 11, 26)

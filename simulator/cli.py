@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deploy.simulator import SimulationSpec, produce
 from schemas.settings import Settings
+from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 
 

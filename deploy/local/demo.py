@@ -13,11 +13,11 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deploy.broker import LocalBroker, wait_for_port
-from deploy.processes import callfloor_command, spawn, stop
-from deploy.simulator import SimulationSpec, produce, roster
+from deploy.local.broker import LocalBroker, wait_for_port
+from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.metrics import business_day
 from schemas.settings import Settings
+from simulator import SimulationSpec, produce, roster
 from sinks.clickhouse.client import connect
 from streams.topics import ensure_topics
 

@@ -1,6 +1,6 @@
 """The simulated floor: reps, the traffic they make, and how one call attempt is drawn.
 
-``deploy.simulator`` turns this into Kafka events and the exact truth; this module only
+``simulator`` turns this into Kafka events and the exact truth; this module only
 knows what realistic outbound telesales traffic looks like (dispositions, AMD, long-tailed
 talk times, rare sales) and how a spec becomes a deterministic stream of records.
 """
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from deploy.simulator_faults import make_bad
+from simulator.faults import make_bad
 
 KINDS = ("call", "duplicate", "correction", "bad", "late")
 SHIFT = (clock(9), clock(18))  # local shift hours; dialed_at always falls inside them

@@ -24,11 +24,11 @@ from typing import Any
 
 import orjson
 
-from deploy.simulator_faults import SimEvent, interleave
-from deploy.simulator_model import KINDS, Dialer, SimulationSpec, day_window, money_text, roster
 from schemas.cdr import parse_cdr
 from schemas.metrics import COUNTER_NAMES, Contribution, business_day, contribution
 from schemas.rejections import CDRRejected
+from simulator.faults import SimEvent, interleave
+from simulator.model import KINDS, Dialer, SimulationSpec, day_window, money_text, roster
 
 __all__ = ["KINDS", "SimEvent", "SimulationSpec", "Truth", "TruthBuilder", "compute_truth", "generate",
            "produce", "roster"]  # fmt: skip

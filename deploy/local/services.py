@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 
-from deploy.broker import LocalBroker
+from deploy.local.broker import LocalBroker
 from schemas.settings import Settings
 from streams.topics import ensure_topics
 
