@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from schemas.targets import MAX_BYTES, Problem, TargetsError, TargetSet, parse_targets
+from schemas.targets import MAX_BYTES, TargetsError, TargetSet, parse_targets
+from schemas.yaml_document import Problem
 
 log = logging.getLogger(__name__)
 

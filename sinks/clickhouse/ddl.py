@@ -59,11 +59,14 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
 ORDER BY call_id
 """
 
-_SUMS = f"""
-    {", ".join(kpi_sum(c) for c in KPI_COUNTERS)},
+# Price control (Σ sold / Σ list over sales) is not a per-call counter: its two sums, in cents.
+PRICE_SUMS = """
     sumIf(toInt64(list_price * 100), outcome = 'sale' AND list_price IS NOT NULL) AS list_cents,
     sumIf(toInt64(sold_price * 100), outcome = 'sale' AND sold_price IS NOT NULL) AS sold_cents
 """
+
+_SUMS = f"""
+    {", ".join(kpi_sum(c) for c in KPI_COUNTERS)},{PRICE_SUMS}"""
 
 _REP_DAY = f"""
 CREATE OR REPLACE VIEW rep_day AS
@@ -99,7 +102,9 @@ def apply_schema(settings: Settings) -> Client:
     """Create the database, tables and views (safe on every start); return a client to it."""
     with connect(settings, database="") as admin:
         admin.command(f"CREATE DATABASE IF NOT EXISTS `{settings.clickhouse_database}`")
+    from sinks.clickhouse.payroll_ddl import payroll_statements  # it builds on this module's tables
+
     client = connect(settings)
-    for statement in STATEMENTS:
+    for statement in (*STATEMENTS, *payroll_statements(settings.timezone)):
         client.command(statement)
     return client
