@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=cmd_report)
 
+    from payroll.cli import add_payroll_parser
+
+    add_payroll_parser(sub, load_settings)
+
     p = sub.add_parser("demo", help="broker + embedded ClickHouse + worker + simulated traffic")
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
     p.add_argument("--reps", type=int, default=40)

@@ -8,15 +8,14 @@ total = base + performance + commission + bonus + allowances (+ adjustments) exa
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from payroll.inputs import Allowance, Inputs
 from payroll.plan import KpiSpec, PayPlan, Role, Source
 from schemas.kpis import KPI, Unit
+from schemas.pay_month import Activity, MonthData
 
 RATIO, CENT = Decimal("0.0001"), Decimal("0.01")
 ROUNDING_RULE = "ratios half-up to 4 places; each money figure half-up to the cent; totals are sums"
@@ -29,42 +28,6 @@ def ratio(value: Decimal) -> Decimal:
 
 def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-@dataclass
-class Activity:
-    """One (rep, team)'s month of winning call versions: KPI counters (money in cents), price sums."""
-
-    counters: dict[str, int] = field(default_factory=dict)
-    list_cents: int = 0
-    sold_cents: int = 0
-
-    def add(self, other: Activity) -> None:
-        for name, value in other.counters.items():
-            self.counters[name] = self.counters.get(name, 0) + value
-        self.list_cents += other.list_cents
-        self.sold_cents += other.sold_cents
-
-
-TargetRow = tuple[str, str, str, str, str, Decimal | int]  # scope, id, team_id, period, metric, value
-
-
-@dataclass(frozen=True)
-class MonthData:
-    """What ClickHouse says about a month: the input of :func:`compute_month`."""
-
-    month: date  # its first day
-    cutoff: str  # newest ingested_at counted (UTC, ISO), or "" when the month has no calls
-    activity: Mapping[tuple[str, str], Activity]  # (rep_id, team_id on the calls) -> month
-    rep_days: Mapping[str, int]  # business days with at least one call, per rep
-    team_days: Mapping[str, int]
-    last_team: Mapping[str, str]  # team on the rep's last call of the month
-    targets_version: str | None
-    targets: tuple[TargetRow, ...] = ()
-
-    @property
-    def last_day(self) -> date:
-        return self.month.replace(day=calendar.monthrange(self.month.year, self.month.month)[1])
 
 
 @dataclass(frozen=True)

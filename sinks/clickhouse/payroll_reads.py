@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
-from payroll.compute import Activity, MonthData
 from schemas.kpis import KPI_COUNTERS
+from schemas.pay_month import Activity, MonthData
 from sinks.clickhouse.ddl import CALLS_TABLE, PRICE_SUMS, kpi_sum
 from sinks.clickhouse.payroll_ddl import VERSION_COLUMNS, VERSIONS
 from sinks.clickhouse.targets import version_in_force, version_rows

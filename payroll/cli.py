@@ -1,0 +1,85 @@
+"""Bodies of ``callfloor payroll run|explain|close`` (the parser lives in deploy/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from payroll.plan import PayPlanError
+from schemas.settings import Settings
+from sinks.clickhouse.client import connect
+
+
+def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader) -> None:  # noqa: ANN001
+    """Register ``payroll`` and its sub-commands on the CLI's sub-parsers."""
+    from payroll.render import FORMATS
+    from payroll.run import parse_month
+
+    payroll = sub.add_parser("payroll", help="month-end pay statements, explanations and closing")
+    commands = payroll.add_subparsers(dest="payroll_command", required=True)
+
+    p = commands.add_parser("run", help="one statement per person for a month")
+    p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
+    p.add_argument("--plan", type=_path, required=True, help="pay plan YAML")
+    p.add_argument("--inputs", type=_path, help="directory of the CSV inputs the plan names")
+    p.add_argument("--format", choices=FORMATS, default="json")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the HTML statements")
+    p.add_argument("--out", type=_path, help="write files here instead of printing")
+    p.add_argument("--compare", type=_path, metavar="PREVIOUS", help="JSON of an earlier run of this month")
+    p.set_defaults(func=lambda args: _run("run", settings_loader(), args))
+
+    p = commands.add_parser("explain", help="the calls behind a rep's figures, version by version")
+    p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
+    p.add_argument("--rep", required=True)
+    p.add_argument("--kpi", help="only the calls behind this KPI counter")
+    p.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    p.set_defaults(func=lambda args: _run("explain", settings_loader(), args))
+
+    p = commands.add_parser("close", help="record what is paid for a month (never changed afterwards)")
+    p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
+    p.add_argument("--plan", type=_path, required=True)
+    p.add_argument("--inputs", type=_path)
+    p.set_defaults(func=lambda args: _run("close", settings_loader(), args))
+
+
+def _path(text: str):  # noqa: ANN202
+    from pathlib import Path
+
+    return Path(text)
+
+
+def _run(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    if command == "run":
+        from payroll.run import run_payroll
+
+        return run_payroll(settings, args)
+    if command == "explain":
+        from payroll.explain import run_explain
+
+        return run_explain(settings, args)
+    return run_close(settings, args)
+
+
+def run_close(settings: Settings, args: argparse.Namespace) -> int:
+    from payroll.close import AlreadyClosed, close_month
+    from payroll.run import load_plan_and_inputs
+
+    try:
+        plan, inputs = load_plan_and_inputs(args.plan, args.inputs)
+    except PayPlanError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        with connect(settings) as client:
+            record = close_month(client, settings, args.month, plan, inputs)
+    except AlreadyClosed as exc:
+        print(f"callfloor payroll close: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
+        print(f"callfloor payroll close: cannot use ClickHouse at {settings.clickhouse_url}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    cutoff = record.cutoff.isoformat() if record.cutoff else "no calls"
+    print(f"closed {args.month:%Y-%m}: plan {record.plan} v{record.plan_version}, targets "
+          f"{record.targets_version or 'none'}, cut-off {cutoff}")  # fmt: skip
+    return 0

@@ -1,0 +1,103 @@
+"""``callfloor payroll explain``: the calls behind a rep's figures, version by version.
+
+For "why is my connect count 412?": every call of the rep in the month, the version that
+counted (what ``calls FINAL`` keeps) and the versions that did not (superseded by a higher
+version, or a correction that moved the call to another rep or month), and each KPI's total
+over the counted versions, which equals the statement's actual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from clickhouse_connect.driver.client import Client
+
+from schemas.kpis import KPI, KPI_COUNTERS
+from schemas.settings import Settings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.payroll_reads import call_versions, month_bounds
+from sinks.csv_file import write_csv
+
+COLUMNS = ("call_id", "version", "status", "rep_id", "team_id", "business_day", "dialed_at",
+           "disposition", "amd", "talk_seconds", "outcome", "sale_amount", "arrived")  # fmt: skip
+
+
+def explain_rows(client: Client, month: date, rep: str, zone: ZoneInfo, kpi: str | None) -> list[dict[str, Any]]:
+    """One row per version of each call the rep had in the month; with ``kpi``, only calls where
+    some version adds to that KPI. ``status``: counted, superseded, or moved (counted elsewhere)."""
+    first, last = month_bounds(month)
+    rows = []
+    for v in call_versions(client, month, [rep]):
+        counts_here = v["rep_id"] == rep and first <= v["business_day"] <= last
+        status = ("counted" if counts_here else "moved") if v["counted"] else "superseded"
+        row = {"call_id": v["call_id"], "version": v["version"], "status": status, "rep_id": v["rep_id"],
+               "team_id": v["team_id"], "business_day": v["business_day"].isoformat(),
+               "dialed_at": _local(v["dialed_at"], zone), "disposition": v["disposition"], "amd": v["amd"],
+               "talk_seconds": v["talk_seconds"], "outcome": v["outcome"],
+               "sale_amount": None if v["sale_amount"] is None else format(v["sale_amount"], "f"),
+               "arrived": _local(v["ingested_at"], zone)}  # fmt: skip
+        row |= {c.name: c.reported(int(v[c.column])) for c in KPI_COUNTERS}
+        rows.append(row)
+    if kpi is not None:
+        touched = {r["call_id"] for r in rows if KPI[kpi].unreported(r[kpi])}
+        rows = [r for r in rows if r["call_id"] in touched]
+    return rows
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, int | str]:
+    """Each KPI over the counted versions: the statement's actual for the rep."""
+    counted = [r for r in rows if r["status"] == "counted"]
+    return {c.name: c.reported(sum(c.unreported(r[c.name]) for r in counted)) for c in KPI_COUNTERS}
+
+
+def _local(moment: Any, zone: ZoneInfo) -> str:
+    from datetime import UTC
+
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def render_text(rows: list[dict[str, Any]], sums: dict[str, Any], rep: str, month: date, kpi: str | None) -> str:
+    shown = [*COLUMNS, kpi] if kpi else list(COLUMNS)
+    out = io.StringIO()
+    title = f"{rep} {month:%Y-%m}" + (f" {kpi}" if kpi else "")
+    out.write(f"calls behind {title}: {len({r['call_id'] for r in rows})} calls, {len(rows)} versions\n")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in shown}
+    out.write("  ".join(c.ljust(widths[c]) for c in shown).rstrip() + "\n")
+    for r in rows:
+        out.write("  ".join(str(r[c]).ljust(widths[c]) for c in shown).rstrip() + "\n")
+    names = [kpi] if kpi else list(sums)
+    out.write("counted totals: " + ", ".join(f"{n}={sums[n]}" for n in names) + "\n")
+    out.write("status: counted = the winning version, in this month for this rep; superseded = a lower "
+              "version (or a later duplicate); moved = the winning version counts for another rep or month\n")
+    return out.getvalue()
+
+
+def run_explain(settings: Settings, args: argparse.Namespace) -> int:
+    if args.kpi is not None and args.kpi not in KPI:
+        print(f"callfloor payroll explain: unknown --kpi {args.kpi!r} (known: {', '.join(KPI)})", file=sys.stderr)
+        return 2
+    try:
+        with connect(settings) as client:
+            rows = explain_rows(client, args.month, args.rep, settings.zone, args.kpi)
+    except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
+        print(f"callfloor payroll explain: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    sums = totals(rows)
+    if args.format == "csv":
+        sys.stdout.write("\ufeff")
+        write_csv(sys.stdout, rows, [*COLUMNS, *KPI])
+    elif args.format == "json":
+        import orjson
+
+        doc = {"month": f"{args.month:%Y-%m}", "rep": args.rep, "kpi": args.kpi, "totals": sums, "calls": rows}
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        sys.stdout.write(render_text(rows, sums, args.rep, args.month, args.kpi))
+    return 0

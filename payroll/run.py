@@ -1,0 +1,77 @@
+"""``callfloor payroll run``: the month's statements from ClickHouse, a plan and inputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+from payroll.compute import compute_month
+from payroll.inputs import Inputs, load_inputs
+from payroll.plan import PayPlan, PayPlanError, load_plan
+from payroll.render import render, write_files
+from payroll.statements import PayRun
+from schemas.settings import Settings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.payroll_reads import read_month
+
+
+def parse_month(text: str) -> date:
+    """``YYYY-MM`` -> its first day (an argparse type)."""
+    try:
+        year, month = text.split("-")
+        if len(year) != 4 or len(month) != 2:
+            raise ValueError
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
+
+
+def pay_run(client: Client, settings: Settings, month: date, plan: PayPlan, inputs: Inputs,
+            *, targets_version: str | None = None, with_adjustments: bool = True) -> PayRun:  # fmt: skip
+    """Compute one month: the statements, plus adjustments owed for earlier closed months."""
+    from payroll.close import adjustments_owed  # close builds on pay_run
+
+    data = read_month(client, month, settings.zone, targets_version=targets_version)
+    owed = adjustments_owed(client, settings, month) if with_adjustments else {}
+    return PayRun(plan, data, inputs, compute_month(plan, data, inputs, owed))
+
+
+def load_plan_and_inputs(plan_path: Path, inputs_dir: Path | None) -> tuple[PayPlan, Inputs]:
+    plan = load_plan(plan_path)
+    return plan, load_inputs(plan, inputs_dir)
+
+
+def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        plan, inputs = load_plan_and_inputs(args.plan, args.inputs)
+    except PayPlanError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        with connect(settings) as client:
+            run = pay_run(client, settings, args.month, plan, inputs)
+            compared = compare_text(client, run, args.compare) if args.compare else None
+    except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
+        print(f"callfloor payroll run: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    files = render(run, args.format, args.lang)
+    if args.out:
+        for path in write_files(files, args.out):
+            print(f"wrote {path}", file=sys.stderr)
+    else:
+        for data in files.values():
+            sys.stdout.buffer.write(data)
+    if compared is not None:
+        print(compared, file=sys.stderr if not args.out else sys.stdout)
+    return 0
+
+
+def compare_text(client: Client, run: PayRun, previous: Path) -> str:
+    from payroll.compare import compare_with_previous
+
+    return compare_with_previous(client, run, previous)
