@@ -85,11 +85,11 @@ class Statement:
 
     @property
     def allowances_total(self) -> Decimal:
-        return sum((a.amount for a in self.allowances), ZERO)
+        return cents(sum((a.amount for a in self.allowances), ZERO))
 
     @property
     def adjustments_total(self) -> Decimal:
-        return sum((a.amount for a in self.adjustments), ZERO)
+        return cents(sum((a.amount for a in self.adjustments), ZERO))
 
     @property
     def total(self) -> Decimal:
@@ -156,7 +156,7 @@ class _Scope:
 
     def actual(self, name: str) -> Decimal:
         value = self.activity.counters.get(name, 0)
-        return Decimal(value) / 100 if KPI[name].unit is Unit.MONEY else Decimal(value)
+        return Decimal(value).scaleb(-2) if KPI[name].unit is Unit.MONEY else Decimal(value)
 
     def price_control(self) -> Decimal | None:
         act = self.activity
@@ -211,7 +211,7 @@ def _statement(plan: PayPlan, inputs: Inputs, person: str, period, team: str, re
         lines.append(KpiLine(name, actual, target, attained, weight, kpi_points(spec, weight, attained)))
     total_score = score(lines)
     floor_met = total_score >= plan.doc.score_floor and any(line.points is not None for line in lines)
-    performance = cents(pay.performance * total_score) if floor_met else ZERO
+    performance = cents(pay.performance * total_score if floor_met else ZERO)
     commission = None
     if plan.doc.commission and period.role in plan.doc.commission.roles:
         revenue = scope.actual("revenue")
@@ -252,5 +252,7 @@ def _with_bonus(plan: PayPlan, statements: list[Statement], scopes: Mapping[str,
     for group, values in groups.items():
         for person, rank in competition_ranks(values).items():
             amount = bonus.amounts[rank - 1] if rank <= len(bonus.amounts) else ZERO
+            if not amount:
+                continue
             awarded[person] = BonusLine(bonus.by, group, values[person], rank, cents(amount))
     return [replace(st, bonus=awarded.get(st.person)) for st in statements]

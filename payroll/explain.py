@@ -67,10 +67,10 @@ def render_text(rows: list[dict[str, Any]], sums: dict[str, Any], rep: str, mont
     out = io.StringIO()
     title = f"{rep} {month:%Y-%m}" + (f" {kpi}" if kpi else "")
     out.write(f"calls behind {title}: {len({r['call_id'] for r in rows})} calls, {len(rows)} versions\n")
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in shown}
-    out.write("  ".join(c.ljust(widths[c]) for c in shown).rstrip() + "\n")
-    for r in rows:
-        out.write("  ".join(str(r[c]).ljust(widths[c]) for c in shown).rstrip() + "\n")
+    cells = [[("" if r[c] is None else str(r[c])) for c in shown] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(shown)]
+    for row in [list(shown), *cells]:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
     names = [kpi] if kpi else list(sums)
     out.write("counted totals: " + ", ".join(f"{n}={sums[n]}" for n in names) + "\n")
     out.write("status: counted = the winning version, in this month for this rep; superseded = a lower "

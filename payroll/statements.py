@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from payroll.compute import ROUNDING_RULE, ZERO, MonthData, Statement
+from payroll.compute import ROUNDING_RULE, ZERO, MonthData, Statement, cents
 from payroll.inputs import Inputs
 from payroll.plan import PayPlan
 from schemas.kpis import KPI
@@ -74,7 +74,7 @@ def _pay_sums(statements: Iterable[Statement]) -> dict[str, Any]:
     rows = list(statements)
 
     def total(pick) -> str:  # noqa: ANN001
-        return text(sum((pick(st) for st in rows), ZERO))
+        return text(cents(sum((pick(st) for st in rows), ZERO)))
 
     return {
         "people": len(rows),

@@ -55,7 +55,7 @@ def read_month(client: Client, month: date, zone: ZoneInfo, *, targets_version: 
     for row in result.named_results():
         rep, team, day = row["rep_id"], row["team_id"], row["business_day"]
         act = Activity({c.name: int(row[c.sum_alias]) for c in KPI_COUNTERS},
-                       int(row["list_cents"]), int(row["sold_cents"]))  # fmt: skip
+                       int(row["list_cents"] or 0), int(row["sold_cents"] or 0))  # fmt: skip
         activity.setdefault((rep, team), Activity()).add(act)
         rep_days.setdefault(rep, set()).add(day)
         team_days.setdefault(team, set()).add(day)
