@@ -56,7 +56,7 @@ def close_month(client: Client, settings: Settings, month: date, plan: PayPlan, 
         month=month, plan=plan.doc.plan, plan_version=plan.doc.version, plan_sha256=plan.sha256,
         plan_text=plan.text, targets_version=run.data.targets_version or "", cutoff=cutoff,
         inputs=orjson.dumps(inputs.texts, option=orjson.OPT_SORT_KEYS).decode(),
-        statements=orjson.dumps(run_document(run), option=orjson.OPT_SORT_KEYS).decode(),
+        statements=orjson.dumps(run_document(run)).decode(),
     )  # fmt: skip
     record_close(client, record, paid)
     return record

@@ -32,12 +32,16 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
 
 def render(run: PayRun, fmt: str, lang: str = "en") -> dict[str, bytes]:
     """File name -> bytes of one run in one format."""
-    doc = run_document(run)
+    return render_document(run_document(run), kpi_names(run.plan), fmt, lang)
+
+
+def render_document(doc: dict[str, Any], kpis: list[str], fmt: str, lang: str = "en") -> dict[str, bytes]:
+    """File name -> bytes of a run document (a fresh run, or a closed month as it was paid)."""
     stem = f"payroll-{doc['month']}"
     if fmt == "json":
         return {f"{stem}.json": orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"}
     if fmt == "csv":
-        return {f"{stem}.csv": csv_text(statement_rows(doc, kpi_names(run))).encode(),
+        return {f"{stem}.csv": csv_text(statement_rows(doc, kpis)).encode(),
                 f"{stem}-summary.csv": csv_text(summary_rows(doc)).encode()}  # fmt: skip
     return {f"{stem}.{lang}.html": render_html(doc, lang).encode()}
 

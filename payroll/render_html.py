@@ -29,7 +29,8 @@ LABELS = {
            "rank": "名次", "allowances": "补贴与扣款", "adjustments": "已结月份调整", "total": "合计",
            "na": "不适用", "rounding": "舍入规则", "summary": "汇总", "people": "人数",
            "rep": "销售代表", "team_lead": "组长", "regional_manager": "区域经理",
-           "of": "共", "tier": "档位起点", "nothing": "无"},
+           "of": "共", "tier": "档位起点", "nothing": "无",
+           "rounding_rule": "比率四舍五入保留4位小数；每笔金额四舍五入到分；合计为各项之和"},
 }  # fmt: skip
 KPI_NAMES_ZH = {"connects": "呼出接通数量", "talk_seconds": "呼出接通时间（秒）", "valid_connects": "有效通话",
                 "revenue": "销售额完成", "new_customers": "新客户", "price_control": "价格控制",
@@ -105,7 +106,7 @@ def _statement(doc: dict[str, Any], st: dict[str, Any], t: dict[str, str], lang:
 {floor}
 <h2>{e(t['total'])} ({e(doc['currency'])})</h2>
 <table>{pay_rows}<tr class="total"><td>{e(t['total'])}</td><td class=n>{e(st['total'])}</td></tr></table>
-<p>{e(t['rounding'])}: {e(doc['rounding'])}</p>
+<p>{e(t['rounding'])}: {e(t.get('rounding_rule', doc['rounding']))}</p>
 </section>"""
 
 

@@ -7,15 +7,17 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import orjson
 from clickhouse_connect.driver.client import Client
 
 from payroll.compute import compute_month
 from payroll.inputs import Inputs, load_inputs
-from payroll.plan import PayPlan, PayPlanError, load_plan
-from payroll.render import render, write_files
-from payroll.statements import PayRun
+from payroll.plan import PayPlan, PayPlanError, load_plan, parse_plan
+from payroll.render import render, render_document, write_files
+from payroll.statements import PayRun, kpi_names
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.payroll_closes import CloseRecord, close_of
 from sinks.clickhouse.payroll_reads import read_month
 
 
@@ -53,13 +55,17 @@ def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         with connect(settings) as client:
-            run = pay_run(client, settings, args.month, plan, inputs)
-            compared = compare_text(client, run, args.compare) if args.compare else None
+            record = close_of(client, args.month)
+            if record is None:
+                run = pay_run(client, settings, args.month, plan, inputs)
+                files = render(run, args.format, args.lang)
+                compared = compare_text(client, run, args.compare) if args.compare else None
+            else:
+                files, compared = _as_paid(record, args.format, args.lang), None
     except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
         print(f"callfloor payroll run: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
               file=sys.stderr)  # fmt: skip
         return 1
-    files = render(run, args.format, args.lang)
     if args.out:
         for path in write_files(files, args.out):
             print(f"wrote {path}", file=sys.stderr)
@@ -69,6 +75,14 @@ def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
     if compared is not None:
         print(compared, file=sys.stderr if not args.out else sys.stdout)
     return 0
+
+
+def _as_paid(record: CloseRecord, fmt: str, lang: str) -> dict[str, bytes]:
+    """A closed month prints what was paid, whatever arrived since (that is the next run's adjustment)."""
+    print(f"{record.month:%Y-%m} is closed: these are the statements as paid (plan {record.plan} "
+          f"v{record.plan_version}); later changes are adjustments in the next run", file=sys.stderr)  # fmt: skip
+    plan = parse_plan(record.plan_text.encode(), f"plan recorded with {record.month:%Y-%m}")
+    return render_document(orjson.loads(record.statements), kpi_names(plan), fmt, lang)
 
 
 def compare_text(client: Client, run: PayRun, previous: Path) -> str:

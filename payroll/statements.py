@@ -117,10 +117,10 @@ def run_document(run: PayRun) -> dict[str, Any]:
             "summaries": summaries(run)}  # fmt: skip
 
 
-def kpi_names(run: PayRun) -> list[str]:
+def kpi_names(plan: PayPlan) -> list[str]:
     """Every KPI some role is scored on, in the plan's order (the CSV's columns)."""
-    used = {name for pay in run.plan.doc.roles.values() for name in pay.weights}
-    return [name for name in run.plan.doc.kpis if name in used]
+    used = {name for pay in plan.doc.roles.values() for name in pay.weights}
+    return [name for name in plan.doc.kpis if name in used]
 
 
 def statement_rows(doc: dict[str, Any], kpis: list[str]) -> list[dict[str, Any]]:

@@ -173,3 +173,103 @@ def test_a_bad_plan_stops_with_file_line_and_field(loaded: tuple[Settings, Truth
     done = payroll(settings, "run", "--month", MONTH, "--plan", str(bad), check=False)
     assert done.returncode == 2
     assert f"{bad} line " in done.stderr.decode() and "roles.rep.base: must be >= 0" in done.stderr.decode()
+
+
+def test_rep_month_view_matches_the_statements(loaded: tuple[Settings, Truth]) -> None:
+    settings, truth = loaded
+    reps, _ = truth_sums(truth)
+    with connect(settings) as client:
+        found = client.query("SELECT * FROM payroll_rep_month WHERE month = '2026-10-01'").named_results()
+        rows = {row["rep_id"]: row for row in found}
+    assert set(rows) == set(reps)
+    for rep, sums in reps.items():
+        for c in KPI_COUNTERS:
+            assert rows[rep][c.sum_alias] == sums[c.name], (rep, c.name)
+    assert rows["rep-005"]["target_connects"] == 0 and rows["rep-005"]["attainment_connects"] is None
+    assert rows["rep-002"]["target_revenue"] == Decimal("3000.00")
+
+
+def _send(settings: Settings, cdrs: list[dict]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    for cdr in cdrs:
+        producer.send(settings.cdr_topic, key=cdr["rep_id"].encode(), value=orjson.dumps(cdr))
+    producer.flush()
+    producer.close()
+
+
+def _drain(settings: Settings, cdrs: list[dict], log: Path) -> None:
+    _send(settings, cdrs)
+    with running_worker(settings, log):
+        wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+                   180, f"the worker to drain (log {log})", every_s=1)  # fmt: skip
+
+
+def _statement(doc: dict, person: str) -> dict:
+    return next(st for st in doc["statements"] if st["person"] == person)
+
+
+def test_team_change_close_late_cdrs_and_compare(loaded: tuple[Settings, Truth], tmp_path: Path) -> None:
+    """November: rep-002 moves from team-01 to team-02 on the 16th (each call counts for the team
+    on it). October is closed; a late sale and a correction moving a call to another rep arrive
+    for October afterwards: what was paid for October does not change, November shows the
+    difference as adjustments naming those calls, and --compare says whose pay changed."""
+    from tests.factories import cdr_dict
+
+    settings, _ = loaded
+    november = [cdr_dict(call_id="nov-a", rep_id="rep-002", team_id="team-01", dialed_at="2026-11-03T10:00:00+08:00",
+                         answered_at="2026-11-03T10:00:12+08:00", ended_at="2026-11-03T10:01:12+08:00"),
+                cdr_dict(call_id="nov-b", rep_id="rep-002", team_id="team-02", dialed_at="2026-11-20T10:00:00+08:00",
+                         answered_at="2026-11-20T10:00:12+08:00", ended_at="2026-11-20T10:01:12+08:00")]  # fmt: skip
+    _drain(settings, november, tmp_path / "w1.log")
+    before = payroll(settings, "run", "--month", "2026-11", "--plan", str(PLAN), "--inputs", str(INPUTS)).stdout
+    nov = orjson.loads(before)
+    assert _statement(nov, "rep-002")["team"] == "team-02"
+    lead_01, lead_02 = _statement(nov, "rep-001"), _statement(nov, "rep-011")
+    assert next(k for k in lead_01["kpis"] if k["name"] == "connects")["actual"] == "1"
+    assert next(k for k in lead_02["kpis"] if k["name"] == "connects")["actual"] == "1"
+    teams = {t["team"]: t["calls"] for t in nov["summaries"]["teams"]}
+    assert teams["team-01"]["connects"] == 1 and teams["team-02"]["connects"] == 1
+
+    october = run_json(settings)
+    closed = payroll(settings, "close", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(INPUTS))
+    assert closed.returncode == 0
+    again = payroll(settings, "close", "--month", MONTH, "--plan", str(PLAN), check=False)
+    assert again.returncode == 2 and b"already closed" in again.stderr
+    paid_json = payroll(settings, "run", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(INPUTS)).stdout
+    assert orjson.loads(paid_json) == october
+
+    moved = orjson.loads(payroll(settings, "explain", "--month", MONTH, "--rep", "rep-003", "--kpi", "connects",
+                                 "--format", "json").stdout)["calls"]  # fmt: skip
+    victim = next(c for c in moved if c["status"] == "counted")
+    day = victim["dialed_at"]
+    correction = cdr_dict(call_id=victim["call_id"], version=victim["version"] + 1, rep_id="rep-004",
+                          team_id="team-01", dialed_at=day, answered_at=None, ended_at=day,
+                          disposition="no_answer", amd=None, talk_seconds=0, wrap_seconds=0, outcome=None,
+                          sale_amount=None, new_customer=False, list_price=None, sold_price=None)  # fmt: skip
+    late_sale = cdr_dict(call_id="late-oct-1", rep_id="rep-002", team_id="team-01", sale_amount="50000.00",
+                         sold_price="50000.00", list_price="50000.00", dialed_at="2026-10-15T10:00:00+08:00",
+                         answered_at="2026-10-15T10:00:12+08:00", ended_at="2026-10-15T10:01:12+08:00")  # fmt: skip
+    _drain(settings, [correction, late_sale], tmp_path / "w2.log")
+
+    assert payroll(settings, "run", "--month", MONTH, "--plan", str(PLAN)).stdout == paid_json
+    after = payroll(settings, "run", "--month", "2026-11", "--plan", str(PLAN), "--inputs", str(INPUTS),
+                    "--compare", str(_write(tmp_path / "nov.json", before)))  # fmt: skip
+    nov2 = orjson.loads(after.stdout)
+    rep2 = _statement(nov2, "rep-002")
+    (adjustment,) = rep2["adjustments"]
+    assert adjustment["month"] == MONTH and "late-oct-1 v1" in adjustment["reason"]
+    assert Decimal(adjustment["amount"]) >= Decimal("750.00")  # 50,000.00 of revenue at >= 1.5 %
+    assert Decimal(rep2["total"]) == Decimal(_statement(nov, "rep-002")["total"]) + Decimal(adjustment["amount"])
+    assert all(component_sum(st) == Decimal(st["total"]) for st in nov2["statements"])
+    assert "rep-002:" in after.stderr.decode() and "adjustments_total" in after.stderr.decode()
+
+    payroll(settings, "close", "--month", "2026-11", "--plan", str(PLAN), "--inputs", str(INPUTS))
+    december = orjson.loads(payroll(settings, "run", "--month", "2026-12", "--plan", str(PLAN)).stdout)
+    assert all(not st["adjustments"] for st in december["statements"]), "an adjustment is paid once"
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
