@@ -122,12 +122,14 @@ def score(lines: Iterable[KpiLine]) -> Decimal:
     return ratio(sum((line.points for line in applicable), ZERO) / weights)  # type: ignore[misc]
 
 
-def commission_tier(plan: PayPlan, attained: Decimal | None) -> tuple[Decimal, Decimal]:
-    """(tier start, rate): the highest tier whose start is <= attainment; a boundary is in the higher tier."""
+def commission_tier(plan: PayPlan, revenue: Decimal, target: Decimal | None) -> tuple[Decimal, Decimal]:
+    """(tier start, rate): the highest tier with revenue >= start x target, compared exactly (not on
+    the rounded attainment: 7,999.99 of 10,000 is under 80 %); a boundary is in the higher tier.
+    No target, or a target of 0: the first tier."""
     assert plan.doc.commission is not None
     chosen = plan.doc.commission.tiers[0]
     for tier in plan.doc.commission.tiers:
-        if attained is not None and attained >= tier.from_:
+        if target and revenue >= tier.from_ * target:
             chosen = tier
     return chosen.from_, chosen.rate
 
@@ -215,8 +217,9 @@ def _statement(plan: PayPlan, inputs: Inputs, person: str, period, team: str, re
     commission = None
     if plan.doc.commission and period.role in plan.doc.commission.roles:
         revenue = scope.actual("revenue")
-        attained = attainment(revenue, scope.target("revenue"))
-        start, rate = commission_tier(plan, attained)
+        target = scope.target("revenue")
+        attained = attainment(revenue, target)
+        start, rate = commission_tier(plan, revenue, target)
         commission = CommissionLine(revenue, attained, start, rate, cents(revenue * rate))
     return Statement(
         person=person, name=period.name or person, role=period.role, team=team, region=region,

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from schemas.kpis import COUNTER_NAMES, KPI
 from schemas.yaml_document import FieldError, YamlFileError, parse_document, read_limited
@@ -137,6 +137,11 @@ class Allowances(_Strict):
     file: str  # rep_id,item,amount (negative = deduction)
 
 
+def _as_list(value: object) -> object:
+    """A person written as one mapping is one period (so ``people.X.0.role`` names its field)."""
+    return [value] if isinstance(value, dict) else value
+
+
 class PayPlanFile(_Strict):
     """The YAML document as written; see deploy/payroll.example.yaml and README "Payroll"."""
 
@@ -149,7 +154,7 @@ class PayPlanFile(_Strict):
     commission: Commission | None = None
     ranking_bonus: RankingBonus | None = None
     regions: dict[Id, list[Id]] = {}
-    people: dict[Id, PersonPeriod | list[PersonPeriod]] = {}
+    people: dict[Id, Annotated[list[PersonPeriod], BeforeValidator(_as_list)]] = {}
     allowances: Allowances | None = None
 
     @model_validator(mode="after")
@@ -165,10 +170,9 @@ class PayPlanFile(_Strict):
         if Role.REP not in self.roles:
             raise FieldError(("roles",), "`rep` is required (everyone not under people is a rep)")
         for person, periods in self.people.items():
-            for i, period in enumerate(periods if isinstance(periods, list) else [periods]):
+            for i, period in enumerate(periods):
                 if period.role not in self.roles:
-                    where = ("people", person, i) if isinstance(periods, list) else ("people", person)
-                    raise FieldError((*where, "role"), f"role {period.role.value} has no entry under roles")
+                    raise FieldError(("people", person, i, "role"), f"role {period.role.value} has no entry under roles")
         return self
 
 
@@ -188,10 +192,7 @@ class PayPlan:
         return f"{self.doc.plan} v{self.doc.version}"
 
     def periods(self, person: str) -> list[PersonPeriod]:
-        entry = self.doc.people.get(person)
-        if entry is None:
-            return [PersonPeriod()]
-        return entry if isinstance(entry, list) else [entry]
+        return self.doc.people.get(person) or [PersonPeriod()]
 
     def period_on(self, person: str, day: date) -> PersonPeriod:
         """The role in force on ``day``: the latest period starting on or before it."""
