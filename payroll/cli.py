@@ -76,10 +76,14 @@ def run_close(settings: Settings, args: argparse.Namespace) -> int:
         print(f"callfloor payroll close: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
-        print(f"callfloor payroll close: cannot use ClickHouse at {settings.clickhouse_url}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"callfloor payroll close: cannot use ClickHouse at {settings.clickhouse_url}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     cutoff = record.cutoff.isoformat() if record.cutoff else "no calls"
-    print(f"closed {args.month:%Y-%m}: plan {record.plan} v{record.plan_version}, targets "
-          f"{record.targets_version or 'none'}, cut-off {cutoff}")  # fmt: skip
+    print(
+        f"closed {args.month:%Y-%m}: plan {record.plan} v{record.plan_version}, targets "
+        f"{record.targets_version or 'none'}, cut-off {cutoff}"
+    )
     return 0

@@ -40,7 +40,9 @@ class AlreadyClosed(Exception):
     pass
 
 
-def close_month(client: Client, settings: Settings, month: date, plan: PayPlan, inputs: Inputs) -> CloseRecord:
+def close_month(
+    client: Client, settings: Settings, month: date, plan: PayPlan, inputs: Inputs
+) -> CloseRecord:
     """Record what is paid for ``month`` (its statements, with the adjustments they carry)."""
     from payroll.run import pay_run
 
@@ -53,11 +55,16 @@ def close_month(client: Client, settings: Settings, month: date, plan: PayPlan, 
         paid.append((month, st.person, st.total - st.adjustments_total))
         paid += [(date.fromisoformat(a.month + "-01"), st.person, a.amount) for a in st.adjustments]
     record = CloseRecord(
-        month=month, plan=plan.doc.plan, plan_version=plan.doc.version, plan_sha256=plan.sha256,
-        plan_text=plan.text, targets_version=run.data.targets_version or "", cutoff=cutoff,
+        month=month,
+        plan=plan.doc.plan,
+        plan_version=plan.doc.version,
+        plan_sha256=plan.sha256,
+        plan_text=plan.text,
+        targets_version=run.data.targets_version or "",
+        cutoff=cutoff,
         inputs=orjson.dumps(inputs.texts, option=orjson.OPT_SORT_KEYS).decode(),
         statements=orjson.dumps(run_document(run)).decode(),
-    )  # fmt: skip
+    )
     record_close(client, record, paid)
     return record
 
@@ -92,10 +99,16 @@ def adjustments_owed(client: Client, settings: Settings, month: date) -> dict[st
 def _reason(st: Statement | None, person: str, late: list[tuple], record: CloseRecord) -> str:
     """The calls behind an adjustment: those of the person (or of the team/region they lead)."""
     teams = _teams_led(st, record)
-    calls = sorted({f"{call_id} v{version}" for call_id, version, rep, team, *_ in late
-                    if rep == person or team in teams})  # fmt: skip
-    named = ", ".join(calls[:MAX_CALLS_NAMED]) + (f" and {len(calls) - MAX_CALLS_NAMED} more"
-                                                   if len(calls) > MAX_CALLS_NAMED else "")  # fmt: skip
+    calls = sorted(
+        {
+            f"{call_id} v{version}"
+            for call_id, version, rep, team, *_ in late
+            if rep == person or team in teams
+        }
+    )
+    named = ", ".join(calls[:MAX_CALLS_NAMED]) + (
+        f" and {len(calls) - MAX_CALLS_NAMED} more" if len(calls) > MAX_CALLS_NAMED else ""
+    )
     cutoff = record.cutoff.isoformat(timespec="milliseconds") if record.cutoff else "the close"
     return f"{len(calls)} call version(s) arrived after {cutoff}: {named or 'ranking/targets shift'}"
 

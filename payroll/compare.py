@@ -38,7 +38,9 @@ def changes(previous: dict[str, Any], current: dict[str, Any]) -> dict[str, list
         if old and new and old["total"] == new["total"]:
             continue
         old_c, new_c = _components(old) if old else {}, _components(new) if new else {}
-        out[person] = [(k, old_c.get(k), new_c.get(k)) for k in {**old_c, **new_c} if old_c.get(k) != new_c.get(k)]
+        out[person] = [
+            (k, old_c.get(k), new_c.get(k)) for k in {**old_c, **new_c} if old_c.get(k) != new_c.get(k)
+        ]
     return out
 
 
@@ -48,14 +50,19 @@ def compare_with_previous(client: Client, run: PayRun, previous_path: Path) -> s
     if previous.get("month") != current["month"]:
         return f"compare: {previous_path} is month {previous.get('month')}, not {current['month']}"
     changed = changes(previous, current)
-    lines = [f"compare with {previous_path} (cut-off {previous['cutoff'] or 'none'} -> {current['cutoff']}): "
-             f"{len(changed)} people changed"]  # fmt: skip
+    lines = [
+        f"compare with {previous_path} (cut-off {previous['cutoff'] or 'none'} -> {current['cutoff']}): "
+        f"{len(changed)} people changed"
+    ]
     after = datetime.fromisoformat(previous["cutoff"].replace("Z", "+00:00")) if previous["cutoff"] else None
     for person, diffs in changed.items():
         lines.append(f"{person}:")
         lines += [f"  {what}: {old} -> {new}" for what, old, new in diffs]
         late = call_versions(client, run.data.month, [person], after=after) if after else []
         arrived = [v for v in late if after is None or v["ingested_at"].replace(tzinfo=after.tzinfo) > after]
-        lines += [f"  call {v['call_id']} v{v['version']} ({v['disposition']}, {v['talk_seconds']} s, "
-                  f"rep {v['rep_id']}) arrived {v['ingested_at']}" for v in arrived]  # fmt: skip
+        lines += [
+            f"  call {v['call_id']} v{v['version']} ({v['disposition']}, {v['talk_seconds']} s, "
+            f"rep {v['rep_id']}) arrived {v['ingested_at']}"
+            for v in arrived
+        ]
     return "\n".join(lines)

@@ -95,8 +95,9 @@ class Statement:
     def total(self) -> Decimal:
         commission = self.commission.amount if self.commission else ZERO
         bonus = self.bonus.amount if self.bonus else ZERO
-        return (self.base + self.performance + commission + bonus + self.allowances_total
-                + self.adjustments_total)  # fmt: skip
+        return (
+            self.base + self.performance + commission + bonus + self.allowances_total + self.adjustments_total
+        )
 
 
 def attainment(actual: Decimal | None, target: Decimal | None) -> Decimal | None:
@@ -180,8 +181,12 @@ class _Scope:
         return None
 
 
-def compute_month(plan: PayPlan, data: MonthData, inputs: Inputs,
-                  adjustments: Mapping[str, list[AdjustmentLine]] | None = None) -> list[Statement]:  # fmt: skip
+def compute_month(
+    plan: PayPlan,
+    data: MonthData,
+    inputs: Inputs,
+    adjustments: Mapping[str, list[AdjustmentLine]] | None = None,
+) -> list[Statement]:
     """One statement per person, ordered by person id."""
     people = {rep for rep, _ in data.activity} | set(plan.doc.people) | inputs.people()
     people |= {row[1] for row in data.targets if row[0] == "rep"}
@@ -202,8 +207,16 @@ def compute_month(plan: PayPlan, data: MonthData, inputs: Inputs,
     return _with_bonus(plan, statements, {draft[0]: draft[4] for draft in drafts})
 
 
-def _statement(plan: PayPlan, inputs: Inputs, person: str, period, team: str, region: str,  # noqa: ANN001
-               scope: _Scope, adjustments: Mapping[str, list[AdjustmentLine]]) -> Statement:  # fmt: skip
+def _statement(
+    plan: PayPlan,
+    inputs: Inputs,
+    person: str,
+    period,
+    team: str,
+    region: str,  # noqa: ANN001
+    scope: _Scope,
+    adjustments: Mapping[str, list[AdjustmentLine]],
+) -> Statement:
     pay = plan.doc.roles[period.role]
     lines = []
     for name, weight in pay.weights.items():
@@ -222,16 +235,27 @@ def _statement(plan: PayPlan, inputs: Inputs, person: str, period, team: str, re
         start, rate = commission_tier(plan, revenue, target)
         commission = CommissionLine(revenue, attained, start, rate, cents(revenue * rate))
     return Statement(
-        person=person, name=period.name or person, role=period.role, team=team, region=region,
-        base=cents(pay.base), performance_max=cents(pay.performance), kpis=tuple(lines),
-        score=total_score, floor_met=floor_met, performance=performance, commission=commission,
-        bonus=None, allowances=tuple(inputs.allowances.get(person, ())),
+        person=person,
+        name=period.name or person,
+        role=period.role,
+        team=team,
+        region=region,
+        base=cents(pay.base),
+        performance_max=cents(pay.performance),
+        kpis=tuple(lines),
+        score=total_score,
+        floor_met=floor_met,
+        performance=performance,
+        commission=commission,
+        bonus=None,
+        allowances=tuple(inputs.allowances.get(person, ())),
         adjustments=tuple(adjustments.get(person, ())),
-    )  # fmt: skip
+    )
 
 
-def _actual_and_target(spec: KpiSpec, name: str, person: str, scope: _Scope,
-                       inputs: Inputs) -> tuple[Decimal | None, Decimal | None]:  # fmt: skip
+def _actual_and_target(
+    spec: KpiSpec, name: str, person: str, scope: _Scope, inputs: Inputs
+) -> tuple[Decimal | None, Decimal | None]:
     if spec.source is Source.CALLS:
         return scope.actual(name), spec.target if spec.target is not None else scope.target(name)
     if spec.source is Source.PRICE_CONTROL:

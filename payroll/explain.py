@@ -23,11 +23,26 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.payroll_reads import call_versions, month_bounds
 from sinks.csv_file import write_csv
 
-COLUMNS = ("call_id", "version", "status", "rep_id", "team_id", "business_day", "dialed_at",
-           "disposition", "amd", "talk_seconds", "outcome", "sale_amount", "arrived")  # fmt: skip
+COLUMNS = (
+    "call_id",
+    "version",
+    "status",
+    "rep_id",
+    "team_id",
+    "business_day",
+    "dialed_at",
+    "disposition",
+    "amd",
+    "talk_seconds",
+    "outcome",
+    "sale_amount",
+    "arrived",
+)
 
 
-def explain_rows(client: Client, month: date, rep: str, zone: ZoneInfo, kpi: str | None) -> list[dict[str, Any]]:
+def explain_rows(
+    client: Client, month: date, rep: str, zone: ZoneInfo, kpi: str | None
+) -> list[dict[str, Any]]:
     """One row per version of each call the rep had in the month; with ``kpi``, only calls where
     some version adds to that KPI. ``status``: counted, superseded, or moved (counted elsewhere)."""
     first, last = month_bounds(month)
@@ -35,12 +50,21 @@ def explain_rows(client: Client, month: date, rep: str, zone: ZoneInfo, kpi: str
     for v in call_versions(client, month, [rep]):
         counts_here = v["rep_id"] == rep and first <= v["business_day"] <= last
         status = ("counted" if counts_here else "moved") if v["counted"] else "superseded"
-        row = {"call_id": v["call_id"], "version": v["version"], "status": status, "rep_id": v["rep_id"],
-               "team_id": v["team_id"], "business_day": v["business_day"].isoformat(),
-               "dialed_at": _local(v["dialed_at"], zone), "disposition": v["disposition"], "amd": v["amd"],
-               "talk_seconds": v["talk_seconds"], "outcome": v["outcome"],
-               "sale_amount": None if v["sale_amount"] is None else format(v["sale_amount"], "f"),
-               "arrived": _local(v["ingested_at"], zone)}  # fmt: skip
+        row = {
+            "call_id": v["call_id"],
+            "version": v["version"],
+            "status": status,
+            "rep_id": v["rep_id"],
+            "team_id": v["team_id"],
+            "business_day": v["business_day"].isoformat(),
+            "dialed_at": _local(v["dialed_at"], zone),
+            "disposition": v["disposition"],
+            "amd": v["amd"],
+            "talk_seconds": v["talk_seconds"],
+            "outcome": v["outcome"],
+            "sale_amount": None if v["sale_amount"] is None else format(v["sale_amount"], "f"),
+            "arrived": _local(v["ingested_at"], zone),
+        }
         row |= {c.name: c.reported(int(v[c.column])) for c in KPI_COUNTERS}
         rows.append(row)
     if kpi is not None:
@@ -62,7 +86,9 @@ def _local(moment: Any, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).isoformat(timespec="seconds")
 
 
-def render_text(rows: list[dict[str, Any]], sums: dict[str, Any], rep: str, month: date, kpi: str | None) -> str:
+def render_text(
+    rows: list[dict[str, Any]], sums: dict[str, Any], rep: str, month: date, kpi: str | None
+) -> str:
     shown = [*COLUMNS, kpi] if kpi else list(COLUMNS)
     out = io.StringIO()
     title = f"{rep} {month:%Y-%m}" + (f" {kpi}" if kpi else "")
@@ -70,24 +96,33 @@ def render_text(rows: list[dict[str, Any]], sums: dict[str, Any], rep: str, mont
     cells = [[("" if r[c] is None else str(r[c])) for c in shown] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(shown)]
     for row in [list(shown), *cells]:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
+        out.write(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n"
+        )
     names = [kpi] if kpi else list(sums)
     out.write("counted totals: " + ", ".join(f"{n}={sums[n]}" for n in names) + "\n")
-    out.write("status: counted = the winning version, in this month for this rep; superseded = a lower "
-              "version (or a later duplicate); moved = the winning version counts for another rep or month\n")
+    out.write(
+        "status: counted = the winning version, in this month for this rep; superseded = a lower "
+        "version (or a later duplicate); moved = the winning version counts for another rep or month\n"
+    )
     return out.getvalue()
 
 
 def run_explain(settings: Settings, args: argparse.Namespace) -> int:
     if args.kpi is not None and args.kpi not in KPI:
-        print(f"callfloor payroll explain: unknown --kpi {args.kpi!r} (known: {', '.join(KPI)})", file=sys.stderr)
+        print(
+            f"callfloor payroll explain: unknown --kpi {args.kpi!r} (known: {', '.join(KPI)})",
+            file=sys.stderr,
+        )
         return 2
     try:
         with connect(settings) as client:
             rows = explain_rows(client, args.month, args.rep, settings.zone, args.kpi)
     except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
-        print(f"callfloor payroll explain: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"callfloor payroll explain: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     sums = totals(rows)
     if args.format == "csv":
@@ -96,7 +131,13 @@ def run_explain(settings: Settings, args: argparse.Namespace) -> int:
     elif args.format == "json":
         import orjson
 
-        doc = {"month": f"{args.month:%Y-%m}", "rep": args.rep, "kpi": args.kpi, "totals": sums, "calls": rows}
+        doc = {
+            "month": f"{args.month:%Y-%m}",
+            "rep": args.rep,
+            "kpi": args.kpi,
+            "totals": sums,
+            "calls": rows,
+        }
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         sys.stdout.write(render_text(rows, sums, args.rep, args.month, args.kpi))

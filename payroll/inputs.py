@@ -57,7 +57,9 @@ def load_inputs(plan: PayPlan, directory: Path | None) -> Inputs:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise PayPlanError(str(path), [Problem(None, None, f"cannot read file: {exc.strerror or exc}")]) from exc
+            raise PayPlanError(
+                str(path), [Problem(None, None, f"cannot read file: {exc.strerror or exc}")]
+            ) from exc
         if len(data) > MAX_BYTES:
             raise PayPlanError(str(path), [Problem(None, None, f"file is larger than {MAX_BYTES} bytes")])
         try:
@@ -149,6 +151,8 @@ def _allowance_rows(source: str, text: str) -> dict[str, list[Allowance]]:
         rep = _person(source, line, row)
         amount = _decimal(source, line, "amount", row["amount"], signed=True)
         if amount != amount.quantize(Decimal("0.01")):
-            raise PayPlanError(source, [Problem(line, "amount", f"at most 2 decimal places (got {row['amount']!r})")])
+            raise PayPlanError(
+                source, [Problem(line, "amount", f"at most 2 decimal places (got {row['amount']!r})")]
+            )
         out.setdefault(rep, []).append(Allowance((row["item"] or "").strip(), amount))
     return out

@@ -172,7 +172,9 @@ class PayPlanFile(_Strict):
         for person, periods in self.people.items():
             for i, period in enumerate(periods):
                 if period.role not in self.roles:
-                    raise FieldError(("people", person, i, "role"), f"role {period.role.value} has no entry under roles")
+                    raise FieldError(
+                        ("people", person, i, "role"), f"role {period.role.value} has no entry under roles"
+                    )
         return self
 
 
@@ -212,8 +214,7 @@ def load_plan(path: Path) -> PayPlan:
 
 
 def parse_plan(data: bytes, source: str) -> PayPlan:
-    doc = parse_document(data, source, PayPlanFile, error=PayPlanError, max_bytes=MAX_BYTES,
-                         unknown=_unknown)  # fmt: skip
+    doc = parse_document(data, source, PayPlanFile, error=PayPlanError, max_bytes=MAX_BYTES, unknown=_unknown)
     return PayPlan(doc, data.decode("utf-8-sig"), source)
 
 
@@ -225,12 +226,17 @@ def _unknown(name: str, parent: tuple[object, ...]) -> str:
 
 def _model_at(parent: tuple[object, ...]) -> type[BaseModel] | None:
     """The model a mapping at ``parent`` is validated by (for the 'allowed' list)."""
-    section = {("kpis", 2): KpiSpec, ("roles", 2): RolePay, ("commission", 1): Commission,
-               ("ranking_bonus", 1): RankingBonus, ("people", 2): PersonPeriod,
-               ("people", 3): PersonPeriod, ("allowances", 1): Allowances}  # fmt: skip
+    section = {
+        ("kpis", 2): KpiSpec,
+        ("roles", 2): RolePay,
+        ("commission", 1): Commission,
+        ("ranking_bonus", 1): RankingBonus,
+        ("people", 2): PersonPeriod,
+        ("people", 3): PersonPeriod,
+        ("allowances", 1): Allowances,
+    }
     if not parent:
         return PayPlanFile
     if parent[0] == "commission" and len(parent) == 3:
         return Tier
     return section.get((str(parent[0]), len(parent)))
-

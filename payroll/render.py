@@ -41,8 +41,10 @@ def render_document(doc: dict[str, Any], kpis: list[str], fmt: str, lang: str = 
     if fmt == "json":
         return {f"{stem}.json": orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"}
     if fmt == "csv":
-        return {f"{stem}.csv": csv_text(statement_rows(doc, kpis)).encode(),
-                f"{stem}-summary.csv": csv_text(summary_rows(doc)).encode()}  # fmt: skip
+        return {
+            f"{stem}.csv": csv_text(statement_rows(doc, kpis)).encode(),
+            f"{stem}-summary.csv": csv_text(summary_rows(doc)).encode(),
+        }
     return {f"{stem}.{lang}.html": render_html(doc, lang).encode()}
 
 

@@ -11,39 +11,105 @@ from html import escape
 from typing import Any
 
 LABELS = {
-    "en": {"title": "Pay statement", "month": "Month", "person": "Person", "role": "Role", "team": "Team",
-           "region": "Region", "plan": "Plan", "targets": "Targets version", "cutoff": "Data cut-off",
-           "kpi": "KPI", "actual": "Actual", "target": "Target", "attainment": "Attainment",
-           "weight": "Weight", "points": "Points", "score": "Score", "floor": "below the score floor: "
-           "no performance pay", "base": "Base pay", "performance": "Performance pay",
-           "commission": "Commission", "bonus": "Ranking bonus", "rank": "rank", "allowances":
-           "Allowances and deductions", "adjustments": "Adjustments for closed months", "total": "Total",
-           "na": "n/a", "rounding": "Rounding", "summary": "Summary", "people": "People",
-           "rep": "Rep", "team_lead": "Team lead", "regional_manager": "Regional manager",
-           "of": "of", "tier": "tier from", "nothing": "none"},
-    "zh": {"title": "工资单", "month": "月份", "person": "员工", "role": "岗位", "team": "团队",
-           "region": "大区", "plan": "薪酬方案", "targets": "目标版本", "cutoff": "数据截止",
-           "kpi": "考核指标", "actual": "实际", "target": "目标", "attainment": "完成率",
-           "weight": "权重", "points": "得分", "score": "绩效分", "floor": "低于绩效分下限：不发绩效工资",
-           "base": "基本工资", "performance": "绩效工资", "commission": "提成", "bonus": "排名奖",
-           "rank": "名次", "allowances": "补贴与扣款", "adjustments": "已结月份调整", "total": "合计",
-           "na": "不适用", "rounding": "舍入规则", "summary": "汇总", "people": "人数",
-           "rep": "销售代表", "team_lead": "组长", "regional_manager": "区域经理",
-           "of": "共", "tier": "档位起点", "nothing": "无",
-           "rounding_rule": "比率四舍五入保留4位小数；每笔金额四舍五入到分；合计为各项之和"},
-}  # fmt: skip
-KPI_NAMES_ZH = {"connects": "呼出接通数量", "talk_seconds": "呼出接通时间（秒）", "valid_connects": "有效通话",
-                "revenue": "销售额完成", "new_customers": "新客户", "price_control": "价格控制",
-                "collection": "回款", "new_product_sales": "新产品销售", "new_hire_pass_rate": "新人通过率",
-                "sales": "成交数", "dials": "外呼数"}  # fmt: skip
+    "en": {
+        "title": "Pay statement",
+        "month": "Month",
+        "person": "Person",
+        "role": "Role",
+        "team": "Team",
+        "region": "Region",
+        "plan": "Plan",
+        "targets": "Targets version",
+        "cutoff": "Data cut-off",
+        "kpi": "KPI",
+        "actual": "Actual",
+        "target": "Target",
+        "attainment": "Attainment",
+        "weight": "Weight",
+        "points": "Points",
+        "score": "Score",
+        "floor": "below the score floor: no performance pay",
+        "base": "Base pay",
+        "performance": "Performance pay",
+        "commission": "Commission",
+        "bonus": "Ranking bonus",
+        "rank": "rank",
+        "allowances": "Allowances and deductions",
+        "adjustments": "Adjustments for closed months",
+        "total": "Total",
+        "na": "n/a",
+        "rounding": "Rounding",
+        "summary": "Summary",
+        "people": "People",
+        "rep": "Rep",
+        "team_lead": "Team lead",
+        "regional_manager": "Regional manager",
+        "of": "of",
+        "tier": "tier from",
+        "nothing": "none",
+    },
+    "zh": {
+        "title": "工资单",
+        "month": "月份",
+        "person": "员工",
+        "role": "岗位",
+        "team": "团队",
+        "region": "大区",
+        "plan": "薪酬方案",
+        "targets": "目标版本",
+        "cutoff": "数据截止",
+        "kpi": "考核指标",
+        "actual": "实际",
+        "target": "目标",
+        "attainment": "完成率",
+        "weight": "权重",
+        "points": "得分",
+        "score": "绩效分",
+        "floor": "低于绩效分下限：不发绩效工资",
+        "base": "基本工资",
+        "performance": "绩效工资",
+        "commission": "提成",
+        "bonus": "排名奖",
+        "rank": "名次",
+        "allowances": "补贴与扣款",
+        "adjustments": "已结月份调整",
+        "total": "合计",
+        "na": "不适用",
+        "rounding": "舍入规则",
+        "summary": "汇总",
+        "people": "人数",
+        "rep": "销售代表",
+        "team_lead": "组长",
+        "regional_manager": "区域经理",
+        "of": "共",
+        "tier": "档位起点",
+        "nothing": "无",
+        "rounding_rule": "比率四舍五入保留4位小数；每笔金额四舍五入到分；合计为各项之和",
+    },
+}
+KPI_NAMES_ZH = {
+    "connects": "呼出接通数量",
+    "talk_seconds": "呼出接通时间（秒）",
+    "valid_connects": "有效通话",
+    "revenue": "销售额完成",
+    "new_customers": "新客户",
+    "price_control": "价格控制",
+    "collection": "回款",
+    "new_product_sales": "新产品销售",
+    "new_hire_pass_rate": "新人通过率",
+    "sales": "成交数",
+    "dials": "外呼数",
+}
 BAR_SCALE = Decimal("1.5")  # a bar's full width is 150 % attainment
 
 CSS = """
 @page { size: A4; margin: 14mm; }
-body { font-family: "Noto Sans CJK SC", "Noto Sans", "DejaVu Sans", sans-serif; font-size: 10pt; color: #111; }
+body { font-family: "Noto Sans CJK SC", "Noto Sans", "DejaVu Sans", sans-serif;
+  font-size: 10pt; color: #111; }
 .statement { break-after: page; page-break-after: always; }
 h1 { font-size: 15pt; margin: 0 0 4pt; } h2 { font-size: 11pt; margin: 10pt 0 4pt; }
-table { border-collapse: collapse; width: 100%; } td, th { padding: 2pt 4pt; border-bottom: 0.5pt solid #bbb; }
+table { border-collapse: collapse; width: 100%; }
+td, th { padding: 2pt 4pt; border-bottom: 0.5pt solid #bbb; }
 th { text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .meta td { border: none; padding: 0 4pt 0 0; color: #444; }
 .bar { position: relative; width: 34mm; height: 8pt; background: #eee; }
@@ -59,7 +125,7 @@ def _bar(attainment: str | None) -> str:
         return ""
     value = Decimal(attainment)
     width = min(value, BAR_SCALE) / BAR_SCALE * 100
-    low = " class=\"low\"" if value < 1 else ""
+    low = ' class="low"' if value < 1 else ""
     return f'<div class="bar"><span{low} style="width:{width:.1f}%"></span><i></i></div>'
 
 
@@ -77,12 +143,19 @@ def _statement(doc: dict[str, Any], st: dict[str, Any], t: dict[str, str], lang:
         f"<td class=n>{e(k['points'] or na)}</td></tr>"
         for k in st["kpis"]
     )
-    pay = [(t["base"], st["base"]),
-           (f"{t['performance']} ({st['performance_max']} × {st['score']})", st["performance"])]
+    pay = [
+        (t["base"], st["base"]),
+        (f"{t['performance']} ({st['performance_max']} × {st['score']})", st["performance"]),
+    ]
     if st["commission"]:
         c = st["commission"]
-        pay.append((f"{t['commission']} ({c['revenue']} × {Decimal(c['rate']) * 100:.2f}%, "
-                    f"{t['tier']} {_pct(c['tier_from'], na)})", c["amount"]))  # fmt: skip
+        pay.append(
+            (
+                f"{t['commission']} ({c['revenue']} × {Decimal(c['rate']) * 100:.2f}%, "
+                f"{t['tier']} {_pct(c['tier_from'], na)})",
+                c["amount"],
+            )
+        )
     if st["bonus"]:
         b = st["bonus"]
         pay.append((f"{t['bonus']} ({t['rank']} {b['rank']}, {b['group']})", b["amount"]))
@@ -92,21 +165,21 @@ def _statement(doc: dict[str, Any], st: dict[str, Any], t: dict[str, str], lang:
     floor = "" if st["floor_met"] else f'<p class="note">{e(t["floor"])}</p>'
     role = t.get(st["role"], st["role"])
     return f"""<section class="statement">
-<h1>{e(t['title'])} · {e(st['name'])} ({e(st['person'])})</h1>
+<h1>{e(t["title"])} · {e(st["name"])} ({e(st["person"])})</h1>
 <table class="meta">
-<tr><td>{e(t['month'])}: {e(doc['month'])}</td><td>{e(t['role'])}: {e(role)}</td>
-<td>{e(t['team'])}: {e(st['team'] or na)}</td><td>{e(t['region'])}: {e(st['region'] or na)}</td></tr>
-<tr><td colspan=2>{e(t['plan'])}: {e(doc['plan'])} v{doc['plan_version']}</td>
-<td colspan=2>{e(t['cutoff'])}: {e(doc['cutoff'] or na)}</td></tr>
-<tr><td colspan=4>{e(t['targets'])}: {e(doc['targets_version'] or na)}</td></tr>
+<tr><td>{e(t["month"])}: {e(doc["month"])}</td><td>{e(t["role"])}: {e(role)}</td>
+<td>{e(t["team"])}: {e(st["team"] or na)}</td><td>{e(t["region"])}: {e(st["region"] or na)}</td></tr>
+<tr><td colspan=2>{e(t["plan"])}: {e(doc["plan"])} v{doc["plan_version"]}</td>
+<td colspan=2>{e(t["cutoff"])}: {e(doc["cutoff"] or na)}</td></tr>
+<tr><td colspan=4>{e(t["targets"])}: {e(doc["targets_version"] or na)}</td></tr>
 </table>
-<h2>{e(t['score'])}: {e(st['score'])}</h2>
-<table><tr><th>{e(t['kpi'])}</th><th>{e(t['actual'])}</th><th>{e(t['target'])}</th>
-<th>{e(t['attainment'])}</th><th></th><th>{e(t['weight'])}</th><th>{e(t['points'])}</th></tr>{rows}</table>
+<h2>{e(t["score"])}: {e(st["score"])}</h2>
+<table><tr><th>{e(t["kpi"])}</th><th>{e(t["actual"])}</th><th>{e(t["target"])}</th>
+<th>{e(t["attainment"])}</th><th></th><th>{e(t["weight"])}</th><th>{e(t["points"])}</th></tr>{rows}</table>
 {floor}
-<h2>{e(t['total'])} ({e(doc['currency'])})</h2>
-<table>{pay_rows}<tr class="total"><td>{e(t['total'])}</td><td class=n>{e(st['total'])}</td></tr></table>
-<p>{e(t['rounding'])}: {e(t.get('rounding_rule', doc['rounding']))}</p>
+<h2>{e(t["total"])} ({e(doc["currency"])})</h2>
+<table>{pay_rows}<tr class="total"><td>{e(t["total"])}</td><td class=n>{e(st["total"])}</td></tr></table>
+<p>{e(t["rounding"])}: {e(t.get("rounding_rule", doc["rounding"]))}</p>
 </section>"""
 
 
@@ -115,17 +188,24 @@ def _summary(doc: dict[str, Any], t: dict[str, str]) -> str:
     sums = doc["summaries"]
     rows = [(t["team"], s["team"], s) for s in sums["teams"]]
     rows += [(t["region"], s["region"], s) for s in sums["regions"]] + [(t["summary"], "", sums["floor"])]
-    body = "".join(f"<tr><td>{e(level)}</td><td>{e(key)}</td><td class=n>{s['people']}</td>"
-                   f"<td class=n>{e(s['total'])}</td></tr>" for level, key, s in rows)  # fmt: skip
-    return (f'<section class="statement"><h1>{e(t["summary"])} · {e(doc["month"])}</h1>'
-            f"<table><tr><th></th><th></th><th>{e(t['people'])}</th><th>{e(t['total'])}</th></tr>"
-            f"{body}</table></section>")  # fmt: skip
+    body = "".join(
+        f"<tr><td>{e(level)}</td><td>{e(key)}</td><td class=n>{s['people']}</td>"
+        f"<td class=n>{e(s['total'])}</td></tr>"
+        for level, key, s in rows
+    )
+    return (
+        f'<section class="statement"><h1>{e(t["summary"])} · {e(doc["month"])}</h1>'
+        f"<table><tr><th></th><th></th><th>{e(t['people'])}</th><th>{e(t['total'])}</th></tr>"
+        f"{body}</table></section>"
+    )
 
 
 def render_html(doc: dict[str, Any], lang: str = "en") -> str:
     t = LABELS[lang]
     pages = "\n".join(_statement(doc, st, t, lang) for st in doc["statements"])
     title = f"{t['title']} {doc['month']}"
-    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n{pages}\n"
-            f"{_summary(doc, t)}\n</body></html>\n")  # fmt: skip
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n{pages}\n"
+        f"{_summary(doc, t)}\n</body></html>\n"
+    )

@@ -32,8 +32,16 @@ def parse_month(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
 
 
-def pay_run(client: Client, settings: Settings, month: date, plan: PayPlan, inputs: Inputs,
-            *, targets_version: str | None = None, with_adjustments: bool = True) -> PayRun:  # fmt: skip
+def pay_run(
+    client: Client,
+    settings: Settings,
+    month: date,
+    plan: PayPlan,
+    inputs: Inputs,
+    *,
+    targets_version: str | None = None,
+    with_adjustments: bool = True,
+) -> PayRun:
     """Compute one month: the statements, plus adjustments owed for earlier closed months."""
     from payroll.close import adjustments_owed  # close builds on pay_run
 
@@ -63,8 +71,10 @@ def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 files, compared = _as_paid(record, args.format, args.lang), None
     except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
-        print(f"callfloor payroll run: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"callfloor payroll run: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     if args.out:
         for path in write_files(files, args.out):
@@ -79,8 +89,11 @@ def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
 
 def _as_paid(record: CloseRecord, fmt: str, lang: str) -> dict[str, bytes]:
     """A closed month prints what was paid, whatever arrived since (that is the next run's adjustment)."""
-    print(f"{record.month:%Y-%m} is closed: these are the statements as paid (plan {record.plan} "
-          f"v{record.plan_version}); later changes are adjustments in the next run", file=sys.stderr)  # fmt: skip
+    print(
+        f"{record.month:%Y-%m} is closed: these are the statements as paid (plan {record.plan} "
+        f"v{record.plan_version}); later changes are adjustments in the next run",
+        file=sys.stderr,
+    )
     plan = parse_plan(record.plan_text.encode(), f"plan recorded with {record.month:%Y-%m}")
     return render_document(orjson.loads(record.statements), kpi_names(plan), fmt, lang)
 

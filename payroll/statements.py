@@ -47,27 +47,53 @@ def header(run: PayRun) -> dict[str, Any]:
 def statement_dict(st: Statement) -> dict[str, Any]:
     commission = st.commission
     return {
-        "person": st.person, "name": st.name, "role": st.role.value, "team": st.team, "region": st.region,
+        "person": st.person,
+        "name": st.name,
+        "role": st.role.value,
+        "team": st.team,
+        "region": st.region,
         "base": text(st.base),
-        "kpis": [{"name": k.name, "actual": text(k.actual), "target": text(k.target),
-                  "attainment": text(k.attainment), "weight": text(k.weight), "points": text(k.points)}
-                 for k in st.kpis],
-        "score": text(st.score), "floor_met": st.floor_met,
-        "performance_max": text(st.performance_max), "performance": text(st.performance),
-        "commission": None if commission is None else {
-            "revenue": text(commission.revenue), "attainment": text(commission.attainment),
-            "tier_from": text(commission.tier_from), "rate": text(commission.rate),
-            "amount": text(commission.amount)},
-        "bonus": None if st.bonus is None else {
-            "by": st.bonus.by, "group": st.bonus.group, "value": text(st.bonus.value),
-            "rank": st.bonus.rank, "amount": text(st.bonus.amount)},
+        "kpis": [
+            {
+                "name": k.name,
+                "actual": text(k.actual),
+                "target": text(k.target),
+                "attainment": text(k.attainment),
+                "weight": text(k.weight),
+                "points": text(k.points),
+            }
+            for k in st.kpis
+        ],
+        "score": text(st.score),
+        "floor_met": st.floor_met,
+        "performance_max": text(st.performance_max),
+        "performance": text(st.performance),
+        "commission": None
+        if commission is None
+        else {
+            "revenue": text(commission.revenue),
+            "attainment": text(commission.attainment),
+            "tier_from": text(commission.tier_from),
+            "rate": text(commission.rate),
+            "amount": text(commission.amount),
+        },
+        "bonus": None
+        if st.bonus is None
+        else {
+            "by": st.bonus.by,
+            "group": st.bonus.group,
+            "value": text(st.bonus.value),
+            "rank": st.bonus.rank,
+            "amount": text(st.bonus.amount),
+        },
         "allowances": [{"item": a.item, "amount": text(a.amount)} for a in st.allowances],
         "allowances_total": text(st.allowances_total),
-        "adjustments": [{"month": a.month, "amount": text(a.amount), "reason": a.reason}
-                        for a in st.adjustments],
+        "adjustments": [
+            {"month": a.month, "amount": text(a.amount), "reason": a.reason} for a in st.adjustments
+        ],
         "adjustments_total": text(st.adjustments_total),
         "total": text(st.total),
-    }  # fmt: skip
+    }
 
 
 def _pay_sums(statements: Iterable[Statement]) -> dict[str, Any]:
@@ -103,18 +129,32 @@ def summaries(run: PayRun) -> dict[str, Any]:
     teams = sorted({st.team for st in run.statements} | {team for _, team in run.data.activity})
     regions = sorted({st.region for st in run.statements if st.region} | set(run.plan.doc.regions))
     return {
-        "teams": [{"team": team, **_pay_sums(st for st in run.statements if st.team == team),
-                   "calls": _call_sums(run.data, {team})} for team in teams],
-        "regions": [{"region": region, **_pay_sums(st for st in run.statements if st.region == region),
-                     "calls": _call_sums(run.data, set(run.plan.doc.regions.get(region, [])))}
-                    for region in regions],
+        "teams": [
+            {
+                "team": team,
+                **_pay_sums(st for st in run.statements if st.team == team),
+                "calls": _call_sums(run.data, {team}),
+            }
+            for team in teams
+        ],
+        "regions": [
+            {
+                "region": region,
+                **_pay_sums(st for st in run.statements if st.region == region),
+                "calls": _call_sums(run.data, set(run.plan.doc.regions.get(region, []))),
+            }
+            for region in regions
+        ],
         "floor": {**_pay_sums(run.statements), "calls": _call_sums(run.data, None)},
-    }  # fmt: skip
+    }
 
 
 def run_document(run: PayRun) -> dict[str, Any]:
-    return {**header(run), "statements": [statement_dict(st) for st in run.statements],
-            "summaries": summaries(run)}  # fmt: skip
+    return {
+        **header(run),
+        "statements": [statement_dict(st) for st in run.statements],
+        "summaries": summaries(run),
+    }
 
 
 def kpi_names(plan: PayPlan) -> list[str]:
@@ -135,11 +175,19 @@ def statement_rows(doc: dict[str, Any], kpis: list[str]) -> list[dict[str, Any]]
             for part in ("actual", "target", "attainment", "weight", "points"):
                 row[f"{name}_{part}"] = line.get(part)
         commission, bonus = st["commission"] or {}, st["bonus"] or {}
-        row |= {"score": st["score"], "floor_met": st["floor_met"], "performance": st["performance"],
-                "commission_revenue": commission.get("revenue"), "commission_rate": commission.get("rate"),
-                "commission": commission.get("amount"), "bonus_rank": bonus.get("rank"),
-                "bonus": bonus.get("amount"), "allowances": st["allowances_total"],
-                "adjustments": st["adjustments_total"], "total": st["total"]}  # fmt: skip
+        row |= {
+            "score": st["score"],
+            "floor_met": st["floor_met"],
+            "performance": st["performance"],
+            "commission_revenue": commission.get("revenue"),
+            "commission_rate": commission.get("rate"),
+            "commission": commission.get("amount"),
+            "bonus_rank": bonus.get("rank"),
+            "bonus": bonus.get("amount"),
+            "allowances": st["allowances_total"],
+            "adjustments": st["adjustments_total"],
+            "total": st["total"],
+        }
         rows.append(row)
     return rows
 
@@ -148,8 +196,11 @@ def summary_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     meta = {k: doc[k] for k in ("month", "plan", "plan_version", "targets_version", "cutoff")}
     out = []
     sums = doc["summaries"]
-    levels = ([("team", s["team"], s) for s in sums["teams"]]
-              + [("region", s["region"], s) for s in sums["regions"]] + [("floor", "", sums["floor"])])
+    levels = (
+        [("team", s["team"], s) for s in sums["teams"]]
+        + [("region", s["region"], s) for s in sums["regions"]]
+        + [("floor", "", sums["floor"])]
+    )
     for level, key, s in levels:
         pay = {k: v for k, v in s.items() if k not in ("team", "region", "calls")}
         out.append({**meta, "level": level, "id": key, **pay, **s["calls"]})

@@ -16,8 +16,17 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.payroll_ddl import CLOSES, PAID, VERSIONS
 
-_CLOSE_COLUMNS = ("month", "plan", "plan_version", "plan_sha256", "plan_text", "targets_version",
-                  "cutoff", "inputs", "statements")  # fmt: skip
+_CLOSE_COLUMNS = (
+    "month",
+    "plan",
+    "plan_version",
+    "plan_sha256",
+    "plan_text",
+    "targets_version",
+    "cutoff",
+    "inputs",
+    "statements",
+)
 
 
 @dataclass(frozen=True)
@@ -51,11 +60,23 @@ def close_of(client: Client, month: date) -> CloseRecord | None:
 def record_close(client: Client, record: CloseRecord, paid: list[tuple[date, str, Decimal]]) -> None:
     """Store a close: the amounts first, then the close row that makes them count."""
     if paid:
-        client.insert(PAID, [(record.month, *row) for row in paid],
-                      column_names=("month", "for_month", "person", "amount"))  # fmt: skip
+        client.insert(
+            PAID,
+            [(record.month, *row) for row in paid],
+            column_names=("month", "for_month", "person", "amount"),
+        )
     cutoff = record.cutoff or datetime(1970, 1, 1, tzinfo=UTC)
-    row = (record.month, record.plan, record.plan_version, record.plan_sha256, record.plan_text,
-           record.targets_version, cutoff, record.inputs, record.statements)  # fmt: skip
+    row = (
+        record.month,
+        record.plan,
+        record.plan_version,
+        record.plan_sha256,
+        record.plan_text,
+        record.targets_version,
+        cutoff,
+        record.inputs,
+        record.statements,
+    )
     client.insert(CLOSES, [row], column_names=_CLOSE_COLUMNS)
 
 

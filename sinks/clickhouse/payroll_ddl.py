@@ -22,10 +22,23 @@ REP_MONTH_VIEW = "payroll_rep_month"
 
 # What a version says, for explanations; counters in the schemas.kpis columns.
 VERSION_COLUMNS: tuple[str, ...] = (
-    "call_id", "version", "rank", "rep_id", "team_id", "business_day", "dialed_at", "disposition",
-    "amd", "talk_seconds", "outcome", "sale_amount", *(c.column for c in KPI_COUNTERS),
-    "kafka_partition", "kafka_offset", "ingested_at",
-)  # fmt: skip
+    "call_id",
+    "version",
+    "rank",
+    "rep_id",
+    "team_id",
+    "business_day",
+    "dialed_at",
+    "disposition",
+    "amd",
+    "talk_seconds",
+    "outcome",
+    "sale_amount",
+    *(c.column for c in KPI_COUNTERS),
+    "kafka_partition",
+    "kafka_offset",
+    "ingested_at",
+)
 
 _VERSIONS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {VERSIONS} AS {CALLS_TABLE}
@@ -77,17 +90,29 @@ def _target_columns() -> str:
         days = " * a.days_dialed" if period == "day" else ""
         actual = f"a.{KPI[metric].sum_alias}" + (" / 100" if KPI[metric].unit is Unit.MONEY else "")
         out.append(f"if({has}, toDecimal128({value}{days}, 2), NULL) AS target_{metric}")
-        out.append(f"if(target_{metric} > 0, round(toFloat64({actual}) / toFloat64(target_{metric}), 4), "
-                   f"NULL) AS attainment_{metric}")
+        out.append(
+            f"if(target_{metric} > 0, round(toFloat64({actual}) / toFloat64(target_{metric}), 4), "
+            f"NULL) AS attainment_{metric}"
+        )
     return ",\n       ".join(out)
 
 
 def _rep_month_view(zone: str) -> str:
     sums = ", ".join(kpi_sum(c) for c in KPI_COUNTERS)
     actual_columns = ", ".join(f"a.{c.sum_alias} AS {c.sum_alias}" for c in KPI_COUNTERS)
-    group = ", ".join(["a.month", "a.rep_id", "a.team_id", "a.days_dialed", "a.cutoff", "a.list_cents",
-                       "a.sold_cents", "v.targets_version",
-                       *(f"a.{c.sum_alias}" for c in KPI_COUNTERS)])  # fmt: skip
+    group = ", ".join(
+        [
+            "a.month",
+            "a.rep_id",
+            "a.team_id",
+            "a.days_dialed",
+            "a.cutoff",
+            "a.list_cents",
+            "a.sold_cents",
+            "v.targets_version",
+            *(f"a.{c.sum_alias}" for c in KPI_COUNTERS),
+        ]
+    )
     month_end = f"toDateTime64(toDateTime(addMonths(m.month, 1), '{zone}'), 3, 'UTC')"
     return f"""
 CREATE OR REPLACE VIEW {REP_MONTH_VIEW} AS

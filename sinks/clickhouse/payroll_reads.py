@@ -36,7 +36,9 @@ def month_end(month: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(last + timedelta(days=1), time(), zone) - timedelta(milliseconds=1)
 
 
-def read_month(client: Client, month: date, zone: ZoneInfo, *, targets_version: str | None = None) -> MonthData:
+def read_month(
+    client: Client, month: date, zone: ZoneInfo, *, targets_version: str | None = None
+) -> MonthData:
     """The month's activity per (rep, team on the call), days dialed, and the targets in force
     at its last instant (or the recorded ``targets_version`` when replaying a closed month)."""
     first, last = month_bounds(month)
@@ -54,8 +56,11 @@ def read_month(client: Client, month: date, zone: ZoneInfo, *, targets_version: 
     cutoff: datetime | None = None
     for row in result.named_results():
         rep, team, day = row["rep_id"], row["team_id"], row["business_day"]
-        act = Activity({c.name: int(row[c.sum_alias]) for c in KPI_COUNTERS},
-                       int(row["list_cents"] or 0), int(row["sold_cents"] or 0))  # fmt: skip
+        act = Activity(
+            {c.name: int(row[c.sum_alias]) for c in KPI_COUNTERS},
+            int(row["list_cents"] or 0),
+            int(row["sold_cents"] or 0),
+        )
         activity.setdefault((rep, team), Activity()).add(act)
         rep_days.setdefault(rep, set()).add(day)
         team_days.setdefault(team, set()).add(day)
@@ -67,12 +72,15 @@ def read_month(client: Client, month: date, zone: ZoneInfo, *, targets_version: 
         targets_version = version.sha256 if version else None
     targets = tuple(version_rows(client, targets_version)) if targets_version else ()
     return MonthData(
-        month=first, cutoff=_iso(cutoff), activity=activity,
+        month=first,
+        cutoff=_iso(cutoff),
+        activity=activity,
         rep_days={rep: len(days) for rep, days in rep_days.items()},
         team_days={team: len(days) for team, days in team_days.items()},
         last_team={rep: team for rep, (_, team) in last_call.items()},
-        targets_version=targets_version, targets=targets,
-    )  # fmt: skip
+        targets_version=targets_version,
+        targets=targets,
+    )
 
 
 def _iso(moment: datetime | None) -> str:
@@ -82,8 +90,14 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def call_versions(client: Client, month: date, people: Iterable[str], *, teams: Iterable[str] = (),
-                  after: datetime | None = None) -> list[dict[str, object]]:  # fmt: skip
+def call_versions(
+    client: Client,
+    month: date,
+    people: Iterable[str],
+    *,
+    teams: Iterable[str] = (),
+    after: datetime | None = None,
+) -> list[dict[str, object]]:
     """Every version of every call that had a version for ``people`` (or ``teams``) in the month.
 
     One row per distinct (call_id, rank), oldest arrival first within a call, with ``counted``
@@ -91,7 +105,9 @@ def call_versions(client: Client, month: date, people: Iterable[str], *, teams: 
     version that arrived after that instant (what changed after a close).
     """
     first, last = month_bounds(month)
-    columns = ", ".join(f"any({c}) AS {c}" for c in VERSION_COLUMNS if c not in ("call_id", "rank", "ingested_at"))
+    columns = ", ".join(
+        f"any({c}) AS {c}" for c in VERSION_COLUMNS if c not in ("call_id", "rank", "ingested_at")
+    )
     late = " AND call_id IN (SELECT call_id FROM {v} WHERE ingested_at > {{after:DateTime64(3, 'UTC')}})"
     result = client.query(
         f"SELECT call_id, rank, {columns}, min(ingested_at) AS ingested_at,"
@@ -101,7 +117,12 @@ def call_versions(client: Client, month: date, people: Iterable[str], *, teams: 
         " AND (rep_id IN {people:Array(String)} OR team_id IN {teams:Array(String)}))"
         + (late.format(v=VERSIONS) if after is not None else "")
         + " GROUP BY call_id, rank ORDER BY dialed_at, call_id, rank",
-        parameters={"first": first, "last": last, "people": sorted(people), "teams": sorted(teams),
-                    "after": after},
-    )  # fmt: skip
+        parameters={
+            "first": first,
+            "last": last,
+            "people": sorted(people),
+            "teams": sorted(teams),
+            "after": after,
+        },
+    )
     return list(result.named_results())

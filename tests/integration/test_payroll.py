@@ -39,25 +39,46 @@ ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "deploy" / "payroll.example.yaml"
 INPUTS = ROOT / "deploy" / "payroll-inputs.example"
 MONTH = "2026-10"
-SPEC = SimulationSpec(reps=24, teams=3, calls=6_000, days=31, end_day=date(2026, 10, 31), seed=11,
-                      duplicates=0.03, corrections=0.03, late=0.02)  # fmt: skip
-TARGETS = b"""version: 1
+SPEC = SimulationSpec(
+    reps=24,
+    teams=3,
+    calls=6_000,
+    days=31,
+    end_day=date(2026, 10, 31),
+    seed=11,
+    duplicates=0.03,
+    corrections=0.03,
+    late=0.02,
+)
+TARGETS = (
+    b"""version: 1
 defaults:
   daily: {connects: 3, valid_connects: 2, talk_minutes: 10}
   monthly: {revenue: "3000.00", new_customers: 1}
 reps:
-""" + b"".join(
-    f"  rep-{i:03d}: {{team: team-{(i - 1) // 8 + 1:02d}}}\n".encode() for i in range(1, 25) if i != 5
-) + b"  rep-005: {team: team-01, daily: {connects: 0}}\n"
+"""
+    + b"".join(
+        f"  rep-{i:03d}: {{team: team-{(i - 1) // 8 + 1:02d}}}\n".encode() for i in range(1, 25) if i != 5
+    )
+    + b"  rep-005: {team: team-01, daily: {connects: 0}}\n"
+)
 _ids = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def loaded(broker: LocalBroker, clickhouse: ClickHouseProcess, tmp_path_factory) -> Iterator[tuple[Settings, Truth]]:  # noqa: ANN001
+def loaded(
+    broker: LocalBroker, clickhouse: ClickHouseProcess, tmp_path_factory
+) -> Iterator[tuple[Settings, Truth]]:  # noqa: ANN001
     n = next(_ids)
-    settings = Settings(kafka_bootstrap=broker.bootstrap, clickhouse_url=clickhouse.url,
-                        cdr_topic=f"cdr.pay{n}", app_id=f"callfloor-pay{n}",
-                        clickhouse_database=f"callfloor_pay{n}", partitions=4, web_port=free_port())  # fmt: skip
+    settings = Settings(
+        kafka_bootstrap=broker.bootstrap,
+        clickhouse_url=clickhouse.url,
+        cdr_topic=f"cdr.pay{n}",
+        app_id=f"callfloor-pay{n}",
+        clickhouse_database=f"callfloor_pay{n}",
+        partitions=4,
+        web_port=free_port(),
+    )
     apply_schema(settings).close()
     with connect(settings) as client:
         record_targets(client, parse_targets(TARGETS, "targets.yaml"), datetime(2026, 9, 30, tzinfo=UTC))
@@ -66,14 +87,23 @@ def loaded(broker: LocalBroker, clickhouse: ClickHouseProcess, tmp_path_factory)
     assert truth.kinds["duplicate"] and truth.kinds["correction"] and truth.kinds["late"]
     log = tmp_path_factory.mktemp("payroll") / "worker.log"
     with running_worker(settings, log):
-        wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
-                   300, f"the worker to drain (log {log})", every_s=2)  # fmt: skip
+        wait_until(
+            lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+            300,
+            f"the worker to drain (log {log})",
+            every_s=2,
+        )
     yield settings, truth
 
 
 def payroll(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(callfloor_command("payroll", *args), env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, check=check, timeout=120)  # fmt: skip
+    return subprocess.run(
+        callfloor_command("payroll", *args),
+        env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        check=check,
+        timeout=120,
+    )
 
 
 def run_json(settings: Settings, month: str = MONTH) -> dict:
@@ -108,17 +138,25 @@ def test_statements_equal_the_truth_and_add_up(loaded: tuple[Settings, Truth]) -
     checked = 0
     for person, st in by_person.items():
         assert component_sum(st) == Decimal(st["total"]), person
-        assert Decimal(st["allowances_total"]) == sum((Decimal(a["amount"]) for a in st["allowances"]), Decimal(0))
+        assert Decimal(st["allowances_total"]) == sum(
+            (Decimal(a["amount"]) for a in st["allowances"]), Decimal(0)
+        )
         expected = {"rep": reps.get(person), "team_lead": teams.get(st["team"])}.get(st["role"])
         for line in st["kpis"]:
             if line["name"] in KPI and expected is not None:
-                assert line["actual"] == str(KPI[line["name"]].reported(expected[line["name"]])), (person, line)
+                assert line["actual"] == str(KPI[line["name"]].reported(expected[line["name"]])), (
+                    person,
+                    line,
+                )
                 checked += 1
     assert checked > 100
     floor = doc["summaries"]["floor"]
     assert Decimal(floor["total"]) == sum((Decimal(st["total"]) for st in doc["statements"]), Decimal(0))
     assert floor["calls"]["connects"] == truth.totals["connects"] - sum(
-        KPI["connects"].unreported(r["connects"]) for r in truth.calls.values() if not r["business_day"].startswith(MONTH))
+        KPI["connects"].unreported(r["connects"])
+        for r in truth.calls.values()
+        if not r["business_day"].startswith(MONTH)
+    )
     assert doc["plan"] == "callfloor-standard" and doc["targets_version"] and doc["cutoff"]
     # edge cases the fixture holds: a manager with no calls, a target of zero, the lead of 11-16
     assert by_person["rep-031"]["role"] == "regional_manager" and by_person["rep-031"]["team"] == ""
@@ -127,13 +165,29 @@ def test_statements_equal_the_truth_and_add_up(loaded: tuple[Settings, Truth]) -
     assert by_person["rep-021"]["role"] == "rep" and by_person["rep-021"]["name"] == "张伟"
 
 
-def test_same_data_plan_and_inputs_give_the_same_bytes(loaded: tuple[Settings, Truth], tmp_path: Path) -> None:
+def test_same_data_plan_and_inputs_give_the_same_bytes(
+    loaded: tuple[Settings, Truth], tmp_path: Path
+) -> None:
     settings, _ = loaded
     for fmt, lang in (("json", "en"), ("csv", "en"), ("html", "zh")):
         first, second = tmp_path / f"{fmt}1", tmp_path / f"{fmt}2"
         for out in (first, second):
-            payroll(settings, "run", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(INPUTS),
-                    "--format", fmt, "--lang", lang, "--out", str(out))  # fmt: skip
+            payroll(
+                settings,
+                "run",
+                "--month",
+                MONTH,
+                "--plan",
+                str(PLAN),
+                "--inputs",
+                str(INPUTS),
+                "--format",
+                fmt,
+                "--lang",
+                lang,
+                "--out",
+                str(out),
+            )
         names = sorted(p.name for p in first.iterdir())
         assert names and names == sorted(p.name for p in second.iterdir())
         for name in names:
@@ -149,14 +203,19 @@ def test_explain_lists_the_calls_behind_each_figure(loaded: tuple[Settings, Trut
     settings, truth = loaded
     reps, _ = truth_sums(truth)
     for rep in ("rep-002", "rep-013"):
-        doc = orjson.loads(payroll(settings, "explain", "--month", MONTH, "--rep", rep, "--format", "json").stdout)
+        doc = orjson.loads(
+            payroll(settings, "explain", "--month", MONTH, "--rep", rep, "--format", "json").stdout
+        )
         assert doc["totals"] == {c.name: c.reported(reps[rep][c.name]) for c in KPI_COUNTERS}
         counted = [c for c in doc["calls"] if c["status"] == "counted"]
         assert len(counted) == len({c["call_id"] for c in counted})
     superseded = []
     for rep in reps:
-        doc = orjson.loads(payroll(settings, "explain", "--month", MONTH, "--rep", rep, "--kpi", "connects",
-                                   "--format", "json").stdout)  # fmt: skip
+        doc = orjson.loads(
+            payroll(
+                settings, "explain", "--month", MONTH, "--rep", rep, "--kpi", "connects", "--format", "json"
+            ).stdout
+        )
         assert doc["totals"]["connects"] == reps[rep]["connects"]
         superseded += [c for c in doc["calls"] if c["status"] == "superseded"]
         if superseded:
@@ -169,7 +228,9 @@ def test_explain_lists_the_calls_behind_each_figure(loaded: tuple[Settings, Trut
 def test_a_bad_plan_stops_with_file_line_and_field(loaded: tuple[Settings, Truth], tmp_path: Path) -> None:
     settings, _ = loaded
     bad = tmp_path / "plan.yaml"
-    bad.write_text(PLAN.read_text(encoding="utf-8").replace('base: "4000.00"', 'base: "-4000.00"', 1), encoding="utf-8")
+    bad.write_text(
+        PLAN.read_text(encoding="utf-8").replace('base: "4000.00"', 'base: "-4000.00"', 1), encoding="utf-8"
+    )
     done = payroll(settings, "run", "--month", MONTH, "--plan", str(bad), check=False)
     assert done.returncode == 2
     assert f"{bad} line " in done.stderr.decode() and "roles.rep.base: must be >= 0" in done.stderr.decode()
@@ -202,8 +263,12 @@ def _send(settings: Settings, cdrs: list[dict]) -> None:
 def _drain(settings: Settings, cdrs: list[dict], log: Path) -> None:
     _send(settings, cdrs)
     with running_worker(settings, log):
-        wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
-                   180, f"the worker to drain (log {log})", every_s=1)  # fmt: skip
+        wait_until(
+            lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+            180,
+            f"the worker to drain (log {log})",
+            every_s=1,
+        )
 
 
 def _statement(doc: dict, person: str) -> dict:
@@ -218,12 +283,28 @@ def test_team_change_close_late_cdrs_and_compare(loaded: tuple[Settings, Truth],
     from tests.factories import cdr_dict
 
     settings, _ = loaded
-    november = [cdr_dict(call_id="nov-a", rep_id="rep-002", team_id="team-01", dialed_at="2026-11-03T10:00:00+08:00",
-                         answered_at="2026-11-03T10:00:12+08:00", ended_at="2026-11-03T10:01:12+08:00"),
-                cdr_dict(call_id="nov-b", rep_id="rep-002", team_id="team-02", dialed_at="2026-11-20T10:00:00+08:00",
-                         answered_at="2026-11-20T10:00:12+08:00", ended_at="2026-11-20T10:01:12+08:00")]  # fmt: skip
+    november = [
+        cdr_dict(
+            call_id="nov-a",
+            rep_id="rep-002",
+            team_id="team-01",
+            dialed_at="2026-11-03T10:00:00+08:00",
+            answered_at="2026-11-03T10:00:12+08:00",
+            ended_at="2026-11-03T10:01:12+08:00",
+        ),
+        cdr_dict(
+            call_id="nov-b",
+            rep_id="rep-002",
+            team_id="team-02",
+            dialed_at="2026-11-20T10:00:00+08:00",
+            answered_at="2026-11-20T10:00:12+08:00",
+            ended_at="2026-11-20T10:01:12+08:00",
+        ),
+    ]
     _drain(settings, november, tmp_path / "w1.log")
-    before = payroll(settings, "run", "--month", "2026-11", "--plan", str(PLAN), "--inputs", str(INPUTS)).stdout
+    before = payroll(
+        settings, "run", "--month", "2026-11", "--plan", str(PLAN), "--inputs", str(INPUTS)
+    ).stdout
     nov = orjson.loads(before)
     assert _statement(nov, "rep-002")["team"] == "team-02"
     lead_01, lead_02 = _statement(nov, "rep-001"), _statement(nov, "rep-011")
@@ -237,31 +318,70 @@ def test_team_change_close_late_cdrs_and_compare(loaded: tuple[Settings, Truth],
     assert closed.returncode == 0
     again = payroll(settings, "close", "--month", MONTH, "--plan", str(PLAN), check=False)
     assert again.returncode == 2 and b"already closed" in again.stderr
-    paid_json = payroll(settings, "run", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(INPUTS)).stdout
+    paid_json = payroll(
+        settings, "run", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(INPUTS)
+    ).stdout
     assert orjson.loads(paid_json) == october
 
-    moved = orjson.loads(payroll(settings, "explain", "--month", MONTH, "--rep", "rep-003", "--kpi", "connects",
-                                 "--format", "json").stdout)["calls"]  # fmt: skip
+    moved = orjson.loads(
+        payroll(
+            settings, "explain", "--month", MONTH, "--rep", "rep-003", "--kpi", "connects", "--format", "json"
+        ).stdout
+    )["calls"]
     victim = next(c for c in moved if c["status"] == "counted")
     day = victim["dialed_at"]
-    correction = cdr_dict(call_id=victim["call_id"], version=victim["version"] + 1, rep_id="rep-004",
-                          team_id="team-01", dialed_at=day, answered_at=None, ended_at=day,
-                          disposition="no_answer", amd=None, talk_seconds=0, wrap_seconds=0, outcome=None,
-                          sale_amount=None, new_customer=False, list_price=None, sold_price=None)  # fmt: skip
-    late_sale = cdr_dict(call_id="late-oct-1", rep_id="rep-002", team_id="team-01", sale_amount="50000.00",
-                         sold_price="50000.00", list_price="50000.00", dialed_at="2026-10-15T10:00:00+08:00",
-                         answered_at="2026-10-15T10:00:12+08:00", ended_at="2026-10-15T10:01:12+08:00")  # fmt: skip
+    correction = cdr_dict(
+        call_id=victim["call_id"],
+        version=victim["version"] + 1,
+        rep_id="rep-004",
+        team_id="team-01",
+        dialed_at=day,
+        answered_at=None,
+        ended_at=day,
+        disposition="no_answer",
+        amd=None,
+        talk_seconds=0,
+        wrap_seconds=0,
+        outcome=None,
+        sale_amount=None,
+        new_customer=False,
+        list_price=None,
+        sold_price=None,
+    )
+    late_sale = cdr_dict(
+        call_id="late-oct-1",
+        rep_id="rep-002",
+        team_id="team-01",
+        sale_amount="50000.00",
+        sold_price="50000.00",
+        list_price="50000.00",
+        dialed_at="2026-10-15T10:00:00+08:00",
+        answered_at="2026-10-15T10:00:12+08:00",
+        ended_at="2026-10-15T10:01:12+08:00",
+    )
     _drain(settings, [correction, late_sale], tmp_path / "w2.log")
 
     assert payroll(settings, "run", "--month", MONTH, "--plan", str(PLAN)).stdout == paid_json
-    after = payroll(settings, "run", "--month", "2026-11", "--plan", str(PLAN), "--inputs", str(INPUTS),
-                    "--compare", str(_write(tmp_path / "nov.json", before)))  # fmt: skip
+    after = payroll(
+        settings,
+        "run",
+        "--month",
+        "2026-11",
+        "--plan",
+        str(PLAN),
+        "--inputs",
+        str(INPUTS),
+        "--compare",
+        str(_write(tmp_path / "nov.json", before)),
+    )
     nov2 = orjson.loads(after.stdout)
     rep2 = _statement(nov2, "rep-002")
     (adjustment,) = rep2["adjustments"]
     assert adjustment["month"] == MONTH and "late-oct-1 v1" in adjustment["reason"]
     assert Decimal(adjustment["amount"]) >= Decimal("750.00")  # 50,000.00 of revenue at >= 1.5 %
-    assert Decimal(rep2["total"]) == Decimal(_statement(nov, "rep-002")["total"]) + Decimal(adjustment["amount"])
+    assert Decimal(rep2["total"]) == Decimal(_statement(nov, "rep-002")["total"]) + Decimal(
+        adjustment["amount"]
+    )
     assert all(component_sum(st) == Decimal(st["total"]) for st in nov2["statements"])
     assert "rep-002:" in after.stderr.decode() and "adjustments_total" in after.stderr.decode()
 

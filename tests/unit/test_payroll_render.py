@@ -19,14 +19,26 @@ HOSTILE = '=HYPERLINK("http://x","pay")'
 
 def a_run() -> PayRun:
     plan = load_plan(EXAMPLE)
-    data = MonthData(date(2026, 10, 1), "2026-11-01T00:00:00.000Z",
-                     {("rep-002", "team-01"): Activity({"connects": 12, "revenue": 1_000_000}, 900_000, 850_000),
-                      (HOSTILE, "<b>team</b>"): Activity({"connects": 1})},
-                     {"rep-002": 20, HOSTILE: 1}, {"team-01": 20, "<b>team</b>": 1},
-                     {"rep-002": "team-01", HOSTILE: "<b>team</b>"}, "abc",
-                     (("rep", "rep-002", "team-01", "day", "connects", 1),))  # fmt: skip
-    inputs = parse_inputs(plan, {"allowances.csv": f"rep_id,item,amount\nrep-002,<script>x</script>,1.00\n"
-                                                   f'"{HOSTILE.replace(chr(34), chr(34) * 2)}",-bonus,2.00\n'})
+    data = MonthData(
+        date(2026, 10, 1),
+        "2026-11-01T00:00:00.000Z",
+        {
+            ("rep-002", "team-01"): Activity({"connects": 12, "revenue": 1_000_000}, 900_000, 850_000),
+            (HOSTILE, "<b>team</b>"): Activity({"connects": 1}),
+        },
+        {"rep-002": 20, HOSTILE: 1},
+        {"team-01": 20, "<b>team</b>": 1},
+        {"rep-002": "team-01", HOSTILE: "<b>team</b>"},
+        "abc",
+        (("rep", "rep-002", "team-01", "day", "connects", 1),),
+    )
+    inputs = parse_inputs(
+        plan,
+        {
+            "allowances.csv": f"rep_id,item,amount\nrep-002,<script>x</script>,1.00\n"
+            f'"{HOSTILE.replace(chr(34), chr(34) * 2)}",-bonus,2.00\n'
+        },
+    )
     return PayRun(plan, data, inputs, compute_month(plan, data, inputs))
 
 
@@ -57,6 +69,10 @@ def test_html_escapes_names_and_draws_a_bar_per_kpi() -> None:
 def test_json_carries_plan_targets_and_cutoff_and_adds_up() -> None:
     doc = orjson.loads(render(a_run(), "json")["payroll-2026-10.json"])
     assert (doc["plan"], doc["plan_version"], doc["targets_version"], doc["cutoff"]) == (
-        "callfloor-standard", 1, "abc", "2026-11-01T00:00:00.000Z")
+        "callfloor-standard",
+        1,
+        "abc",
+        "2026-11-01T00:00:00.000Z",
+    )
     rep = next(st for st in doc["statements"] if st["person"] == "rep-002")
     assert rep["commission"]["rate"] == "0.015" and rep["allowances_total"] == "1.00"
