@@ -6,6 +6,14 @@ and every exact read goes through ``FINAL`` so duplicates that a merge has not
 yet removed are never counted. The per-day and per-hour aggregates are views
 over that deduplicated set, so they are exact by construction: a redelivered,
 duplicated or corrected CDR can never be counted twice in what payroll reads.
+
+``calls`` is partitioned by month of ``business_day``, so a read of a month (or of
+the last 30 days) touches those partitions only, not all history. ReplacingMergeTree
+and ``FINAL`` deduplicate within a partition only, so a correction that moves a call
+to another month would leave its old version counted in the old month: every exact
+read goes through :data:`EXACT_CALLS`, which keeps, for calls that were ever corrected
+(``call_corrected``, a few per cent of calls, fed by a materialized view), only the
+version with the highest rank across all partitions.
 """
 
 from __future__ import annotations
@@ -56,8 +64,27 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
     kafka_offset    UInt64,
     ingested_at     DateTime64(3, 'UTC') DEFAULT now64(3)
 ) ENGINE = ReplacingMergeTree(rank)
+PARTITION BY toYYYYMM(business_day)
 ORDER BY call_id
 """
+
+# Calls with a version above 1: the only ones whose versions can sit in two partitions.
+CORRECTED_TABLE = "call_corrected"
+_CORRECTED = f"""
+CREATE TABLE IF NOT EXISTS {CORRECTED_TABLE} (call_id String) ENGINE = ReplacingMergeTree ORDER BY call_id
+"""
+_CORRECTED_MV = f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS {CORRECTED_TABLE}_mv TO {CORRECTED_TABLE}
+AS SELECT call_id FROM {CALLS_TABLE} WHERE version > 1
+"""
+
+# ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning
+# version, even when a correction moved it to another month's partition.
+EXACT_CALLS = (
+    f"{CALLS_TABLE} FINAL WHERE (call_id NOT IN (SELECT call_id FROM {CORRECTED_TABLE})"
+    f" OR (call_id, rank) IN (SELECT call_id, max(rank) FROM {CALLS_TABLE}"
+    f" WHERE call_id IN (SELECT call_id FROM {CORRECTED_TABLE}) GROUP BY call_id))"
+)
 
 # Price control (Σ sold / Σ list over sales) is not a per-call counter: its two sums, in cents.
 PRICE_SUMS = """
@@ -71,14 +98,14 @@ _SUMS = f"""
 _REP_DAY = f"""
 CREATE OR REPLACE VIEW rep_day AS
 SELECT business_day, rep_id, any(team_id) AS team_id, {_SUMS}
-FROM {CALLS_TABLE} FINAL
+FROM {EXACT_CALLS}
 GROUP BY business_day, rep_id
 """
 
 _REP_HOUR = f"""
 CREATE OR REPLACE VIEW rep_hour AS
 SELECT business_day, business_hour, rep_id, any(team_id) AS team_id, {_SUMS}
-FROM {CALLS_TABLE} FINAL
+FROM {EXACT_CALLS}
 GROUP BY business_day, business_hour, rep_id
 """
 
@@ -95,7 +122,8 @@ CREATE TABLE IF NOT EXISTS {PARTITIONS_TABLE} (
 ORDER BY (kafka_partition, call_id, business_day)
 """
 
-STATEMENTS: tuple[str, ...] = (_CALLS, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS)
+STATEMENTS: tuple[str, ...] = (_CALLS, _CORRECTED, _CORRECTED_MV, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR,
+                               *TARGET_STATEMENTS)
 
 
 def apply_schema(settings: Settings) -> Client:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from schemas.kpis import KPI, KPI_COUNTERS, Unit
 from schemas.targets import METRIC_KEYS
-from sinks.clickhouse.ddl import CALLS_TABLE, PRICE_SUMS, kpi_sum
+from sinks.clickhouse.ddl import CALLS_TABLE, EXACT_CALLS, PRICE_SUMS, kpi_sum
 from sinks.clickhouse.targets import TARGETS_TABLE, VERSIONS_TABLE
 
 VERSIONS = "call_versions"
@@ -119,7 +119,7 @@ CREATE OR REPLACE VIEW {REP_MONTH_VIEW} AS
 WITH actuals AS (
     SELECT toStartOfMonth(business_day) AS month, rep_id, argMax(team_id, dialed_at) AS team_id,
            uniqExact(business_day) AS days_dialed, max(ingested_at) AS cutoff, {sums}, {PRICE_SUMS}
-    FROM {CALLS_TABLE} FINAL GROUP BY month, rep_id
+    FROM {EXACT_CALLS} GROUP BY month, rep_id
 ), in_force AS (
     SELECT m.month AS month, argMax(tv.sha256, (tv.loaded_at, tv.sha256)) AS targets_version
     FROM (SELECT DISTINCT month FROM actuals) AS m CROSS JOIN {VERSIONS_TABLE} AS tv

@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.kpis import KPI_COUNTERS
 from schemas.pay_month import Activity, MonthData
-from sinks.clickhouse.ddl import CALLS_TABLE, PRICE_SUMS, kpi_sum
+from sinks.clickhouse.ddl import EXACT_CALLS, PRICE_SUMS, kpi_sum
 from sinks.clickhouse.payroll_ddl import VERSION_COLUMNS, VERSIONS
 from sinks.clickhouse.targets import version_in_force, version_rows
 
@@ -44,8 +44,8 @@ def read_month(
     first, last = month_bounds(month)
     result = client.query(
         f"SELECT rep_id, team_id, business_day, max(dialed_at) AS last_dialed, "
-        f"max(ingested_at) AS cutoff, {_SUMS}, {PRICE_SUMS} FROM {CALLS_TABLE} FINAL"
-        " WHERE business_day BETWEEN {first:Date} AND {last:Date}"
+        f"max(ingested_at) AS cutoff, {_SUMS}, {PRICE_SUMS} FROM {EXACT_CALLS}"
+        " AND business_day BETWEEN {first:Date} AND {last:Date}"
         " GROUP BY rep_id, team_id, business_day",
         parameters={"first": first, "last": last},
     )

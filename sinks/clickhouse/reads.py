@@ -1,7 +1,9 @@
 """Exact reads of what landed: the report payroll trusts, and the live-state seed.
 
-Every read goes through ``calls FINAL`` (see ddl.py), so a call counts once at
-its winning version no matter how many copies were inserted.
+Every read goes through ``calls FINAL`` (``EXACT_CALLS``, see ddl.py), so a call counts
+once at its winning version no matter how many copies were inserted or which month's
+partition a correction moved it to; each read names its days, so it reads those
+months' partitions only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Literal
 from clickhouse_connect.driver.client import Client
 
 from schemas.kpis import KPI, KPI_COUNTERS, MONTHLY_COUNTERS, Counters
-from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE, kpi_sum
+from sinks.clickhouse.ddl import EXACT_CALLS, PARTITIONS_TABLE, kpi_sum
 
 GroupBy = Literal["rep", "team", "campaign"]
 
@@ -31,8 +33,8 @@ def report_rows(client: Client, first: date, last: date, by: GroupBy) -> list[di
     """One row per (business_day, key), ordered, with the contract's column names."""
     key, extra = _KEYS[by]
     result = client.query(
-        f"SELECT business_day, {key}, {extra}{_SUMS} FROM {CALLS_TABLE} FINAL"
-        " WHERE business_day BETWEEN {first:Date} AND {last:Date}"
+        f"SELECT business_day, {key}, {extra}{_SUMS} FROM {EXACT_CALLS}"
+        " AND business_day BETWEEN {first:Date} AND {last:Date}"
         f" GROUP BY business_day, {key} ORDER BY business_day, {key}",
         parameters={"first": first, "last": last},
     )
@@ -58,7 +60,7 @@ def partition_calls(client: Client, partition: int, since: date) -> Iterator[tup
     result = client.query(
         "SELECT call_id, rank, rep_id, team_id, business_day, kafka_partition, "
         + ", ".join(counter.column for counter in KPI_COUNTERS)
-        + f" FROM {CALLS_TABLE} FINAL WHERE call_id IN ("
+        + f" FROM {EXACT_CALLS} AND call_id IN ("
         f"SELECT call_id FROM {PARTITIONS_TABLE}"
         " WHERE kafka_partition = {partition:UInt32} AND business_day >= {since:Date})",
         parameters={"partition": partition, "since": since},
@@ -70,8 +72,8 @@ def month_to_date(client: Client, first: date, before: date) -> dict[str, Counte
     """rep_id -> the monthly counters (MONTHLY_COUNTERS order) for days ``first`` <= day < ``before``."""
     sums = ", ".join(kpi_sum(counter) for counter in MONTHLY_COUNTERS)
     result = client.query(
-        f"SELECT rep_id, {sums} FROM {CALLS_TABLE} FINAL"
-        " WHERE business_day >= {first:Date} AND business_day < {before:Date} GROUP BY rep_id",
+        f"SELECT rep_id, {sums} FROM {EXACT_CALLS}"
+        " AND business_day >= {first:Date} AND business_day < {before:Date} GROUP BY rep_id",
         parameters={"first": first, "before": before},
     )
     return {rep: tuple(int(v) for v in values) for rep, *values in result.result_rows}
@@ -81,8 +83,8 @@ def campaign_abandons(client: Client, since: date) -> dict[str, tuple[int, int]]
     """campaign_id -> (abandoned, connects) from ``since`` (inclusive) on."""
     abandoned, connects = kpi_sum(KPI["abandoned"]), kpi_sum(KPI["connects"])
     result = client.query(
-        f"SELECT campaign_id, {abandoned}, {connects} FROM {CALLS_TABLE} FINAL"
-        " WHERE business_day >= {since:Date} GROUP BY campaign_id",
+        f"SELECT campaign_id, {abandoned}, {connects} FROM {EXACT_CALLS}"
+        " AND business_day >= {since:Date} GROUP BY campaign_id",
         parameters={"since": since},
     )
     return {campaign: (int(a), int(c)) for campaign, a, c in result.result_rows}

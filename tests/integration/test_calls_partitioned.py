@@ -1,0 +1,102 @@
+"""``calls`` partitioned by month stays exact when a correction moves a call to another month.
+
+ReplacingMergeTree and FINAL deduplicate within a partition only; these tests insert
+versions straight into the real ClickHouse engine (before and after forcing merges) and
+check every exact read: the report, the rep_day view, month to date, campaign abandons,
+the partition seed and payroll's month read. Then an old, unpartitioned table is migrated.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from schemas.cdr import parse_cdr
+from schemas.kpis import counters
+from schemas.settings import Settings
+from sinks.clickhouse.calls import COLUMNS, call_row
+from sinks.clickhouse.calls_layout import OLD_TABLE, migrate_calls, partition_key
+from sinks.clickhouse.ddl import _CALLS, CALLS_TABLE, PARTITIONS_TABLE, apply_schema
+from sinks.clickhouse.payroll_reads import read_month
+from sinks.clickhouse.reads import campaign_abandons, month_to_date, partition_calls, report_rows
+from tests.factories import cdr_dict, encode
+
+pytestmark = pytest.mark.integration
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def at(day: str) -> dict[str, str]:
+    return {"dialed_at": f"{day}T10:00:00+08:00", "answered_at": f"{day}T10:00:12+08:00",
+            "ended_at": f"{day}T10:01:12+08:00"}  # fmt: skip
+
+
+CDRS = [  # (cdr, kafka offset)
+    (cdr_dict(call_id="moved", **at("2026-10-31")), 1),
+    (cdr_dict(call_id="moved", version=2, sale_amount="10.00", sold_price="10.00", **at("2026-11-01")), 5),
+    (cdr_dict(call_id="stays", **at("2026-10-20")), 2),
+    (cdr_dict(call_id="stays", version=2, sale_amount="20.00", sold_price="20.00", **at("2026-10-20")), 6),
+    (cdr_dict(call_id="dup", **at("2026-10-21")), 3),
+    (cdr_dict(call_id="dup", **at("2026-10-21")), 3),
+    (cdr_dict(call_id="back", **at("2026-11-02")), 4),
+    (cdr_dict(call_id="back", version=2, **at("2026-10-02")), 7),
+    (cdr_dict(call_id="back", version=3, sale_amount="30.00", sold_price="30.00", **at("2026-11-03")), 8),
+]
+
+
+def rows() -> list[tuple]:
+    out = []
+    for cdr, offset in CDRS:
+        parsed = parse_cdr(encode(cdr))
+        out.append(call_row(parsed, counters(parsed, 30), 0, offset, ZONE))
+    return out
+
+
+def insert(client, table: str = CALLS_TABLE) -> None:  # noqa: ANN001
+    """The rows and their call_partitions entries, as the writer stores them."""
+    client.insert(table, rows(), column_names=COLUMNS)
+    seen = [(0, row[0], row[COLUMNS.index("business_day")]) for row in rows()]
+    client.insert(PARTITIONS_TABLE, seen, column_names=("kafka_partition", "call_id", "business_day"))
+
+
+def check_reads(client) -> None:  # noqa: ANN001
+    october = report_rows(client, date(2026, 10, 1), date(2026, 10, 31), "rep")
+    november = report_rows(client, date(2026, 11, 1), date(2026, 11, 30), "rep")
+    assert sum(r["dials"] for r in october) == 2 and sum(r["dials"] for r in november) == 2
+    assert sorted(r["revenue"] for r in november) == ["10.00", "30.00"]
+    both = report_rows(client, date(2026, 10, 1), date(2026, 11, 30), "campaign")
+    assert sum(r["dials"] for r in both) == 4
+    view = client.query("SELECT sum(dials), sum(revenue_cents) FROM rep_day").result_rows[0]
+    assert tuple(map(int, view)) == (4, 1299 * 100 * 1 + 2000 + 1000 + 3000)
+    assert month_to_date(client, date(2026, 11, 1), date(2026, 12, 1))["rep-1"][1] == 4000
+    assert campaign_abandons(client, date(2026, 10, 1)) == {"camp-1": (0, 4)}
+    seeded = list(partition_calls(client, 0, date(2026, 9, 1)))
+    assert sorted(r[0] for r in seeded) == ["back", "dup", "moved", "stays"]
+    nov = read_month(client, date(2026, 11, 1), ZONE)
+    assert nov.activity[("rep-1", "team-a")].counters["revenue"] == 4000
+    assert read_month(client, date(2026, 10, 1), ZONE).activity[("rep-1", "team-a")].counters["dials"] == 2
+
+
+def test_a_correction_that_moves_a_call_to_another_month_counts_once(settings: Settings) -> None:
+    with apply_schema(settings) as client:
+        assert partition_key(client) == "toYYYYMM(business_day)"
+        insert(client)
+        check_reads(client)
+        client.command(f"OPTIMIZE TABLE {CALLS_TABLE} FINAL")
+        check_reads(client)
+
+
+def test_an_unpartitioned_table_is_migrated_and_stays_exact(settings: Settings) -> None:
+    with apply_schema(settings) as client:
+        client.command(f"DROP TABLE {CALLS_TABLE}")
+        client.command(_CALLS.replace("PARTITION BY toYYYYMM(business_day)\n", ""))
+        assert partition_key(client) == ""
+        insert(client)
+        client.command("TRUNCATE TABLE call_corrected")  # made before the view existed
+        assert migrate_calls(client)
+    with apply_schema(settings) as client:
+        assert partition_key(client) == "toYYYYMM(business_day)"
+        check_reads(client)
+        assert client.query(f"SELECT uniqExact(call_id) FROM {OLD_TABLE}").result_rows[0][0] == 4
+        assert not migrate_calls(client)
