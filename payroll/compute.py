@@ -146,16 +146,38 @@ def competition_ranks(values: Mapping[str, Decimal]) -> dict[str, int]:
     return ranks
 
 
+class _Index:
+    """The month's activity by rep and by team, and its targets by (scope, id, metric): built once,
+    so a floor of thousands of reps costs one pass, not one pass per person."""
+
+    def __init__(self, data: MonthData) -> None:
+        self.data = data
+        self.by_rep: dict[str, Activity] = {}
+        self.by_team: dict[str, Activity] = {}
+        for (rep, team), act in data.activity.items():
+            self.by_rep.setdefault(rep, Activity()).add(act)
+            self.by_team.setdefault(team, Activity()).add(act)
+        self.targets = {
+            (scope, id_, metric): (period, value) for scope, id_, _t, period, metric, value in data.targets
+        }
+
+    def target(self, scope: str, id_: str, metric: str, days: int) -> Decimal | None:
+        found = self.targets.get((scope, id_, metric))
+        if found is None:
+            return None
+        period, value = found
+        return Decimal(value) * (days if period == "day" else 1)
+
+
 class _Scope:
     """The calls and targets one statement is scored on: a rep's own, a team's, a region's."""
 
-    def __init__(self, data: MonthData, kind: str, ids: list[str], teams_of_region: list[str]) -> None:
-        self.data, self.kind, self.ids = data, kind, ids
+    def __init__(self, index: _Index, kind: str, rep: str, teams: list[str]) -> None:
+        self.index, self.kind, self.rep, self.teams = index, kind, rep, teams
         self.activity = Activity()
-        for (rep, team), act in data.activity.items():
-            if (kind == "rep" and rep in ids) or (kind != "rep" and team in teams_of_region):
+        for act in [index.by_rep.get(rep)] if kind == "rep" else [index.by_team.get(t) for t in teams]:
+            if act is not None:
                 self.activity.add(act)
-        self.teams = teams_of_region
 
     def actual(self, name: str) -> Decimal:
         value = self.activity.counters.get(name, 0)
@@ -167,18 +189,13 @@ class _Scope:
 
     def target(self, metric: str) -> Decimal | None:
         """The month's target: monthly as set; daily x business days dialed (per rep or per team)."""
+        data = self.index.data
         if self.kind == "rep":
-            found = [self._one("rep", rep, metric, self.data.rep_days.get(rep, 0)) for rep in self.ids]
+            found = [self.index.target("rep", self.rep, metric, data.rep_days.get(self.rep, 0))]
         else:
-            found = [self._one("team", team, metric, self.data.team_days.get(team, 0)) for team in self.teams]
+            found = [self.index.target("team", t, metric, data.team_days.get(t, 0)) for t in self.teams]
         known = [value for value in found if value is not None]
         return sum(known, ZERO) if known else None
-
-    def _one(self, scope: str, id_: str, metric: str, days: int) -> Decimal | None:
-        for row_scope, row_id, _team, period, row_metric, value in self.data.targets:
-            if (row_scope, row_id, row_metric) == (scope, id_, metric):
-                return Decimal(value) * (days if period == "day" else 1)
-        return None
 
 
 def compute_month(
@@ -192,16 +209,17 @@ def compute_month(
     people |= {row[1] for row in data.targets if row[0] == "rep"}
     target_team = {row[1]: row[2] for row in data.targets if row[0] == "rep"}
     drafts = []
+    index = _Index(data)
     for person in sorted(people):
         period = plan.period_on(person, data.last_day)
         team = period.team or data.last_team.get(person) or target_team.get(person, "")
         region = period.region or plan.region_of(team) or ""
         if period.role is Role.REP:
-            scope = _Scope(data, "rep", [person], [])
+            scope = _Scope(index, "rep", person, [])
         elif period.role is Role.TEAM_LEAD:
-            scope = _Scope(data, "team", [person], [team])
+            scope = _Scope(index, "team", person, [team])
         else:
-            scope = _Scope(data, "region", [person], plan.doc.regions.get(region, []))
+            scope = _Scope(index, "region", person, plan.doc.regions.get(region, []))
         drafts.append((person, period, team, region, scope))
     statements = [_statement(plan, inputs, *draft, adjustments or {}) for draft in drafts]
     return _with_bonus(plan, statements, {draft[0]: draft[4] for draft in drafts})

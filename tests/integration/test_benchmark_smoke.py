@@ -63,3 +63,10 @@ def test_catchup_benchmark_runs() -> None:
     assert produce["what"].startswith("baseline") and produce["events"] == 2000
     assert {"committed_s", "wall_events_per_s", "deciles_events_per_s", "peak_rss_mib"} <= drain.keys()
     assert len(drain["deciles_events_per_s"]) == 10 and "events_per_s" in ratio
+
+
+def test_payroll_benchmark_runs() -> None:
+    lines = run_benchmark("payroll", "--calls", "20000", "--reps", "50", "--repeat", "1")
+    whats = [line["what"] for line in lines]
+    assert whats[0].startswith("baseline: month read") and "payroll for the month" in " ".join(whats)
+    assert lines[-1]["same"] is True and all("seconds" in line for line in lines[:-1])

@@ -1,0 +1,189 @@
+"""A month's payroll over a year of history: cost in proportion to the month, not to history.
+
+Builds 12 months of calls (default 10,000,000, 1 % of them corrected by a version 2, a
+tenth of those moved to the next day, which crosses a month at month ends) straight into
+ClickHouse with ``INSERT ... SELECT FROM numbers()`` (not through Kafka: this measures
+reads), twice: in today's layout before this change (``calls`` unpartitioned, every exact
+read ``FINAL`` over all history) and in the month-partitioned layout. Then, in the same
+run, times (median of --repeat):
+
+- baseline: the month read on the old layout (``calls FINAL`` for the month, payroll's query)
+- the whole payroll for the month on the new layout (read + targets + statements for every rep)
+- the 30-second refreshes (month to date, 30-day campaign abandons) on both layouts
+
+    .venv/bin/python -m benchmarks.payroll --calls 10000000 --reps 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from benchmarks.harness import Stack, conditions, emit, main_guard, note
+from payroll.compute import compute_month
+from payroll.inputs import Inputs
+from payroll.plan import load_plan
+from schemas.kpis import KPI_COUNTERS
+from schemas.targets import parse_targets
+from sinks.clickhouse.calls import COLUMNS
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.ddl import _CALLS, CALLS_TABLE, apply_schema, kpi_sum
+from sinks.clickhouse.payroll_reads import read_month
+from sinks.clickhouse.reads import campaign_abandons, month_to_date
+from sinks.clickhouse.targets import record_targets
+
+PLAN = Path(__file__).resolve().parent.parent / "deploy" / "payroll.example.yaml"
+FIRST_DAY = date(2025, 11, 1)
+MONTH = date(2026, 10, 1)  # the last of the 12 months
+DAYS = 365
+
+# One call per number n: rep n % reps, spread evenly over the 365 days; 1 in 10 connects.
+_ROW = """
+    concat('c', toString(n)) AS call_id, {version} AS version,
+    bitOr(bitShiftLeft(toUInt64({version}), 40), 1099511627775 - n) AS rank,
+    concat('rep-', leftPad(toString(n % {reps}), 5, '0')) AS rep_id,
+    concat('team-', leftPad(toString(intDiv(n % {reps}, 10)), 4, '0')) AS team_id,
+    concat('camp-', toString(n % 3)) AS campaign_id, 'outbound' AS direction,
+    toDate('{first}') + intDiv(n * {days}, {calls}) + {shift} AS business_day,
+    toDateTime64(business_day, 3, 'UTC') + toIntervalSecond(3600 + n % 28800) AS dialed_at,
+    if(n % 10 = 0, dialed_at + toIntervalSecond(10), NULL) AS answered_at,
+    dialed_at + toIntervalSecond(60) AS ended_at, toUInt8(9 + intDiv(n % 28800, 3600)) AS business_hour,
+    if(n % 10 = 0, 'answered', 'no_answer') AS disposition, if(n % 10 = 0, 'human', NULL) AS amd,
+    toUInt32(if(n % 10 = 0, (n * 7) % 300 + {version}, 0)) AS talk_seconds, toUInt32(5) AS wrap_seconds,
+    if(n % 10 = 0 AND n % 7 = 0, 'sale', NULL) AS outcome,
+    if(outcome = 'sale', toDecimal64(999, 2), NULL) AS sale_amount, 'CNY' AS currency,
+    outcome = 'sale' AND n % 2 = 0 AS new_customer, sale_amount AS list_price, sale_amount AS sold_price,
+    toUInt8(1) AS dials, toUInt8(n % 10 = 0) AS connects,
+    toUInt8(n % 10 = 0 AND talk_seconds >= 30) AS valid_connects,
+    talk_seconds AS counted_talk, toUInt32(if(n % 10 = 0, 5, 0)) AS counted_wrap,
+    toUInt8(outcome = 'sale') AS sales, toInt64(if(outcome = 'sale', 99900, 0)) AS revenue_cents,
+    toUInt8(new_customer) AS new_customers, toUInt8(0) AS abandoned,
+    toUInt32(n % 8) AS kafka_partition, toUInt64(n) AS kafka_offset
+"""
+
+
+def fill(client, calls: int, reps: int) -> None:  # noqa: ANN001
+    """The year of calls, then version 2 of 1 % of them (a tenth moved one day later)."""
+    common = {"reps": reps, "first": FIRST_DAY.isoformat(), "days": DAYS, "calls": calls}
+    for where, version, shift in (("", 1, "0"), (" WHERE n % 100 = 0", 2, "toUInt8(n % 1000 = 0)")):
+        row = _ROW.format(version=version, shift=shift, **common)
+        columns = ", ".join(COLUMNS)
+        client.command(
+            f"INSERT INTO {CALLS_TABLE} ({columns}) SELECT {columns} FROM (SELECT number AS n, {row}"
+            f" FROM numbers({calls}){where})",
+            settings={"max_insert_threads": 2},
+        )
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    seconds, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        seconds.append(time.perf_counter() - start)
+    return round(statistics.median(seconds), 3), result
+
+
+def old_month_read(client) -> list:  # noqa: ANN001
+    """Payroll's month query as every exact read was written before: ``calls FINAL`` over all history."""
+    sums = ", ".join(kpi_sum(c) for c in KPI_COUNTERS)
+    return client.query(
+        f"SELECT rep_id, team_id, business_day, {sums} FROM {CALLS_TABLE} FINAL"
+        " WHERE business_day BETWEEN {first:Date} AND {last:Date} GROUP BY rep_id, team_id, business_day",
+        parameters={"first": MONTH, "last": date(2026, 10, 31)},
+    ).result_rows
+
+
+def run(args: argparse.Namespace) -> None:
+    cond = conditions(calls=args.calls, reps=args.reps, months=12, repeat=args.repeat)
+    plan = load_plan(PLAN)
+    targets = parse_targets(
+        (
+            "version: 1\ndefaults: {daily: {connects: 3, valid_connects: 2, talk_minutes: 10}, "
+            'monthly: {revenue: "3000.00", new_customers: 1}}\nreps:\n'
+            + "".join(f"  rep-{i:05d}: {{team: team-{i // 10:04d}}}\n" for i in range(args.reps))
+        ).encode(),
+        "bench-targets.yaml",
+    )
+    with Stack("payroll") as stack:
+        old, new = stack.settings("old"), stack.settings("new")
+        apply_schema(old).close()
+        with connect(old) as client:
+            client.command(f"DROP TABLE {CALLS_TABLE}")
+            client.command(_CALLS.replace("PARTITION BY toYYYYMM(business_day)\n", ""))
+        for settings in (old, new):
+            with apply_schema(settings) as client:
+                note(f"filling {settings.clickhouse_database} with {args.calls:,} calls")
+                start = time.perf_counter()
+                fill(client, args.calls, args.reps)
+                record_targets(client, targets, datetime(2025, 10, 1, tzinfo=UTC))
+                note(f"  {time.perf_counter() - start:.1f} s")
+        with connect(old) as client:
+            seconds, rows = timed(lambda: old_month_read(client), args.repeat)
+            emit(
+                "payroll",
+                "baseline: month read, old layout (calls FINAL, all history)",
+                seconds=seconds,
+                rows=len(rows),
+                **cond,
+            )
+            for name, fn in (
+                ("month_to_date", lambda: month_to_date(client, MONTH, MONTH + timedelta(days=20))),
+                ("campaign_abandons_30d", lambda: campaign_abandons(client, MONTH)),
+            ):
+                seconds, _ = timed(fn, args.repeat)
+                emit("payroll", f"baseline: {name} refresh, old layout", seconds=seconds, **cond)
+        with connect(new) as client:
+            seconds, data = timed(lambda: read_month(client, MONTH, new.zone), args.repeat)
+            emit("payroll", "month read, partitioned layout (EXACT_CALLS)", seconds=seconds, **cond)
+
+            def whole() -> list:
+                return compute_month(plan, read_month(client, MONTH, new.zone), Inputs())
+
+            seconds, statements = timed(whole, args.repeat)
+            emit(
+                "payroll",
+                "payroll for the month (read + targets + statements)",
+                seconds=seconds,
+                statements=len(statements),
+                **cond,
+            )
+            for name, fn in (
+                ("month_to_date", lambda: month_to_date(client, MONTH, MONTH + timedelta(days=20))),
+                ("campaign_abandons_30d", lambda: campaign_abandons(client, MONTH)),
+            ):
+                seconds, _ = timed(fn, args.repeat)
+                emit("payroll", f"{name} refresh, partitioned layout", seconds=seconds, **cond)
+        with connect(old) as a, connect(new) as b:
+            same = sorted(old_month_read(a)) == sorted(old_month_read_exact(b))
+        emit("payroll", "old and new layouts give the same month", same=same, **cond)
+        if not same:
+            raise RuntimeError("the partitioned layout disagrees with the old one")
+
+
+def old_month_read_exact(client) -> list:  # noqa: ANN001
+    from sinks.clickhouse.ddl import EXACT_CALLS
+
+    sums = ", ".join(kpi_sum(c) for c in KPI_COUNTERS)
+    return client.query(
+        f"SELECT rep_id, team_id, business_day, {sums} FROM {EXACT_CALLS}"
+        " AND business_day BETWEEN {first:Date} AND {last:Date} GROUP BY rep_id, team_id, business_day",
+        parameters={"first": MONTH, "last": date(2026, 10, 31)},
+    ).result_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=10_000_000, help="calls over 12 months (issue: >= 10M)")
+    parser.add_argument("--reps", type=int, default=2_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    main_guard(lambda: run(args))
+
+
+if __name__ == "__main__":
+    main()
