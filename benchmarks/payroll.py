@@ -99,7 +99,7 @@ def old_month_read(client) -> list:  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> None:
-    cond = conditions(calls=args.calls, reps=args.reps, months=12, repeat=args.repeat)
+    cond = conditions(calls=args.calls, reps=args.reps, months=12, repeat=args.repeat, partitions=12)
     plan = load_plan(PLAN)
     targets = parse_targets(
         (
