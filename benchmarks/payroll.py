@@ -31,7 +31,7 @@ from schemas.kpis import KPI_COUNTERS
 from schemas.targets import parse_targets
 from sinks.clickhouse.calls import COLUMNS
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.ddl import _CALLS, CALLS_TABLE, apply_schema, kpi_sum
+from sinks.clickhouse.ddl import _CALLS, CALLS_TABLE, EXACT_CALLS, apply_schema, kpi_sum
 from sinks.clickhouse.payroll_reads import read_month
 from sinks.clickhouse.reads import campaign_abandons, month_to_date
 from sinks.clickhouse.targets import record_targets
@@ -88,14 +88,28 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     return round(statistics.median(seconds), 3), result
 
 
-def old_month_read(client) -> list:  # noqa: ANN001
-    """Payroll's month query as every exact read was written before: ``calls FINAL`` over all history."""
+def time_refreshes(client, what: str, repeat: int, cond: dict) -> None:  # noqa: ANN001
+    """The worker's 30-second ClickHouse refreshes, each timed and printed."""
+    refreshes = {
+        "month_to_date": lambda: month_to_date(client, MONTH, MONTH + timedelta(days=20)),
+        "campaign_abandons_30d": lambda: campaign_abandons(client, MONTH),
+    }
+    for name, fn in refreshes.items():
+        seconds, _ = timed(fn, repeat)
+        emit("payroll", what.format(name), seconds=seconds, **cond)
+
+
+def month_read(client, calls: str) -> list:  # noqa: ANN001
+    """Payroll's month query: ``calls`` is ``calls FINAL WHERE`` (before) or ``EXACT_CALLS AND`` (now)."""
     sums = ", ".join(kpi_sum(c) for c in KPI_COUNTERS)
     return client.query(
-        f"SELECT rep_id, team_id, business_day, {sums} FROM {CALLS_TABLE} FINAL"
-        " WHERE business_day BETWEEN {first:Date} AND {last:Date} GROUP BY rep_id, team_id, business_day",
+        f"SELECT rep_id, team_id, business_day, {sums} FROM {calls}"
+        " business_day BETWEEN {first:Date} AND {last:Date} GROUP BY rep_id, team_id, business_day",
         parameters={"first": MONTH, "last": date(2026, 10, 31)},
     ).result_rows
+
+
+OLD_READ, NEW_READ = f"{CALLS_TABLE} FINAL WHERE", f"{EXACT_CALLS} AND"
 
 
 def run(args: argparse.Namespace) -> None:
@@ -123,7 +137,7 @@ def run(args: argparse.Namespace) -> None:
                 record_targets(client, targets, datetime(2025, 10, 1, tzinfo=UTC))
                 note(f"  {time.perf_counter() - start:.1f} s")
         with connect(old) as client:
-            seconds, rows = timed(lambda: old_month_read(client), args.repeat)
+            seconds, rows = timed(lambda: month_read(client, OLD_READ), args.repeat)
             emit(
                 "payroll",
                 "baseline: month read, old layout (calls FINAL, all history)",
@@ -131,12 +145,7 @@ def run(args: argparse.Namespace) -> None:
                 rows=len(rows),
                 **cond,
             )
-            for name, fn in (
-                ("month_to_date", lambda: month_to_date(client, MONTH, MONTH + timedelta(days=20))),
-                ("campaign_abandons_30d", lambda: campaign_abandons(client, MONTH)),
-            ):
-                seconds, _ = timed(fn, args.repeat)
-                emit("payroll", f"baseline: {name} refresh, old layout", seconds=seconds, **cond)
+            time_refreshes(client, "baseline: {} refresh, old layout", args.repeat, cond)
         with connect(new) as client:
             seconds, data = timed(lambda: read_month(client, MONTH, new.zone), args.repeat)
             emit("payroll", "month read, partitioned layout (EXACT_CALLS)", seconds=seconds, **cond)
@@ -152,28 +161,12 @@ def run(args: argparse.Namespace) -> None:
                 statements=len(statements),
                 **cond,
             )
-            for name, fn in (
-                ("month_to_date", lambda: month_to_date(client, MONTH, MONTH + timedelta(days=20))),
-                ("campaign_abandons_30d", lambda: campaign_abandons(client, MONTH)),
-            ):
-                seconds, _ = timed(fn, args.repeat)
-                emit("payroll", f"{name} refresh, partitioned layout", seconds=seconds, **cond)
+            time_refreshes(client, "{} refresh, partitioned layout", args.repeat, cond)
         with connect(old) as a, connect(new) as b:
-            same = sorted(old_month_read(a)) == sorted(old_month_read_exact(b))
+            same = sorted(month_read(a, OLD_READ)) == sorted(month_read(b, NEW_READ))
         emit("payroll", "old and new layouts give the same month", same=same, **cond)
         if not same:
             raise RuntimeError("the partitioned layout disagrees with the old one")
-
-
-def old_month_read_exact(client) -> list:  # noqa: ANN001
-    from sinks.clickhouse.ddl import EXACT_CALLS
-
-    sums = ", ".join(kpi_sum(c) for c in KPI_COUNTERS)
-    return client.query(
-        f"SELECT rep_id, team_id, business_day, {sums} FROM {EXACT_CALLS}"
-        " AND business_day BETWEEN {first:Date} AND {last:Date} GROUP BY rep_id, team_id, business_day",
-        parameters={"first": MONTH, "last": date(2026, 10, 31)},
-    ).result_rows
 
 
 def main() -> None:

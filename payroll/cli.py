@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from payroll.plan import PayPlanError
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 
@@ -64,11 +63,10 @@ def run_close(settings: Settings, args: argparse.Namespace) -> int:
     from payroll.close import AlreadyClosed, close_month
     from payroll.run import load_plan_and_inputs
 
-    try:
-        plan, inputs = load_plan_and_inputs(args.plan, args.inputs)
-    except PayPlanError as exc:
-        print(exc, file=sys.stderr)
+    loaded = load_plan_and_inputs(args.plan, args.inputs)
+    if loaded is None:
         return 2
+    plan, inputs = loaded
     try:
         with connect(settings) as client:
             record = close_month(client, settings, args.month, plan, inputs)

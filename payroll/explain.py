@@ -23,21 +23,8 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.payroll_reads import call_versions, month_bounds
 from sinks.csv_file import write_csv
 
-COLUMNS = (
-    "call_id",
-    "version",
-    "status",
-    "rep_id",
-    "team_id",
-    "business_day",
-    "dialed_at",
-    "disposition",
-    "amd",
-    "talk_seconds",
-    "outcome",
-    "sale_amount",
-    "arrived",
-)
+COLUMNS = ("call_id", "version", "status", "rep_id", "team_id", "business_day", "dialed_at",
+           "disposition", "amd", "talk_seconds", "outcome", "sale_amount", "arrived")  # fmt: skip
 
 
 def explain_rows(

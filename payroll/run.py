@@ -50,17 +50,21 @@ def pay_run(
     return PayRun(plan, data, inputs, compute_month(plan, data, inputs, owed))
 
 
-def load_plan_and_inputs(plan_path: Path, inputs_dir: Path | None) -> tuple[PayPlan, Inputs]:
-    plan = load_plan(plan_path)
-    return plan, load_inputs(plan, inputs_dir)
+def load_plan_and_inputs(plan_path: Path, inputs_dir: Path | None) -> tuple[PayPlan, Inputs] | None:
+    """The plan and its inputs, or None after printing why they cannot be used (exit 2)."""
+    try:
+        plan = load_plan(plan_path)
+        return plan, load_inputs(plan, inputs_dir)
+    except PayPlanError as exc:
+        print(exc, file=sys.stderr)
+        return None
 
 
 def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        plan, inputs = load_plan_and_inputs(args.plan, args.inputs)
-    except PayPlanError as exc:
-        print(exc, file=sys.stderr)
+    loaded = load_plan_and_inputs(args.plan, args.inputs)
+    if loaded is None:
         return 2
+    plan, inputs = loaded
     try:
         with connect(settings) as client:
             record = close_of(client, args.month)

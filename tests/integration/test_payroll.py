@@ -85,15 +85,19 @@ def loaded(
     ensure_topics(settings)
     truth = produce(SPEC, settings.kafka_bootstrap, settings.cdr_topic)
     assert truth.kinds["duplicate"] and truth.kinds["correction"] and truth.kinds["late"]
-    log = tmp_path_factory.mktemp("payroll") / "worker.log"
+    worker_drains(settings, tmp_path_factory.mktemp("payroll") / "worker.log", 300)
+    yield settings, truth
+
+
+def worker_drains(settings: Settings, log: Path, timeout_s: float) -> None:
+    """Start a worker, wait until it committed every offset, stop it."""
     with running_worker(settings, log):
         wait_until(
             lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
-            300,
+            timeout_s,
             f"the worker to drain (log {log})",
-            every_s=2,
+            every_s=1,
         )
-    yield settings, truth
 
 
 def payroll(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
@@ -250,6 +254,15 @@ def test_rep_month_view_matches_the_statements(loaded: tuple[Settings, Truth]) -
     assert rows["rep-002"]["target_revenue"] == Decimal("3000.00")
 
 
+def answered(call_id: str, team: str, day: str, rep: str = "rep-002", **more: object) -> dict:
+    """A connected sale of rep-002 (by default) at 10:00 Shanghai on ``day``."""
+    from tests.factories import cdr_dict
+
+    times = {"dialed_at": f"{day}T10:00:00+08:00", "answered_at": f"{day}T10:00:12+08:00",
+             "ended_at": f"{day}T10:01:12+08:00"}  # fmt: skip
+    return cdr_dict(call_id=call_id, rep_id=rep, team_id=team, **times, **more)
+
+
 def _send(settings: Settings, cdrs: list[dict]) -> None:
     from kafka import KafkaProducer
 
@@ -262,13 +275,7 @@ def _send(settings: Settings, cdrs: list[dict]) -> None:
 
 def _drain(settings: Settings, cdrs: list[dict], log: Path) -> None:
     _send(settings, cdrs)
-    with running_worker(settings, log):
-        wait_until(
-            lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
-            180,
-            f"the worker to drain (log {log})",
-            every_s=1,
-        )
+    worker_drains(settings, log, 180)
 
 
 def _statement(doc: dict, person: str) -> dict:
@@ -283,24 +290,7 @@ def test_team_change_close_late_cdrs_and_compare(loaded: tuple[Settings, Truth],
     from tests.factories import cdr_dict
 
     settings, _ = loaded
-    november = [
-        cdr_dict(
-            call_id="nov-a",
-            rep_id="rep-002",
-            team_id="team-01",
-            dialed_at="2026-11-03T10:00:00+08:00",
-            answered_at="2026-11-03T10:00:12+08:00",
-            ended_at="2026-11-03T10:01:12+08:00",
-        ),
-        cdr_dict(
-            call_id="nov-b",
-            rep_id="rep-002",
-            team_id="team-02",
-            dialed_at="2026-11-20T10:00:00+08:00",
-            answered_at="2026-11-20T10:00:12+08:00",
-            ended_at="2026-11-20T10:01:12+08:00",
-        ),
-    ]
+    november = [answered("nov-a", "team-01", "2026-11-03"), answered("nov-b", "team-02", "2026-11-20")]
     _drain(settings, november, tmp_path / "w1.log")
     before = payroll(
         settings, "run", "--month", "2026-11", "--plan", str(PLAN), "--inputs", str(INPUTS)
@@ -348,17 +338,8 @@ def test_team_change_close_late_cdrs_and_compare(loaded: tuple[Settings, Truth],
         list_price=None,
         sold_price=None,
     )
-    late_sale = cdr_dict(
-        call_id="late-oct-1",
-        rep_id="rep-002",
-        team_id="team-01",
-        sale_amount="50000.00",
-        sold_price="50000.00",
-        list_price="50000.00",
-        dialed_at="2026-10-15T10:00:00+08:00",
-        answered_at="2026-10-15T10:00:12+08:00",
-        ended_at="2026-10-15T10:01:12+08:00",
-    )
+    money = {"sale_amount": "50000.00", "sold_price": "50000.00", "list_price": "50000.00"}
+    late_sale = answered("late-oct-1", "team-01", "2026-10-15", **money)
     _drain(settings, [correction, late_sale], tmp_path / "w2.log")
 
     assert payroll(settings, "run", "--month", MONTH, "--plan", str(PLAN)).stdout == paid_json
