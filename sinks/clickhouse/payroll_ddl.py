@@ -46,9 +46,10 @@ ENGINE = MergeTree
 ORDER BY (rep_id, business_day, call_id, rank)
 """
 
+# Named columns, not *: a column added to ``calls`` later must not break inserts into it.
 _VERSIONS_MV = f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS {VERSIONS}_mv TO {VERSIONS}
-AS SELECT * FROM {CALLS_TABLE}
+AS SELECT {", ".join(VERSION_COLUMNS)} FROM {CALLS_TABLE}
 """
 
 # One row per close: what was paid with, so the month can be recomputed exactly as it was.
