@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from payroll.inputs import Allowance, Inputs
-from payroll.plan import KpiSpec, PayPlan, Role, Source
+from payroll.plan import KpiSpec, PayPlan, PersonPeriod, Role, Source
 from schemas.kpis import KPI, Unit
 from schemas.pay_month import Activity, MonthData
 
@@ -229,9 +229,9 @@ def _statement(
     plan: PayPlan,
     inputs: Inputs,
     person: str,
-    period,
+    period: PersonPeriod,
     team: str,
-    region: str,  # noqa: ANN001
+    region: str,
     scope: _Scope,
     adjustments: Mapping[str, list[AdjustmentLine]],
 ) -> Statement:

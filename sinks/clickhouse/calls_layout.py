@@ -38,7 +38,7 @@ def migrate_calls(client: Client) -> bool:
         " PARTITION BY toYYYYMM(business_day) ORDER BY call_id"
     )
     client.command(f"INSERT INTO {_NEW_TABLE} SELECT * FROM {CALLS_TABLE}")
-    corrected = f"SELECT DISTINCT call_id FROM {CALLS_TABLE} WHERE version > 1"
+    corrected = f"SELECT call_id, rank FROM {CALLS_TABLE} WHERE version > 1"
     client.command(f"INSERT INTO {CORRECTED_TABLE} {corrected}")
     for view in _TRIGGERS:
         client.command(f"DROP VIEW IF EXISTS {view}")

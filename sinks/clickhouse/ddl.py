@@ -13,7 +13,7 @@ and ``FINAL`` deduplicate within a partition only, so a correction that moves a 
 to another month would leave its old version counted in the old month: every exact
 read goes through :data:`EXACT_CALLS`, which keeps, for calls that were ever corrected
 (``call_corrected``, a few per cent of calls, fed by a materialized view), only the
-version with the highest rank across all partitions.
+version with the highest rank across all partitions, found in that small table alone.
 """
 
 from __future__ import annotations
@@ -68,22 +68,24 @@ PARTITION BY toYYYYMM(business_day)
 ORDER BY call_id
 """
 
-# Calls with a version above 1: the only ones whose versions can sit in two partitions.
+# The versions above 1 of every call (a few per cent of calls): the only calls whose versions can
+# sit in two month partitions. Any version above 1 outranks every copy of version 1, so a corrected
+# call's winner is its highest rank here, and finding it never reads ``calls`` itself.
 CORRECTED_TABLE = "call_corrected"
 _CORRECTED = f"""
-CREATE TABLE IF NOT EXISTS {CORRECTED_TABLE} (call_id String) ENGINE = ReplacingMergeTree ORDER BY call_id
+CREATE TABLE IF NOT EXISTS {CORRECTED_TABLE} (call_id String, rank UInt64)
+ENGINE = ReplacingMergeTree ORDER BY (call_id, rank)
 """
 _CORRECTED_MV = f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS {CORRECTED_TABLE}_mv TO {CORRECTED_TABLE}
-AS SELECT call_id FROM {CALLS_TABLE} WHERE version > 1
+AS SELECT call_id, rank FROM {CALLS_TABLE} WHERE version > 1
 """
 
 # ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning
 # version, even when a correction moved it to another month's partition.
 EXACT_CALLS = (
     f"{CALLS_TABLE} FINAL WHERE (call_id NOT IN (SELECT call_id FROM {CORRECTED_TABLE})"
-    f" OR (call_id, rank) IN (SELECT call_id, max(rank) FROM {CALLS_TABLE}"
-    f" WHERE call_id IN (SELECT call_id FROM {CORRECTED_TABLE}) GROUP BY call_id))"
+    f" OR (call_id, rank) IN (SELECT call_id, max(rank) FROM {CORRECTED_TABLE} GROUP BY call_id))"
 )
 
 # Price control (Σ sold / Σ list over sales) is not a per-call counter: its two sums, in cents.
