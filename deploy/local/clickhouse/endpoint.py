@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -130,14 +131,13 @@ class _Server(ThreadingHTTPServer):
         ok_user = hmac.compare_digest(user.encode(), expected.user.encode())
         if hmac.compare_digest(password.encode(), expected.secret.encode()) and ok_user:
             return
-        shown = user if _QUERY_ID.fullmatch(user) else "(user)"
-        if expected.token_file:
+        if expected.token_file:  # the user name is not echoed: it may be a misplaced secret
             raise ClickHouseError.make(
-                516, f"{shown}: Authentication failed: this endpoint needs its per-install token "
+                516, "Authentication failed: this endpoint needs its per-install token "
                 f"(in {expected.token_file}) as the password, or a configured password",
             )  # fmt: skip
         reason = "password is incorrect, or there is no user with such name"
-        raise ClickHouseError.make(516, f"{shown}: Authentication failed: {reason}")
+        raise ClickHouseError.make(516, f"Authentication failed: {reason}")
 
 
 def _allowed_hosts(host: str, port: int) -> frozenset[str] | None:
@@ -316,6 +316,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self.server.watch(self.connection)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (URL or headers too long, bad request line, unknown method)
+        as plain text that does not echo the request, with a status line even for HTTP/0.9."""
+        self.close_connection = True
+        self.request_version = "HTTP/1.1"
+        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        body = f"Code: 1001. DB::Exception: HTTP {code} {phrase}. (STD_EXCEPTION)\n".encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=UTF-8")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
         """Log without query strings: they may carry a password."""

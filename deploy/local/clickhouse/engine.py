@@ -44,6 +44,7 @@ REQUEST_BASELINE = ("SET input_format_values_interpret_expressions = 0",
 # fmt: on
 _FORMAT_SUFFIX = re.compile(r"\s+FORMAT\s+\w+\s*$", re.I)
 _IN_SCOPE = re.compile(r"\s*:? In scope SELECT formatQuery\(.*?\)\.(?= \(|$)", re.S)
+_FORMAT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _TIMEZONE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 
 
@@ -113,7 +114,9 @@ class Engine:
         self.fence.check(canonical)
         if _FORMAT_SUFFIX.search(canonical) and canonical.lstrip().upper().startswith("INSERT"):
             raise refused("INSERT data must follow FORMAT or VALUES in the request")
-        fmt = params.get("default_format", "TabSeparated")
+        fmt = params.get("default_format") or "TabSeparated"
+        if not _FORMAT_NAME.fullmatch(fmt):
+            raise ClickHouseError.make(73, "Unknown format", status=400)
         result = session.query(canonical, fmt, params=binds)
         return Reply(result.bytes(), result_format(canonical, fmt), _summary(result), timezone)
 
