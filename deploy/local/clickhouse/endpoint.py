@@ -169,6 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.limits.idle_timeout_s
         super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.watch(self.connection)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -313,8 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
+        self._headers_buffer.append(b"\r\n" + body)  # head and body in one write
+        self.flush_headers()
         self.server.watch(self.connection)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:

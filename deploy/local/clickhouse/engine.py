@@ -39,8 +39,8 @@ TRANSPORT_PARAMS = frozenset({
     "http_native_compression_disable_checksumming_on_decompress",
 })
 # Every request session starts with these: the Values format may not evaluate SQL in data.
-REQUEST_BASELINE = ("SET input_format_values_interpret_expressions = 0",
-                    "SET input_format_values_deduce_templates_of_expressions = 0")
+REQUEST_BASELINE = {"input_format_values_interpret_expressions": "0",
+                    "input_format_values_deduce_templates_of_expressions": "0"}
 # fmt: on
 _FORMAT_SUFFIX = re.compile(r"\s+FORMAT\s+\w+\s*$", re.I)
 _IN_SCOPE = re.compile(r"\s*:? In scope SELECT formatQuery\(.*?\)\.(?= \(|$)", re.S)
@@ -97,11 +97,9 @@ class Engine:
         self, session: Any, params: dict[str, str], settings: dict[str, str], binds: dict[str, str],
         sql: str, insert_format: str | None, data: bytes, read_only: bool,
     ) -> Reply:  # fmt: skip
-        for statement in REQUEST_BASELINE:
-            session.query(statement)
         session.query(f"USE `{_ident(params.get('database') or 'default')}`")
-        for name, value in settings.items():
-            session.query(f"SET {name} = {quote_str(value)}")
+        wanted = {**settings, **REQUEST_BASELINE}
+        session.query("SET " + ", ".join(f"{name} = {quote_str(value)}" for name, value in wanted.items()))
         if read_only:
             session.query("SET readonly = 1")
         timezone = settings.get("session_timezone", "")
