@@ -12,6 +12,7 @@ and a 20,000-row insert (the worker's default batch) through the endpoint.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,12 +26,22 @@ from deploy.local.clickhouse import EmbeddedClickHouse
 from deploy.local.clickhouse.engine import canonical_sql
 
 
-def per_call_ms(run: Callable[[], object], n: int) -> float:
-    run()  # warm
-    started = time.perf_counter()
+def interleaved_ms(kinds: dict[str, Callable[[], object]], n: int) -> dict[str, dict[str, float]]:
+    """Median and p90 per call of each kind, taking turns so that a busy machine's load falls
+    on every kind alike."""
+    samples: dict[str, list[float]] = {name: [] for name in kinds}
+    for run in kinds.values():
+        run()  # warm
     for _ in range(n):
-        run()
-    return round((time.perf_counter() - started) * 1000 / n, 3)
+        for name, run in kinds.items():
+            started = time.perf_counter()
+            run()
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return {
+        name: {"median_ms": round(statistics.median(v), 3),
+               "p90_ms": round(statistics.quantiles(v, n=10)[-1], 3)}
+        for name, v in samples.items()
+    }  # fmt: skip
 
 
 def fresh_session_query(path: Path) -> None:
@@ -52,25 +63,30 @@ def measure(requests: int, rows: int) -> None:
             host="127.0.0.1", port=server.port, password=server.token_file.read_text().strip()
         )
         owner = chdb_session.Session(str(home / "chdata"))  # one more long-lived session, as before
-        note(f"{requests} requests of each kind")
-        floor = per_call_ms(lambda: owner.query("SELECT 1", "TSV"), requests)
-        fresh = per_call_ms(lambda: fresh_session_query(home / "chdata"), requests)
-        whole = per_call_ms(lambda: client.command("SELECT 1"), requests)
         client.command("CREATE TABLE batch (n UInt64, s String) ENGINE = MergeTree ORDER BY n")
         data = [[i, f"rep-{i % 500:05d}"] for i in range(rows)]
-        insert = per_call_ms(lambda: client.insert("batch", data, column_names=["n", "s"]), 10)
+        note(f"{requests} requests of each kind, taking turns")
+        figures = interleaved_ms({
+            "baseline: SELECT 1 on a long-lived chdb session, no HTTP": lambda: owner.query("SELECT 1"),
+            "fresh session + formatQuery + SELECT 1, no HTTP": lambda: fresh_session_query(home / "chdata"),
+            "SELECT 1 through the endpoint (clickhouse-connect)": lambda: client.command("SELECT 1"),
+        }, requests)  # fmt: skip
+        insert_what = f"insert of {rows} rows through the endpoint"
+        insert_batch = lambda: client.insert("batch", data, column_names=["n", "s"])  # noqa: E731
+        inserts = interleaved_ms({insert_what: insert_batch}, max(3, requests // 30))
         owner.close()
         client.close()
     finally:
         server.stop()
     cond = conditions(requests=requests, rows=rows)
-    emit("endpoint_requests", "baseline: SELECT 1 on a long-lived chdb session, no HTTP", ms=floor, **cond)
-    emit("endpoint_requests", "fresh session + formatQuery + SELECT 1, no HTTP", ms=fresh,
-         over_baseline_ms=round(fresh - floor, 3), **cond)  # fmt: skip
-    emit("endpoint_requests", "SELECT 1 through the endpoint (clickhouse-connect)", ms=whole,
-         over_baseline_ms=round(whole - floor, 3), **cond)  # fmt: skip
-    emit("endpoint_requests", f"insert of {rows} rows through the endpoint", ms=insert,
-         isolation_share=round((fresh - floor) / insert, 3) if insert else None, **cond)  # fmt: skip
+    floor = next(iter(figures.values()))["median_ms"]
+    for what, figure in figures.items():
+        over = round(figure["median_ms"] - floor, 3)
+        emit("endpoint_requests", what, **figure, over_baseline_ms=over, **cond)
+    isolation = list(figures.values())[1]["median_ms"] - floor
+    for what, figure in inserts.items():
+        emit("endpoint_requests", what, **figure,
+             isolation_share=round(isolation / figure["median_ms"], 3), **cond)  # fmt: skip
 
 
 def main() -> None:
