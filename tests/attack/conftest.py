@@ -1,7 +1,7 @@
 """The attack suite: real ``callfloor clickhouse`` endpoints, attacked over raw HTTP.
 
 Two endpoints per session, both started the way a user starts one: ``open_endpoint`` with the
-defaults, and ``tight_endpoint`` with small limits (1 MiB bodies, 4 connections, 2 s to send
+defaults, and ``tight_endpoint`` with small limits (1 MiB bodies, 4 connections, 5 s to send
 a request) so that exhausting them is quick. Every attack notes what it was answered; the
 terminal summary lists them.
 """
@@ -50,7 +50,7 @@ def open_endpoint(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> I
 
 @pytest.fixture(scope="session")
 def tight_endpoint(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[Endpoint]:
-    flags = ("--max-body-mb", "1", "--max-connections", "4", "--request-timeout", "2")
+    flags = ("--max-body-mb", "1", "--max-connections", "4", "--request-timeout", "5")
     server = Endpoint(tmp_path_factory.mktemp("attack-tight"), logs_dir / "attack-tight.log", *flags)
     server.start()
     yield server

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.attack.conftest import Endpoint
-from tests.attack.raw import build, call, exchange, read_answer, record
+from tests.attack.raw import REFUSALS, build, call, exchange, read_answer, record
 
 pytestmark = pytest.mark.integration
 MiB = 2**20
@@ -141,7 +141,7 @@ def test_no_raw_input_in_any_header(tight_endpoint: Endpoint) -> None:
 
 
 def test_idle_connections_bounded_in_count_and_time(tight_endpoint: Endpoint) -> None:
-    """Four idle connections fill the limit: the fifth is told 503 at once; within the 2 s
+    """Four idle connections fill the limit: the fifth is told 503 at once; within the 5 s
     request timeout (and the watchdog's tick) the idle ones are closed and service resumes."""
     port = tight_endpoint.port
     idle = [_connect(port) for _ in range(4)]
@@ -153,23 +153,20 @@ def test_idle_connections_bounded_in_count_and_time(tight_endpoint: Endpoint) ->
         assert busy.status == 503
         started = time.monotonic()
         for sock in idle:
-            sock.settimeout(15)
+            sock.settimeout(30)
             assert sock.recv(1) == b"", "the server must close an idle connection"
         closed_after = time.monotonic() - started
-        assert closed_after < 15
+        assert closed_after < 30
     finally:
         for sock in idle:
             sock.close()
-    REFUSED_LINE = f"{'4 idle connections':<48} -> closed by the server after {closed_after:.1f}s"
-    from tests.attack.raw import REFUSALS
-
-    REFUSALS.append(REFUSED_LINE)
+    REFUSALS.append(f"{'4 idle connections':<48} -> closed by the server after {closed_after:.1f}s")
     assert call(port, "SELECT 1", tight_endpoint.token).body == b"1\n"
 
 
 def test_slowloris_bounded_in_time(tight_endpoint: Endpoint) -> None:
     """Headers trickled one byte every 0.5 s (each read well inside the socket timeout) are cut
-    off at the 2 s request deadline instead of holding a slot for ever."""
+    off at the 5 s request deadline instead of holding a slot for ever."""
     port = tight_endpoint.port
     data = build(port, body=b"SELECT 1", token=tight_endpoint.token)
     started = time.monotonic()
@@ -180,14 +177,37 @@ def test_slowloris_bounded_in_time(tight_endpoint: Endpoint) -> None:
                 sock.sendall(bytes([byte]))
                 sent += 1
                 time.sleep(0.5)
-                if time.monotonic() - started > 20:
+                if time.monotonic() - started > 40:
                     break
             reply = sock.recv(1)
         except OSError:
             reply = b""
     elapsed = time.monotonic() - started
-    from tests.attack.raw import REFUSALS
-
     REFUSALS.append(f"{'slowloris (1 byte / 0.5 s)':<48} -> cut off after {elapsed:.1f}s, {sent} bytes")
     assert reply == b"" and sent < len(data)
-    assert elapsed < 20
+    assert elapsed < 40
+
+
+def test_repeated_framing_headers_refused(tight_endpoint: Endpoint) -> None:
+    """Two Content-Lengths (or Hosts) that disagree are how requests get smuggled."""
+    port = tight_endpoint.port
+    data = build(port, body=b"SELECT 1", token=tight_endpoint.token)
+    twice = data.replace(b"Content-Length: 8\r\n", b"Content-Length: 8\r\nContent-Length: 0\r\n")
+    assert record("two Content-Length headers", exchange(port, twice)).status == 400
+
+
+def test_expect_100_continue_only_after_authentication(tight_endpoint: Endpoint) -> None:
+    """curl sends `Expect: 100-continue` before a large body: no go-ahead without the token."""
+    port = tight_endpoint.port
+    head = build(port, headers={"Content-Length": str(512 * 1024), "Expect": "100-continue"})
+    with _connect(port) as sock:
+        sock.sendall(head)
+        answer = record("Expect: 100-continue, no token", read_answer(sock))
+    assert answer.status == 401
+    with _connect(port) as sock:
+        sock.sendall(build(port, headers={"Content-Length": "8", "Expect": "100-continue"},
+                           token=tight_endpoint.token).replace(b"Content-Length: 0\r\n", b""))
+        go_ahead = read_answer(sock)
+        assert go_ahead.status == 100
+        sock.sendall(b"SELECT 1")
+        assert read_answer(sock).body == b"1\n"

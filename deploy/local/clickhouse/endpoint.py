@@ -249,9 +249,12 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if encoding is not None and length is not None:
             raise ClickHouseError.make(36, "both Content-Length and Transfer-Encoding", status=400)
+        if len(self.headers.get_all("Content-Length", [])) > 1 or len(self.headers.get_all("Host", [])) > 1:
+            raise ClickHouseError.make(36, "repeated Content-Length or Host header", status=400)
         if encoding is not None:
             if encoding.strip().lower() != "chunked":
                 raise ClickHouseError.make(48, "only chunked Transfer-Encoding is supported")
+            self._continue()
             body = self._read_chunked(limit)
         else:
             text = (length or "0").strip()
@@ -259,11 +262,22 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ClickHouseError.make(36, "Content-Length must be a non-negative integer", status=400)
             if int(text) > limit:
                 raise too_large(limit)
+            self._continue()
             body = self.rfile.read(int(text))
             if len(body) != int(text):
                 raise ConnectionError("request body shorter than its Content-Length")
         self._body_read = True
         return body
+
+    def handle_expect_100(self) -> bool:
+        """Defer `Expect: 100-continue` (curl sends it for large bodies) until the request is
+        authenticated and its size accepted: see _continue."""
+        return True
+
+    def _continue(self) -> None:
+        if self.headers.get("Expect", "").lower() == "100-continue":
+            self.send_response_only(100)
+            self.end_headers()
 
     def _read_chunked(self, limit: int) -> bytes:
         parts: list[bytes] = []

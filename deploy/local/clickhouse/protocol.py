@@ -20,7 +20,8 @@ except ImportError:  # pragma: no cover
 # HTTP status per ClickHouse error code, as the real server maps them (default 500).
 HTTP_STATUS = (dict.fromkeys((6, 27, 36, 47, 62, 115, 457), 400) | dict.fromkeys((46, 60, 81), 404)
                | {48: 501, 164: 403, 497: 403, 516: 401, 1002: 413})
-_ERROR_NAMES = {48: "NOT_IMPLEMENTED", 62: "SYNTAX_ERROR", 89: "UNKNOWN_COMPRESSION_METHOD",
+_ERROR_NAMES = {36: "BAD_ARGUMENTS", 48: "NOT_IMPLEMENTED", 62: "SYNTAX_ERROR", 73: "UNKNOWN_FORMAT",
+                89: "UNKNOWN_COMPRESSION_METHOD",
                 115: "UNKNOWN_SETTING", 164: "READONLY", 271: "CANNOT_DECOMPRESS",
                 497: "ACCESS_DENIED", 516: "AUTHENTICATION_FAILED", 1001: "STD_EXCEPTION",
                 1002: "REQUEST_TOO_LARGE"}
