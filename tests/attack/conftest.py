@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.broker import wait_for_port
-from deploy.local.processes import callfloor_command, spawn
 from schemas.settings import Settings
 from tests.attack.raw import REFUSALS, call
-from tests.services import ClickHouseProcess
+from tests.support.processes import ClickHouseProcess
 
 
 class Endpoint(ClickHouseProcess):
@@ -28,12 +26,8 @@ class Endpoint(ClickHouseProcess):
         super().__init__(path, log_path)
         self.flags = flags
 
-    def start(self) -> None:
-        argv = callfloor_command(
-            "clickhouse", "--port", str(self.port), "--path", str(self.path), *self.flags
-        )
-        self.process = spawn(argv, {}, self.log_path)
-        wait_for_port("127.0.0.1", self.port, 60, "embedded ClickHouse")
+    def argv(self) -> list[str]:
+        return [*super().argv(), *self.flags]
 
     @property
     def token(self) -> str:

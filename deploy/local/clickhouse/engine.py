@@ -88,7 +88,7 @@ class Engine:
                 return self._run(session, params, settings, binds, sql, insert_format, data, read_only)
             except ClickHouseError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - chdb raises plain exceptions; answer as ClickHouse would
                 raise ClickHouseError.from_engine(exc) from None
             finally:
                 session.close()
@@ -143,7 +143,7 @@ def canonical_sql(session: Any, sql: str) -> str:
         result = session.query(
             "SELECT formatQuery(base64Decode({q:String}))", "RawBLOB", params={"q": encoded}
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - chdb raises plain exceptions; a syntax error is the client's
         error = ClickHouseError.from_engine(exc)
         raise ClickHouseError(error.code, _IN_SCOPE.sub("", error.text)) from None
     return result.bytes().decode().rstrip("\n")

@@ -96,7 +96,7 @@ def decompress(data: bytes, encoding: str | None, limit: int) -> bytes:
         raise ClickHouseError.make(89, f"Unsupported Content-Encoding: {enc}")
     try:
         out = decoders[enc](data, limit + 1)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the client's bad body
         raise ClickHouseError.make(271, f"Cannot decompress {enc} request body: {exc}") from None
     if len(out) > limit:
         raise too_large(limit)
