@@ -34,8 +34,7 @@ def cmd_clickhouse(args: argparse.Namespace) -> int:
     path = args.path or settings.data_dir / "clickhouse"
     path.mkdir(parents=True, exist_ok=True)
     password = settings.clickhouse_password.get_secret_value()
-    limits = Limits(max_body_bytes=args.max_body_mb * 2**20, max_connections=args.max_connections,
-                    idle_timeout_s=min(30.0, args.request_timeout), request_timeout_s=args.request_timeout)
+    limits = Limits.from_flags(args.max_body_mb, args.max_connections, args.request_timeout)
     serve(path, args.host, args.port, settings.clickhouse_user, password, delay_ms=args.delay_ms,
           token_file=settings.clickhouse_token_file, limits=limits)  # fmt: skip
     return 0
@@ -112,10 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8123)
     p.add_argument("--path", type=Path, help="data directory (default CALLFLOOR_DATA_DIR/clickhouse)")
     p.add_argument("--delay-ms", type=int, default=0, help="delay every query (testing a slow sink)")
-    p.add_argument("--max-body-mb", type=int, default=256, help="largest request body, in MiB")
-    p.add_argument("--max-connections", type=int, default=64, help="connections served at once")
-    p.add_argument("--request-timeout", type=float, default=60.0,
-                   help="seconds a client has to send one whole request (also closes idle connections)")
+    p.add_argument("--max-body-mb", type=int, help="largest request body, in MiB (default 256)")
+    p.add_argument("--max-connections", type=int, help="connections served at once (default 256)")
+    p.add_argument("--request-timeout", type=float, help="seconds to send one whole request (default 60)")
     p.set_defaults(func=cmd_clickhouse)
 
     p = sub.add_parser("simulate", help="produce simulated dialer CDRs and write the exact truth")

@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -40,9 +40,24 @@ class Limits:
     """What one client may take: body size, connections, and time to send a request."""
 
     max_body_bytes: int = 256 * 2**20
-    max_connections: int = 64
-    idle_timeout_s: float = 30.0  # longest wait for any one read or write on a socket
+    max_connections: int = 256
+    idle_timeout_s: float = 10.0  # longest wait for any one read or write on a socket (keep-alive too)
     request_timeout_s: float = 60.0  # a request's line, headers and body must arrive within this
+
+    @classmethod
+    def from_flags(
+        cls, max_body_mb: int | None, max_connections: int | None, request_timeout_s: float | None
+    ) -> Limits:
+        """The defaults, with the CLI's flags that were given on top."""
+        limits = cls()
+        if max_body_mb is not None:
+            limits = replace(limits, max_body_bytes=max_body_mb * 2**20)
+        if max_connections is not None:
+            limits = replace(limits, max_connections=max_connections)
+        if request_timeout_s is not None:
+            idle = min(limits.idle_timeout_s, request_timeout_s)
+            limits = replace(limits, request_timeout_s=request_timeout_s, idle_timeout_s=idle)
+        return limits
 
 
 @dataclass(frozen=True)
