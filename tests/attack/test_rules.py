@@ -53,9 +53,18 @@ def test_lexer_keeps_strings_whole() -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["format_schema", "user_files_path", "max_threads;", "a b", ""])
+@pytest.mark.parametrize(
+    "name",
+    ["format_schema", "user_files_path", "output_format_schema", "input_format_record_errors_file_path",
+     "into_outfile_create_parent_directories", "format_template_row", "max_threads;", "a b", ""],
+)  # fmt: skip
 def test_setting_names_refused(name: str) -> None:
     assert setting_refusal(name) is not None
+
+
+@pytest.mark.parametrize("name", ["max_threads", "log_profile_events", "max_http_get_redirects", "readonly"])
+def test_ordinary_setting_names_allowed(name: str) -> None:
+    assert setting_refusal(name) is None
 
 
 def test_values_data_is_split_from_the_statement() -> None:

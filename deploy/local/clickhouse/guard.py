@@ -39,7 +39,8 @@ DENIED_KEYWORDS = frozenset({"OUTFILE", "INFILE"})
 DENIED_SETTINGS = frozenset({
     "input_format_values_interpret_expressions", "input_format_values_deduce_templates_of_expressions",
 })
-_DENIED_SETTING_PARTS = ("path", "file", "format_schema", "format_template", "directory", "dir")
+_DENIED_SETTING_WORDS = frozenset({"path", "paths", "file", "files", "dir", "directory", "directories"})
+_DENIED_SETTING_PREFIXES = ("format_schema", "format_template", "output_format_schema")
 # fmt: on
 
 _TOKEN = re.compile(
@@ -76,7 +77,9 @@ def setting_refusal(name: str) -> str | None:
     if not _SETTING_NAME.fullmatch(name):
         return f"'{name[:64]}' is not a setting name"
     low = name.lower()
-    if low in DENIED_SETTINGS or any(part in low for part in _DENIED_SETTING_PARTS):
+    named_files = bool(_DENIED_SETTING_WORDS.intersection(low.split("_")))
+    named_files = named_files or low.startswith(_DENIED_SETTING_PREFIXES)
+    if low in DENIED_SETTINGS or named_files:
         return f"setting '{name}' names files or evaluates SQL in data, and cannot be changed"
     return None
 
