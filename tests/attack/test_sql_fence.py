@@ -67,6 +67,9 @@ WRITES = {
         "CREATE DICTIONARY attack.df (a UInt64) PRIMARY KEY a "
         "SOURCE(FILE(path '{secret}' format 'CSV')) LAYOUT(FLAT()) LIFETIME(0)"
     ),
+    "database ENGINE = Filesystem": "CREATE DATABASE attack_fs ENGINE = Filesystem('/etc')",
+    "database ENGINE = SQLite": "CREATE DATABASE attack_sq ENGINE = SQLite('{out}')",
+    "database ENGINE = Backup": "CREATE DATABASE attack_bk ENGINE = Backup('attack', File('{out}'))",
     "SYSTEM SHUTDOWN": "SYSTEM SHUTDOWN",
     "SYSTEM DROP DNS CACHE": "SYSTEM DROP DNS CACHE",
     "BACKUP to a file": "BACKUP TABLE attack.canary TO File('{out}')",
@@ -132,6 +135,7 @@ def test_fence_does_not_refuse_ordinary_sql(open_endpoint: Endpoint, canary: str
         "SELECT count() FROM attack.ok WHERE path = '1' AND file = 'f'",
         "SELECT sum(number) FROM numbers(10) SETTINGS max_threads = 1",
         "SELECT 'file(''/etc/passwd'')' AS text_that_mentions_file",
+        "CREATE DATABASE IF NOT EXISTS attack_atomic ENGINE = Atomic",
     ):
         answer = call(port, sql, token)
         assert answer.status == 200, f"{sql}: {answer.text}"

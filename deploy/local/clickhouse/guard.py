@@ -30,6 +30,7 @@ ALLOWED_ENGINES = frozenset({
     "collapsingmergetree", "versionedcollapsingmergetree", "coalescingmergetree",
     "graphitemergetree", "memory", "log", "tinylog", "stripelog", "null", "set", "join", "buffer",
     "merge", "view", "materializedview", "generaterandom",
+    "atomic",  # the default database engine
 })
 # Ordinary functions that read the server's files, and the inline disk definition of SETTINGS.
 DENIED_FUNCTIONS = frozenset({"file", "disk"})
@@ -117,7 +118,7 @@ class Fence:
             if kind == "word" and upper == "ENGINE" and after == "=":
                 engine = tokens[i + 2][1] if i + 2 < len(tokens) else ""
                 if engine.lower() not in ALLOWED_ENGINES:
-                    raise refused(f"table engine '{engine}' is not allowed")
+                    raise refused(f"engine '{engine}' is not allowed (only local table and database engines)")
             in_settings = in_settings or (kind == "word" and upper in ("SET", "SETTINGS", "SETTING"))
             if in_settings and after == "=" and (why := setting_refusal(text)):
                 raise refused(why)
