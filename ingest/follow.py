@@ -4,7 +4,9 @@ The file is polled (no inotify dependency): new complete lines are yielded as th
 line still being written waits for its newline. When the path names another file (logrotate
 moved it away and a new ``Master.csv`` appeared) the old file is read to its end first,
 then the new one from its start; a file that shrank (``copytruncate``) is read again from
-the start. Re-read lines are harmless: the pipeline counts a call id's version once.
+the start (a file emptied and refilled past the old position within one poll looks like growth:
+keep rotations to ``create`` mode, logrotate's default). Re-read lines are harmless: the
+pipeline counts a call id's version once.
 """
 
 from __future__ import annotations

@@ -58,11 +58,11 @@ class Rule(BaseModel):
 
 
 def _as_rules(value: Any) -> Any:
-    """``rep: accountcode`` and ``rep: {field: ...}`` are shorthands for a one-rule list."""
-    if isinstance(value, str):
-        return [{"field": value}]
-    if isinstance(value, dict):
-        return [value]
+    """``rep: accountcode`` and ``rep: {field: ...}`` are one-rule lists; a bare name is a field."""
+    if isinstance(value, str | dict):
+        value = [value]
+    if isinstance(value, list):
+        return [{"field": item} if isinstance(item, str) else item for item in value]
     return value
 
 
