@@ -64,7 +64,11 @@ class AsteriskCsvAdapter(AsteriskAdapter):
     name = "asterisk-csv"
 
     def _layout(self, row: list[str], first: bool) -> tuple[list[str] | None, bool]:
-        if first and row[0].strip().lower() in KNOWN_NAMES and {c.strip().lower() for c in row} <= KNOWN_NAMES | {""}:
+        if (
+            first
+            and row[0].strip().lower() in KNOWN_NAMES
+            and {c.strip().lower() for c in row} <= KNOWN_NAMES | {""}
+        ):
             return [c.strip().lower() for c in row], True
         if self.mapping.columns is not None:
             return self.mapping.columns, False

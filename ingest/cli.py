@@ -15,7 +15,9 @@ from schemas.settings import Settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
-    parser.add_argument("--mapping", type=Path, help="YAML: where rep/team/campaign/AMD come from, status tables")
+    parser.add_argument(
+        "--mapping", type=Path, help="YAML: where rep/team/campaign/AMD come from, status tables"
+    )
     parser.add_argument("--timezone", help="IANA zone of times without an offset (default: mapping, "
                         "then CALLFLOOR_TIMEZONE)")  # fmt: skip
     parser.add_argument("--follow", action="store_true", help="tail a growing file, across rotations")

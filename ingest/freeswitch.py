@@ -67,7 +67,9 @@ class FreeswitchJsonAdapter(Adapter):
     def leg(self, record: SourceRecord) -> Leg:
         fields = record.fields
         if record.fields == {}:
-            raise Unmappable(IngestRejection.MISSING_FIELD, "variables: absent (not a mod_json_cdr document?)")
+            raise Unmappable(
+                IngestRejection.MISSING_FIELD, "variables: absent (not a mod_json_cdr document?)"
+            )
         uuid = required(fields, "uuid")
         started = self._moment(fields, "start", None)
         if started is None:

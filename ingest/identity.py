@@ -58,8 +58,9 @@ class IdentityResolver:
             return self.amd_values[text.upper()]
         except KeyError:
             known = ", ".join(sorted(k for k in self.amd_values if k))
-            raise Unmappable(IngestRejection.UNKNOWN_STATUS,
-                             f"AMD result {text!r} is not one of {known} (amd_values)") from None
+            raise Unmappable(
+                IngestRejection.UNKNOWN_STATUS, f"AMD result {text!r} is not one of {known} (amd_values)"
+            ) from None
 
     def sale_amount(self, fields: Mapping[str, str]) -> str | None:
         return self._first(self.sale_rules, fields, "sale_amount")

@@ -16,7 +16,9 @@ from schemas.settings import Settings
 MAX_DETAIL_BYTES = 2000
 
 
-def dead_letter_headers(reason: str, detail: str, origin: str, line: int, fmt: str) -> list[tuple[str, bytes]]:
+def dead_letter_headers(
+    reason: str, detail: str, origin: str, line: int, fmt: str
+) -> list[tuple[str, bytes]]:
     return [
         ("reason", reason.encode()),
         ("detail", detail.encode("utf-8", "replace")[:MAX_DETAIL_BYTES]),
@@ -43,7 +45,7 @@ class KafkaSink:
         self.failures: list[BaseException] = []
         self.producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap.split(","), client_id="callfloor-ingest", acks="all",
-            linger_ms=20, batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+            linger_ms=200, batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
         )  # fmt: skip
 
     def call(self, rep_id: str, value: bytes) -> None:

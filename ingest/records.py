@@ -79,7 +79,9 @@ def json_records(
             yield SourceRecord(origin, line, raw, problem=f"not JSON: {exc}")
             continue
         if not isinstance(document, dict):
-            yield SourceRecord(origin, line, raw, problem=f"expected a JSON object, got {type(document).__name__}")
+            yield SourceRecord(
+                origin, line, raw, problem=f"expected a JSON object, got {type(document).__name__}"
+            )
             continue
         yield SourceRecord(origin, line, raw, pick(document))
 

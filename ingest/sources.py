@@ -55,7 +55,7 @@ class LineFeed:
         number, raw = next(self._lines)
         self.bytes_read += len(raw)
         if number == 1 and raw.startswith(BOM):
-            raw = raw[len(BOM):]
+            raw = raw[len(BOM) :]
         if not self._pending:
             self._first = number
         self._pending.append(raw)

@@ -91,9 +91,13 @@ class VicidialCsvAdapter(Adapter):
         status = required(fields, "status").upper()
         rule = self.statuses.get(status)
         if rule is None:
-            raise Unmappable(IngestRejection.UNKNOWN_STATUS, f"status {status!r} is not in the table (statuses)")
+            raise Unmappable(
+                IngestRejection.UNKNOWN_STATUS, f"status {status!r} is not in the table (statuses)"
+            )
         if rule == NOT_FINAL:
-            raise Unmappable(IngestRejection.NOT_FINAL, f"status {status!r}: the call is not over; export it later")
+            raise Unmappable(
+                IngestRejection.NOT_FINAL, f"status {status!r}: the call is not over; export it later"
+            )
         assert isinstance(rule, StatusRule)
         epoch = fields.get("start_epoch", "").strip()
         if epoch not in ("", "0"):

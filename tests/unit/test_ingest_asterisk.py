@@ -17,7 +17,12 @@ def test_sample_folder_maps_every_call_once_with_its_answered_leg() -> None:
     assert (parallel["version"], parallel["disposition"], parallel["talk_seconds"]) == (2, "answered", 20)
     assert parallel["answered_at"] == "2026-11-02T09:10:08+08:00"
     local = calls["ast-1762048800.16"]  # Local;1 and Local;2 rows share linkedid
-    assert (local["version"], local["rep_id"], local["team_id"], local["talk_seconds"]) == (2, "1003", "south", 60)
+    assert (local["version"], local["rep_id"], local["team_id"], local["talk_seconds"]) == (
+        2,
+        "1003",
+        "south",
+        60,
+    )
     assert calls["ast-1762049100.19"]["disposition"] == "no_answer"
     machine = calls["ast-1762047000.10"]
     assert (machine["disposition"], machine["amd"]) == ("answered", "machine")

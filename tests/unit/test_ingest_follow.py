@@ -65,8 +65,9 @@ def test_follow_lines_waits_for_whole_lines_and_follows_a_rename_rotation(tmp_pa
 def test_following_an_asterisk_file_across_rotation_counts_each_call_once(tmp_path: Path) -> None:
     path, stop, sink = tmp_path / "Master.csv", threading.Event(), MemorySink()
     path.write_text("".join(ROWS[:3]))  # call 1, call 2, the first leg of the parallel call
-    job = IngestJob(fmt="asterisk-csv", target=str(path), mapping=load_mapping(SAMPLES / "mappings" / "asterisk.yaml"),
-                    zone=ZoneInfo("Asia/Shanghai"), follow=True, progress=False)  # fmt: skip
+    mapping = load_mapping(SAMPLES / "mappings" / "asterisk.yaml")
+    job = IngestJob(fmt="asterisk-csv", target=str(path), mapping=mapping, zone=ZoneInfo("Asia/Shanghai"),
+                    follow=True, progress=False)  # fmt: skip
     runner = threading.Thread(target=run_job, args=(job, sink), kwargs={"stop": stop})
     runner.start()
     try:

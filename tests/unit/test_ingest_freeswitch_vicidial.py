@@ -12,9 +12,18 @@ FS_A = "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000001"
 def test_freeswitch_b_leg_folds_into_its_a_leg() -> None:
     sink = ingest("freeswitch-json", SAMPLES / "freeswitch")
     calls = sink.by_call_id()
-    assert set(calls) == {FS_A, "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000003", "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000004"}
+    assert set(calls) == {
+        FS_A,
+        "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000003",
+        "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000004",
+    }
     bridged = calls[FS_A]
-    assert (bridged["version"], bridged["rep_id"], bridged["team_id"], bridged["talk_seconds"]) == (2, "2001", "east", 70)
+    assert (bridged["version"], bridged["rep_id"], bridged["team_id"], bridged["talk_seconds"]) == (
+        2,
+        "2001",
+        "east",
+        70,
+    )
     assert bridged["answered_at"] == "2026-11-02T13:00:06+08:00" and bridged["amd"] == "human"
     assert sink.letters == []
 
@@ -26,7 +35,9 @@ def test_freeswitch_unanswered_leg_takes_its_hangup_cause() -> None:
 
 
 def test_freeswitch_url_encoded_stamps_without_epochs_read_in_the_zone() -> None:
-    machine = ingest("freeswitch-json", SAMPLES / "freeswitch").by_call_id()["fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000004"]
+    machine = ingest("freeswitch-json", SAMPLES / "freeswitch").by_call_id()[
+        "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000004"
+    ]
     assert machine["dialed_at"] == "2026-11-02T13:20:00+08:00" and machine["amd"] == "machine"
 
 
@@ -38,7 +49,11 @@ def test_freeswitch_unknown_hangup_cause_and_a_non_cdr_document_are_rejected(tmp
         "[1, 2]\n"
     )
     sink = ingest("freeswitch-json", tmp_path / "cdrs.jsonl")
-    assert [h["reason"] for _, _, h in sink.letters] == ["unknown_status", "missing_field", "unreadable_record"]
+    assert [h["reason"] for _, _, h in sink.letters] == [
+        "unknown_status",
+        "missing_field",
+        "unreadable_record",
+    ]
     assert [h["source_line"] for _, _, h in sink.letters] == ["1", "2", "3"]
 
 
@@ -56,16 +71,30 @@ def test_vicidial_statuses_map_to_disposition_amd_and_outcome() -> None:
         "vd-1762059680.109": ("answered", "human", "not_interested"),
     }
     sale = calls["vd-1762059600.101"]
-    assert (sale["sale_amount"], sale["talk_seconds"], sale["rep_id"], sale["team_id"]) == ("199.00", 300, "3001", "WEST")
+    assert (sale["sale_amount"], sale["talk_seconds"], sale["rep_id"], sale["team_id"]) == (
+        "199.00",
+        300,
+        "3001",
+        "WEST",
+    )
     assert calls["vd-1762059610.102"]["team_id"] == "unassigned"
-    assert [(h["reason"], h["source_line"]) for _, _, h in sink.letters] == [("not_final", "8"), ("unknown_status", "9")]
+    assert [(h["reason"], h["source_line"]) for _, _, h in sink.letters] == [
+        ("not_final", "8"),
+        ("unknown_status", "9"),
+    ]
 
 
 def test_vicidial_status_table_is_overridable(tmp_path: Path) -> None:
-    (tmp_path / "map.yaml").write_text("statuses:\n  XYZ: {disposition: answered, amd: human, outcome: callback}\n")
-    calls = ingest("vicidial-csv", SAMPLES / "vicidial" / "vicidial_log.csv", tmp_path / "map.yaml").by_call_id()
+    (tmp_path / "map.yaml").write_text(
+        "statuses:\n  XYZ: {disposition: answered, amd: human, outcome: callback}\n"
+    )
+    calls = ingest(
+        "vicidial-csv", SAMPLES / "vicidial" / "vicidial_log.csv", tmp_path / "map.yaml"
+    ).by_call_id()
     assert calls["vd-1762059670.108"]["outcome"] == "callback"
-    assert calls["vd-1762059600.101"]["sale_amount"] == "0.00"  # no sale_amount rule: the sale counts, no revenue
+    assert (
+        calls["vd-1762059600.101"]["sale_amount"] == "0.00"
+    )  # no sale_amount rule: the sale counts, no revenue
 
 
 def test_vicidial_without_header_reads_vicidial_log_column_order(tmp_path: Path) -> None:

@@ -23,7 +23,11 @@ def test_rules_are_tried_in_order_and_the_lookup_decides_the_team(tmp_path: Path
         "team: {value: nobody}\ncampaign: {field: userfield, pattern: 'c=(\\w+)'}\nlookup: {file: reps.csv}\n"
     )))  # fmt: skip
     resolver = IdentityResolver(mapping, {})
-    assert resolver.identity({"channel": "SIP/1001-000a", "userfield": "c=solar"}) == ("1001", "north", "solar")
+    assert resolver.identity({"channel": "SIP/1001-000a", "userfield": "c=solar"}) == (
+        "1001",
+        "north",
+        "solar",
+    )
     assert resolver.identity({"channel": "Local/x", "accountcode": "1002"}) == ("1002", "south", "loans")
     assert resolver.identity({"channel": "Local/x", "accountcode": "9"}) == ("9", "nobody", None)
 
