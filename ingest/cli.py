@@ -31,6 +31,13 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _kafka_sink(settings: Settings) -> KafkaSink:
+    from streams.topics import ensure_topics
+
+    ensure_topics(settings)
+    return KafkaSink(settings)
+
+
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
     try:
         mapping = load_mapping(args.mapping) if args.mapping else IngestMapping()
@@ -49,15 +56,23 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if args.dry_run:
         sink = PrintSink()
     else:
-        from streams.topics import ensure_topics
-
-        ensure_topics(settings)
-        sink = KafkaSink(settings)
+        try:
+            sink = _kafka_sink(settings)
+        except Exception as exc:  # noqa: BLE001 - say what could not be reached, not a traceback
+            print(
+                f"callfloor ingest: cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r}",
+                file=sys.stderr,
+            )
+            return 1
     try:
         run_job(job, sink)
     except (FileNotFoundError, ValueError, MappingError) as exc:
         sink.close()
         return _fail(str(exc))
+    except KeyboardInterrupt:
+        sink.close()
+        print("callfloor ingest: interrupted; what was read before is produced", file=sys.stderr)
+        return 130
     failures = sink.close()
     if failures:
         return _fail(f"{len(failures)} records were not acknowledged by Kafka: {failures[0]!r}")

@@ -57,7 +57,7 @@ def primary_leg(legs: list[Leg]) -> Leg:
 class LegCollapser:
     """Groups legs by call id; yields a call's legs once no row of it was seen for ``window`` rows."""
 
-    def __init__(self, window: int = 2000, remembered: int = 200_000) -> None:
+    def __init__(self, window: int = 2000, remembered: int = 20_000) -> None:
         self.window, self.remembered = window, remembered
         self._open: OrderedDict[str, tuple[int, list[Leg]]] = OrderedDict()
         self._sent: OrderedDict[str, list[Leg]] = OrderedDict()
