@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 import orjson
 
-from ingest.legs import Leg, primary_leg
+from ingest.legs import Leg, call_version, primary_leg
 from ingest.rejects import IngestRejection, Unmappable
 from schemas.cdr import parse_cdr
 from schemas.rejections import CDRRejected
@@ -49,7 +49,7 @@ def call_to_cdr(legs: list[Leg], *, direction: str, currency: str) -> tuple[str,
     document = {
         "schema_version": 1,
         "call_id": primary.call_id,
-        "version": len(legs),
+        "version": call_version(legs, primary),
         "rep_id": rep_id,
         "team_id": _shared(legs, primary, "team_id"),
         "campaign_id": _shared(legs, primary, "campaign_id"),

@@ -6,9 +6,11 @@ answered. FreeSWITCH writes a CDR per leg too. The call counts once, with the fi
 its best leg. Legs are grouped by call id in a window of recent rows; a leg arriving after
 its call was sent reopens the call (remembered in a bounded LRU) and sends it again.
 
-The CDR ``version`` is the number of distinct legs, so a complete call always has the same
-(call_id, version, bytes) however it is read (again, in pieces, after a rotation), and a
-call first sent short of a leg is corrected by the fuller one.
+The CDR ``version`` is :func:`call_version`: more legs win, then a better primary leg. So a
+complete call always has the same (call_id, version, bytes) however it is read (again, in
+pieces, after a rotation); a call first sent short of a leg is corrected by the fuller one;
+and two imports that each saw only some legs (a call split by a rotation, imported file by
+file) keep the part with the answered leg.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class Leg:
 
     def rank(self) -> tuple[int, int, datetime]:
         return DISPOSITION_RANK[self.disposition], self.talk_seconds, self.ended
+
+
+def call_version(legs: list[Leg], primary: Leg) -> int:
+    """10 x distinct legs + the primary leg's disposition rank (0..6)."""
+    return len(legs) * 10 + DISPOSITION_RANK[primary.disposition]
 
 
 def primary_leg(legs: list[Leg]) -> Leg:

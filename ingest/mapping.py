@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping as MappingType
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -108,6 +109,16 @@ class IngestMapping(BaseModel):
     @classmethod
     def _rule_shorthands(cls, value: Any) -> Any:
         return _as_rules(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
 
     @field_validator("columns")
     @classmethod

@@ -14,15 +14,11 @@ def test_sample_folder_maps_every_call_once_with_its_answered_leg() -> None:
     calls = sink.by_call_id()
     assert len(sink.calls) == len(calls) == 9
     parallel = calls["ast-1762045800.5"]  # two rows share uniqueid; trunk2 answered
-    assert (parallel["version"], parallel["disposition"], parallel["talk_seconds"]) == (2, "answered", 20)
+    assert (parallel["version"], parallel["disposition"], parallel["talk_seconds"]) == (26, "answered", 20)
     assert parallel["answered_at"] == "2026-11-02T09:10:08+08:00"
     local = calls["ast-1762048800.16"]  # Local;1 and Local;2 rows share linkedid
-    assert (local["version"], local["rep_id"], local["team_id"], local["talk_seconds"]) == (
-        2,
-        "1003",
-        "south",
-        60,
-    )
+    assert (local["rep_id"], local["team_id"], local["talk_seconds"]) == ("1003", "south", 60)
+    assert local["version"] == 26
     assert calls["ast-1762049100.19"]["disposition"] == "no_answer"
     machine = calls["ast-1762047000.10"]
     assert (machine["disposition"], machine["amd"]) == ("answered", "machine")
@@ -74,7 +70,7 @@ def test_a_leg_arriving_after_its_call_was_sent_corrects_it_with_a_higher_versio
     (tmp_path / "late.csv").write_text("".join(source) + answered_leg)
     sink = ingest("asterisk-csv", tmp_path / "late.csv", MAPPING, window=1)
     versions = [cdr["version"] for _, cdr in sink.calls if cdr["call_id"] == "ast-1762045800.5"]
-    assert versions == [1, 2]
+    assert versions == [12, 26]  # 1 leg no_answer (rank 2), then 2 legs answered (rank 6)
     assert sink.by_call_id()["ast-1762045800.5"]["disposition"] == "answered"
 
 
@@ -112,3 +108,15 @@ def test_json_lines_use_the_same_names(tmp_path: Path) -> None:
     assert calls["ast-1762056000.48"]["talk_seconds"] == 40
     assert calls["ast-1762056600.50"]["disposition"] == "congestion"
     assert [h["reason"] for _, _, h in sink.letters] == ["bad_number"]
+
+
+def test_a_call_split_across_two_imports_keeps_its_answered_leg(tmp_path: Path) -> None:
+    rows = (SAMPLES / "asterisk" / "Master.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "Master.csv.1").write_text(rows[2])  # the parallel call's unanswered leg
+    (tmp_path / "Master.csv").write_text(rows[3])  # its answered leg, after the rotation
+    for order in (["Master.csv.1", "Master.csv"], ["Master.csv", "Master.csv.1"]):
+        sink = MemorySink()
+        for name in order:
+            ingest("asterisk-csv", tmp_path / name, MAPPING, sink=sink)
+        kept = sink.by_call_id()["ast-1762045800.5"]
+        assert (kept["disposition"], kept["talk_seconds"]) == ("answered", 20), order

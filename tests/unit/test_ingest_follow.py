@@ -76,7 +76,7 @@ def test_following_an_asterisk_file_across_rotation_counts_each_call_once(tmp_pa
         os.rename(path, tmp_path / "Master.csv.1")
         path.write_text("".join(ROWS[1:3] + ROWS[4:6]))  # the new file repeats two old rows
         wait_for(lambda: len(sink.by_call_id()) == 5, "the calls of the new file")
-        wait_for(lambda: sink.by_call_id()["ast-1762045800.5"]["version"] == 2, "the corrected call")
+        wait_for(lambda: sink.by_call_id()["ast-1762045800.5"]["version"] == 26, "the corrected call")
     finally:
         stop.set()
         runner.join(10)

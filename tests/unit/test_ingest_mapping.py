@@ -76,3 +76,8 @@ def test_lookup_without_the_team_column(tmp_path: Path) -> None:
     mapping = load_mapping(write(tmp_path, "lookup: {file: reps.csv}\n"))
     with pytest.raises(MappingError, match=r"reps.csv:1: no column 'rep_id'"):
         IdentityResolver(mapping, {})
+
+
+def test_an_unknown_zone_in_the_mapping_names_its_line(tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match=r"map.yaml:2: timezone: .*unknown IANA time zone 'Mars/Base'"):
+        load_mapping(write(tmp_path, "currency: CNY\ntimezone: Mars/Base\n"))
