@@ -7,8 +7,9 @@ quotes and commas), then, in the same run:
 - baseline: Python's ``csv`` module alone reading the file (rows/s);
 - ``map``: the import without a broker (read, map, collapse legs, validate each CDR with
   ``parse_cdr``, encode), records/s;
-- ``map + produce``: the whole import into a Tansu broker started on a free port, records/s
-  (skipped with ``--no-broker``).
+- ``map + produce``: the whole import into a Tansu broker started on a free port, records/s,
+  beside a second baseline: kafka-python producing the same number of ready CDRs to the same
+  broker (skipped with ``--no-broker``).
 
     .venv/bin/python -m benchmarks.ingest --rows 1000000
 """
@@ -94,7 +95,28 @@ def timed_import(path: Path, sink) -> tuple[float, int]:  # noqa: ANN001
     return time.perf_counter() - began, progress.records
 
 
-def with_broker(path: Path, workdir: Path) -> tuple[float, int]:
+class ProduceAlone:
+    """The same number of ready-made CDRs through the same sink: what producing alone costs."""
+
+    def __init__(self, sink: KafkaSink, calls: int) -> None:
+        self.sink, self.calls = sink, calls
+
+    def __call__(self) -> float:
+        value = (
+            b'{"schema_version":1,"call_id":"ast-0","version":16,"rep_id":"1000","team_id":"unassigned",'
+            b'"campaign_id":"c0","direction":"outbound","dialed_at":"2026-11-02T08:00:00+08:00",'
+            b'"answered_at":"2026-11-02T08:00:05+08:00","ended_at":"2026-11-02T08:00:35+08:00",'
+            b'"disposition":"answered","amd":null,"talk_seconds":30,"wrap_seconds":0,"outcome":null,'
+            b'"sale_amount":null,"currency":"CNY","new_customer":false,"list_price":null,"sold_price":null}'
+        )
+        began = time.perf_counter()
+        for n in range(self.calls):
+            self.sink.call(str(1000 + n % 200), value)
+        self.sink.close()
+        return time.perf_counter() - began
+
+
+def with_broker(path: Path, workdir: Path, calls: int) -> tuple[float, int, float]:
     from deploy.local.broker import LocalBroker
     from deploy.local.processes import free_port
     from schemas.settings import Settings
@@ -105,7 +127,10 @@ def with_broker(path: Path, workdir: Path) -> tuple[float, int]:
     try:
         settings = Settings(kafka_bootstrap=broker.bootstrap, cdr_topic="bench.ingest", partitions=8)
         ensure_topics(settings)
-        return timed_import(path, KafkaSink(settings))
+        seconds, records = timed_import(path, KafkaSink(settings))
+        other = settings.model_copy(update={"cdr_topic": "bench.alone"})
+        ensure_topics(other)
+        return seconds, records, ProduceAlone(KafkaSink(other), calls)()
     finally:
         broker.stop()
 
@@ -134,10 +159,11 @@ def run(args: argparse.Namespace) -> None:
         if args.no_broker:
             return
         note("mapping and producing to a local Tansu broker")
-        seconds, records = with_broker(path, Path(tmp))
+        seconds, records, alone_s = with_broker(path, Path(tmp), calls)
         produced = rate(records, seconds)
         emit(BENCH, "map + produce", records_per_s=produced, seconds=round(seconds, 2),
-             baseline_rows_per_s=baseline, ratio=ratio(produced, baseline), **sizes)  # fmt: skip
+             baseline_rows_per_s=baseline, ratio=ratio(produced, baseline),
+             produce_alone_cdrs_per_s=rate(calls, alone_s), **sizes)  # fmt: skip
 
 
 def main() -> None:

@@ -51,3 +51,17 @@ def test_epoch_is_shown_in_the_offset_in_force_at_that_instant() -> None:
     winter = datetime(2026, 12, 1, 12, tzinfo=UTC).timestamp()
     assert NEW_YORK.from_epoch(summer).isoformat() == "2026-07-01T08:00:00-04:00"
     assert NEW_YORK.from_epoch(winter).isoformat() == "2026-12-01T07:00:00-05:00"
+
+
+def test_fractions_and_the_t_separator_read_like_plain_times() -> None:
+    clock = LocalClock(ZoneInfo("Asia/Shanghai"))
+    assert clock.parse("2026-11-02T09:00:00.250000").isoformat() == "2026-11-02T09:00:00.250000+08:00"
+    assert clock.parse("2026-11-02 09:00:00Z").utcoffset() == timedelta(0)
+
+
+def test_the_skipped_hour_is_rejected_on_the_fast_path_too() -> None:
+    clock = LocalClock(ZoneInfo("America/New_York"))
+    clock.parse("2026-03-08 01:59:00")
+    for _ in range(2):
+        with pytest.raises(Unmappable):
+            clock.parse("2026-03-08 02:00:30")
