@@ -33,6 +33,8 @@ class Adapter:
                  outcome: str | None = None) -> Leg:  # fmt: skip
         fields: Mapping[str, str] = record.fields
         rep, team, campaign = self.resolver.identity(fields)
+        if outcome is None and disposition == "answered":
+            outcome = self.resolver.outcome(fields)
         return Leg(
             call_id=call_id, origin=record.origin, line=record.line, raw=record.raw,
             started=started, answered=answered, ended=ended, disposition=disposition,

@@ -8,9 +8,11 @@ over any rule.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import get_args
 
 from ingest.mapping import IngestMapping, Rule, load_lookup
 from ingest.rejects import IngestRejection, Unmappable
+from schemas.cdr import Outcome
 
 AMD_VALUES: dict[str, str | None] = {
     # Asterisk AMD() AMDSTATUS, FreeSWITCH mod_avmd/amd results, common spellings
@@ -18,6 +20,7 @@ AMD_VALUES: dict[str, str | None] = {
     "NOT_SURE": "notsure", "HANGUP": None, "": None,
 }  # fmt: skip
 
+OUTCOMES = frozenset(get_args(Outcome))
 Defaults = Mapping[str, list[Rule]]
 
 
@@ -29,6 +32,7 @@ class IdentityResolver:
 
         self.rep, self.team, self.campaign = rules("rep"), rules("team"), rules("campaign")
         self.amd_rules, self.sale_rules = rules("amd"), rules("sale_amount")
+        self.outcome_rules = rules("outcome")
         self.amd_values = {**AMD_VALUES, **{k.upper(): v for k, v in mapping.amd_values.items()}}
         self.lookup = load_lookup(mapping.lookup) if mapping.lookup else {}
 
@@ -61,6 +65,16 @@ class IdentityResolver:
             raise Unmappable(
                 IngestRejection.UNKNOWN_STATUS, f"AMD result {text!r} is not one of {known} (amd_values)"
             ) from None
+
+    def outcome(self, fields: Mapping[str, str]) -> str | None:
+        """The rep's disposition (``sale``, ``callback``...) where the dialer records it, else None."""
+        text = self._first(self.outcome_rules, fields, "outcome")
+        if text is None:
+            return None
+        if text.lower() not in OUTCOMES:
+            raise Unmappable(IngestRejection.UNKNOWN_STATUS,
+                             f"outcome {text!r} is not one of {', '.join(sorted(OUTCOMES))}")  # fmt: skip
+        return text.lower()
 
     def sale_amount(self, fields: Mapping[str, str]) -> str | None:
         return self._first(self.sale_rules, fields, "sale_amount")

@@ -2,7 +2,7 @@
 
 A mapping is YAML, validated by pydantic; a mistake stops the import with the file, the
 line and the field (``mapping.yaml:7: rep.0.pattern: ...``), never a traceback. Each of
-``rep``, ``team``, ``campaign``, ``amd`` and ``sale_amount`` is a list of rules tried in
+``rep``, ``team``, ``campaign``, ``amd``, ``outcome`` and ``sale_amount`` is a list of rules tried in
 order; the first that yields a non-empty value wins. A rule reads a record field (for
 FreeSWITCH, a channel variable), optionally through a regular expression (its group named
 like the target, else its first group, else the whole match), or is a constant ``value``.
@@ -96,6 +96,7 @@ class IngestMapping(BaseModel):
     team: list[Rule] | None = None
     campaign: list[Rule] | None = None
     amd: list[Rule] | None = None
+    outcome: list[Rule] | None = None
     sale_amount: list[Rule] | None = None
     lookup: Lookup | None = None
     direction: Direction = "outbound"
@@ -105,7 +106,7 @@ class IngestMapping(BaseModel):
     statuses: dict[str, StatusRule | Literal["not_final"]] = Field(default_factory=dict)
     hangup_causes: dict[str, Disposition] = Field(default_factory=dict)
 
-    @field_validator("rep", "team", "campaign", "amd", "sale_amount", mode="before")
+    @field_validator("rep", "team", "campaign", "amd", "outcome", "sale_amount", mode="before")
     @classmethod
     def _rule_shorthands(cls, value: Any) -> Any:
         return _as_rules(value)

@@ -120,3 +120,28 @@ def test_a_call_split_across_two_imports_keeps_its_answered_leg(tmp_path: Path) 
             ingest("asterisk-csv", tmp_path / name, MAPPING, sink=sink)
         kept = sink.by_call_id()["ast-1762045800.5"]
         assert (kept["disposition"], kept["talk_seconds"]) == ("answered", 20), order
+
+
+def test_outcome_and_sale_amount_from_userfield_on_answered_calls(tmp_path: Path) -> None:
+    (tmp_path / "map.yaml").write_text(
+        "team: {value: t}\ncampaign: {value: c}\n"
+        "outcome: {field: userfield, pattern: 'outcome=(\\w+)'}\n"
+        "sale_amount: {field: userfield, pattern: 'amount=([\\d.]+)'}\n"
+    )
+    rows = [
+        ("u-1", "ANSWERED", "2026-11-02 09:00:05", 30, "outcome=SALE;amount=199.50"),
+        ("u-2", "ANSWERED", "2026-11-02 09:00:05", 30, "outcome=callback"),
+        ("u-3", "NO ANSWER", "", 0, "outcome=sale;amount=5"),
+        ("u-4", "ANSWERED", "2026-11-02 09:00:05", 30, "outcome=maybe"),
+    ]
+    (tmp_path / "Master.csv").write_text("".join(
+        f'"7","7","1","out","c","SIP/7-1","SIP/t-2","Dial","x","2026-11-02 09:00:00","{answer}",'
+        f'"2026-11-02 09:00:35","35","{talk}","{status}","DOCUMENTATION","{uid}","{userfield}"\n'
+        for uid, status, answer, talk, userfield in rows
+    ))  # fmt: skip
+    sink = ingest("asterisk-csv", tmp_path / "Master.csv", tmp_path / "map.yaml")
+    calls = sink.by_call_id()
+    assert (calls["ast-u-1"]["outcome"], calls["ast-u-1"]["sale_amount"]) == ("sale", "199.50")
+    assert (calls["ast-u-2"]["outcome"], calls["ast-u-2"]["sale_amount"]) == ("callback", None)
+    assert (calls["ast-u-3"]["outcome"], calls["ast-u-3"]["sale_amount"]) == (None, None)
+    assert [(h["reason"], h["source_line"]) for _, _, h in sink.letters] == [("unknown_status", "4")]
