@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import orjson
 
 from ingest.rejects import IngestRejection, Unmappable
-from ingest.sources import LineFeed, SourceRecord
+from ingest.sources import LineFeed, SourceRecord, decode
 
 # given a row (the first one of a file, or any later one), the column names to read it with,
 # and whether that row was a header
@@ -44,11 +44,36 @@ def csv_records(feed: LineFeed, origin: str, layout: Layout) -> Iterator[SourceR
             if was_header:
                 header = columns
                 continue
-        if columns is None or len(row) != len(columns):
-            expected = str(len(columns)) if columns else "a known layout"
-            yield SourceRecord(origin, line, raw, problem=f"{len(row)} columns, expected {expected}")
-            continue
-        yield SourceRecord(origin, line, raw, dict(zip(columns, row, strict=True)))
+        if columns is not None and len(row) == len(columns):
+            yield SourceRecord(origin, line, raw, dict(zip(columns, row, strict=True)))
+        elif b"\n" in raw:
+            yield from _line_by_line(origin, line, raw, header, layout)
+        else:
+            yield _wrong_width(origin, line, raw, row, columns)
+
+
+def _wrong_width(
+    origin: str, line: int, raw: bytes, row: list[str], columns: list[str] | None
+) -> SourceRecord:
+    expected = str(len(columns)) if columns else "a known layout"
+    return SourceRecord(origin, line, raw, problem=f"{len(row)} columns, expected {expected}")
+
+
+def _line_by_line(
+    origin: str, line: int, raw: bytes, header: list[str] | None, layout: Layout
+) -> Iterator[SourceRecord]:
+    """A bad record that spans lines is read again one line at a time.
+
+    A row cut short by a crash leaves a quote open, which swallows the next line; read
+    alone, the cut row is unreadable and the next one is whole again.
+    """
+    for offset, text in enumerate(raw.split(b"\n")):
+        row = next(csv.reader([decode(text)]), [])
+        columns = header if header is not None else layout(row, False)[0]
+        if columns is not None and len(row) == len(columns):
+            yield SourceRecord(origin, line + offset, text, dict(zip(columns, row, strict=True)))
+        elif row:
+            yield _wrong_width(origin, line + offset, text, row, columns)
 
 
 def _scalars(document: Mapping[str, object], *, url_encoded: bool) -> dict[str, str]:

@@ -145,3 +145,11 @@ def test_outcome_and_sale_amount_from_userfield_on_answered_calls(tmp_path: Path
     assert (calls["ast-u-2"]["outcome"], calls["ast-u-2"]["sale_amount"]) == ("callback", None)
     assert (calls["ast-u-3"]["outcome"], calls["ast-u-3"]["sale_amount"]) == (None, None)
     assert [(h["reason"], h["source_line"]) for _, _, h in sink.letters] == [("unknown_status", "4")]
+
+
+def test_a_row_cut_short_does_not_swallow_the_next_one(tmp_path: Path) -> None:
+    rows = (SAMPLES / "asterisk" / "Master.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "cut.csv").write_text(rows[0][:60] + "\n" + "".join(rows[1:3]))  # an open quote on line 1
+    sink = ingest("asterisk-csv", tmp_path / "cut.csv", MAPPING)
+    assert [(h["reason"], h["source_line"]) for _, _, h in sink.letters] == [("unreadable_record", "1")]
+    assert set(sink.by_call_id()) == {"ast-1762045500.3", "ast-1762045800.5"}
