@@ -1,16 +1,21 @@
-"""The body of ``callfloor ingest`` (registered in ``deploy/cli.py``)."""
+"""The body of ``callfloor ingest`` (registered in ``deploy/cli.py``).
+
+Only the argument definitions load with the CLI: every ``callfloor`` command builds the
+parser, so the import machinery is imported when ``ingest`` runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
-from ingest.mapping import IngestMapping, MappingError, load_mapping
-from ingest.producer import KafkaSink, PrintSink, Sink
-from ingest.run import FORMATS, IngestJob, run_job
-from schemas.settings import Settings
+if TYPE_CHECKING:
+    from ingest.producer import KafkaSink
+    from schemas.settings import Settings
+
+FORMATS = ("asterisk-csv", "asterisk-json", "freeswitch-json", "vicidial-csv")  # = ingest.run.ADAPTERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +37,7 @@ def _fail(message: str) -> int:
 
 
 def _kafka_sink(settings: Settings) -> KafkaSink:
+    from ingest.producer import KafkaSink
     from streams.topics import ensure_topics
 
     ensure_topics(settings)
@@ -39,6 +45,12 @@ def _kafka_sink(settings: Settings) -> KafkaSink:
 
 
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from ingest.mapping import IngestMapping, MappingError, load_mapping
+    from ingest.producer import PrintSink, Sink
+    from ingest.run import IngestJob, run_job
+
     try:
         mapping = load_mapping(args.mapping) if args.mapping else IngestMapping()
     except MappingError as exc:

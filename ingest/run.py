@@ -31,7 +31,6 @@ ADAPTERS: dict[str, type[Adapter]] = {
     adapter.name: adapter
     for adapter in (AsteriskCsvAdapter, AsteriskJsonAdapter, FreeswitchJsonAdapter, VicidialCsvAdapter)
 }
-FORMATS = tuple(ADAPTERS)
 
 
 @dataclass(frozen=True)

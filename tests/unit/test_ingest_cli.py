@@ -64,3 +64,10 @@ def test_a_call_across_the_autumn_dst_change_keeps_its_length(tmp_path: Path) ->
     cdr = orjson.loads(done.stdout)
     assert cdr["dialed_at"] == "2026-11-01T01:50:00-04:00" and cdr["ended_at"] == "2026-11-01T01:10:10-05:00"
     assert cdr["talk_seconds"] == 1200
+
+
+def test_the_cli_offers_exactly_the_formats_there_are_adapters_for() -> None:
+    from ingest.cli import FORMATS
+    from ingest.run import ADAPTERS
+
+    assert tuple(ADAPTERS) == FORMATS
