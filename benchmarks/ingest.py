@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from benchmarks.harness import conditions, emit, main_guard, note, rate, ratio
 from ingest.mapping import IngestMapping, Rule
-from ingest.producer import KafkaSink
+from ingest.producer import KafkaSink, Sink
 from ingest.run import IngestJob, run_job
 
 BENCH = "ingest"
@@ -84,7 +84,7 @@ MAPPING = IngestMapping(
 )
 
 
-def timed_import(path: Path, sink) -> tuple[float, int]:  # noqa: ANN001
+def timed_import(path: Path, sink: Sink) -> tuple[float, int]:
     job = IngestJob(fmt="asterisk-csv", target=str(path), mapping=MAPPING, zone=ZoneInfo("Asia/Shanghai"),
                     progress=False)  # fmt: skip
     began = time.perf_counter()
@@ -118,9 +118,9 @@ class ProduceAlone:
 
 def with_broker(path: Path, workdir: Path, calls: int) -> tuple[float, int, float]:
     from deploy.local.broker import LocalBroker
-    from deploy.local.processes import free_port
     from schemas.settings import Settings
     from streams.topics import ensure_topics
+    from tests.support.ports import free_port
 
     broker = LocalBroker(port=free_port(), log_path=workdir / "broker.log")
     broker.start()

@@ -14,9 +14,10 @@ import pytest
 from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.kafka_reads import lag, read_all
-from tests.integration.test_pipeline_exact import report
-from tests.services import running_worker, wait_until
+from tests.support.cli import report
+from tests.support.kafka import lag, read_topic
+from tests.support.processes import running_worker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ def import_samples(settings: Settings) -> None:
 
 
 def drain(settings: Settings, worker_log: Path) -> None:
-    wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+    wait_for(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
                180, f"the worker to commit every offset (log: {worker_log})", every_s=1)  # fmt: skip
 
 
@@ -83,10 +84,10 @@ def test_imported_samples_report_exactly_and_a_second_import_counts_nothing_twic
         assert report(settings, D2, D3) == EXPECTED
         import_samples(settings)
         drain(settings, worker_log)
-        assert worker.poll() is None, "the worker must not have exited"
+        assert worker.alive(), "the worker must not have exited"
     assert report(settings, D2, D3) == EXPECTED
 
-    letters = read_all(settings.kafka_bootstrap, settings.dlq_topic)
+    letters = read_topic(settings.kafka_bootstrap, settings.dlq_topic)
     headers = [{name: value.decode() for name, value in record.headers} for record in letters]
     assert Counter(h["reason"] for h in headers) == REJECTS_PER_IMPORT + REJECTS_PER_IMPORT
     weird = [h for h in headers if "WEIRD" in h["detail"]]

@@ -11,18 +11,10 @@ from zoneinfo import ZoneInfo
 from ingest.follow import follow_lines
 from ingest.mapping import load_mapping
 from ingest.run import IngestJob, run_job
+from tests.support.waiting import wait_for
 from tests.unit.ingest_helpers import SAMPLES, MemorySink
 
 ROWS = (SAMPLES / "asterisk" / "Master.csv").read_text().splitlines(keepends=True)
-
-
-def wait_for(check, what: str, timeout_s: float = 20.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def append(path: Path, text: str) -> None:
@@ -41,19 +33,19 @@ def test_follow_lines_waits_for_whole_lines_and_follows_a_rename_rotation(tmp_pa
     reader.start()
     try:
         append(path, "b-first-half")
-        wait_for(lambda: got == [(1, b"a\n")], "the first line")
+        wait_for(lambda: got == [(1, b"a\n")], 20, "the first line", every_s=0.05)
         time.sleep(0.1)
         assert got == [(1, b"a\n")], "half a line must wait for its newline"
         append(path, "-second-half\n")
-        wait_for(lambda: len(got) == 2, "the completed line")
+        wait_for(lambda: len(got) == 2, 20, "the completed line", every_s=0.05)
         append(path, "c-written-just-before-rotation\n")
         path.rename(tmp_path / "Master.csv.1")
         path.write_text("d\n")
-        wait_for(lambda: len(got) == 4, "the rotated file's last line and the new file")
+        wait_for(lambda: len(got) == 4, 20, "the rotated file's last line and the new file", every_s=0.05)
         path.write_text("")  # copytruncate: emptied in place, then written again
         time.sleep(0.2)
         append(path, "e\n")
-        wait_for(lambda: len(got) == 5, "the truncated file read again")
+        wait_for(lambda: len(got) == 5, 20, "the truncated file read again", every_s=0.05)
     finally:
         stop.set()
         reader.join(10)
@@ -71,12 +63,22 @@ def test_following_an_asterisk_file_across_rotation_counts_each_call_once(tmp_pa
     runner = threading.Thread(target=run_job, args=(job, sink), kwargs={"stop": stop})
     runner.start()
     try:
-        wait_for(lambda: len(sink.by_call_id()) == 3, "the first three calls after a quiet second")
+        wait_for(
+            lambda: len(sink.by_call_id()) == 3,
+            20,
+            "the first three calls after a quiet second",
+            every_s=0.05,
+        )
         append(path, ROWS[3])  # the parallel call's answered leg, after its call was sent
         os.rename(path, tmp_path / "Master.csv.1")
         path.write_text("".join(ROWS[1:3] + ROWS[4:6]))  # the new file repeats two old rows
-        wait_for(lambda: len(sink.by_call_id()) == 5, "the calls of the new file")
-        wait_for(lambda: sink.by_call_id()["ast-1762045800.5"]["version"] == 26, "the corrected call")
+        wait_for(lambda: len(sink.by_call_id()) == 5, 20, "the calls of the new file", every_s=0.05)
+        wait_for(
+            lambda: sink.by_call_id()["ast-1762045800.5"]["version"] == 26,
+            20,
+            "the corrected call",
+            every_s=0.05,
+        )
     finally:
         stop.set()
         runner.join(10)
