@@ -34,21 +34,24 @@ class Endpoint(ClickHouseProcess):
         return Settings().clickhouse_token_file.read_text().strip()
 
 
+def _serving(tmp: pytest.TempPathFactory, logs_dir: Path, name: str, *flags: str) -> Iterator[Endpoint]:
+    server = Endpoint(tmp.mktemp(name), logs_dir / f"{name}.log", *flags)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def open_endpoint(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[Endpoint]:
-    server = Endpoint(tmp_path_factory.mktemp("attack-open"), logs_dir / "attack-open.log")
-    server.start()
-    yield server
-    server.stop()
+    yield from _serving(tmp_path_factory, logs_dir, "attack-open")
 
 
 @pytest.fixture(scope="session")
 def tight_endpoint(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[Endpoint]:
     flags = ("--max-body-mb", "1", "--max-connections", "4", "--request-timeout", "5")
-    server = Endpoint(tmp_path_factory.mktemp("attack-tight"), logs_dir / "attack-tight.log", *flags)
-    server.start()
-    yield server
-    server.stop()
+    yield from _serving(tmp_path_factory, logs_dir, "attack-tight", *flags)
 
 
 @pytest.fixture(scope="session")
