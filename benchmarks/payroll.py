@@ -23,6 +23,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from clickhouse_connect.driver.client import Client
+
 from benchmarks.harness import Stack, conditions, emit, main_guard, note
 from payroll.compute import compute_month
 from payroll.inputs import Inputs
@@ -66,7 +68,7 @@ _ROW = """
 """
 
 
-def fill(client, calls: int, reps: int) -> None:  # noqa: ANN001
+def fill(client: Client, calls: int, reps: int) -> None:
     """The year of calls, then version 2 of 1 % of them (a tenth moved one day later)."""
     common = {"reps": reps, "first": FIRST_DAY.isoformat(), "days": DAYS, "calls": calls}
     for where, version, shift in (("", 1, "0"), (" WHERE n % 100 = 0", 2, "toUInt8(n % 1000 = 0)")):
@@ -88,7 +90,7 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     return round(statistics.median(seconds), 3), result
 
 
-def time_refreshes(client, what: str, repeat: int, cond: dict) -> None:  # noqa: ANN001
+def time_refreshes(client: Client, what: str, repeat: int, cond: dict) -> None:
     """The worker's 30-second ClickHouse refreshes, each timed and printed."""
     refreshes = {
         "month_to_date": lambda: month_to_date(client, MONTH, MONTH + timedelta(days=20)),
@@ -99,7 +101,7 @@ def time_refreshes(client, what: str, repeat: int, cond: dict) -> None:  # noqa:
         emit("payroll", what.format(name), seconds=seconds, **cond)
 
 
-def month_read(client, calls: str) -> list:  # noqa: ANN001
+def month_read(client: Client, calls: str) -> list:
     """Payroll's month query: ``calls`` is ``calls FINAL WHERE`` (before) or ``EXACT_CALLS AND`` (now)."""
     sums = ", ".join(kpi_sum(c) for c in KPI_COUNTERS)
     return client.query(

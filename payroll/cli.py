@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 
 
-def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader) -> None:  # noqa: ANN001
+def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callable[[], Settings]) -> None:
     """Register ``payroll`` and its sub-commands on the CLI's sub-parsers."""
     from payroll.render import FORMATS
     from payroll.run import parse_month
@@ -19,12 +21,12 @@ def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader) -> None
 
     p = commands.add_parser("run", help="one statement per person for a month")
     p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
-    p.add_argument("--plan", type=_path, required=True, help="pay plan YAML")
-    p.add_argument("--inputs", type=_path, help="directory of the CSV inputs the plan names")
+    p.add_argument("--plan", type=Path, required=True, help="pay plan YAML")
+    p.add_argument("--inputs", type=Path, help="directory of the CSV inputs the plan names")
     p.add_argument("--format", choices=FORMATS, default="json")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the HTML statements")
-    p.add_argument("--out", type=_path, help="write files here instead of printing")
-    p.add_argument("--compare", type=_path, metavar="PREVIOUS", help="JSON of an earlier run of this month")
+    p.add_argument("--out", type=Path, help="write files here instead of printing")
+    p.add_argument("--compare", type=Path, metavar="PREVIOUS", help="JSON of an earlier run of this month")
     p.set_defaults(func=lambda args: _run("run", settings_loader(), args))
 
     p = commands.add_parser("explain", help="the calls behind a rep's figures, version by version")
@@ -36,15 +38,9 @@ def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader) -> None
 
     p = commands.add_parser("close", help="record what is paid for a month (never changed afterwards)")
     p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
-    p.add_argument("--plan", type=_path, required=True)
-    p.add_argument("--inputs", type=_path)
+    p.add_argument("--plan", type=Path, required=True)
+    p.add_argument("--inputs", type=Path)
     p.set_defaults(func=lambda args: _run("close", settings_loader(), args))
-
-
-def _path(text: str):  # noqa: ANN202
-    from pathlib import Path
-
-    return Path(text)
 
 
 def _run(command: str, settings: Settings, args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ which is why the same data, plan and inputs give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -99,7 +99,7 @@ def statement_dict(st: Statement) -> dict[str, Any]:
 def _pay_sums(statements: Iterable[Statement]) -> dict[str, Any]:
     rows = list(statements)
 
-    def total(pick) -> str:  # noqa: ANN001
+    def total(pick: Callable[[Statement], Decimal]) -> str:
         return text(cents(sum((pick(st) for st in rows), ZERO)))
 
     return {

@@ -12,13 +12,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from deploy.local.broker import LocalBroker
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
-from tests.services import ClickHouseProcess, free_port
+from tests.support.ports import free_port
+from tests.support.processes import ClickHouseProcess
 
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _install_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One CALLFLOOR_DATA_DIR for the session, as one install: the embedded endpoints the
+    suite starts write their per-install token there, and every Settings() reads it."""
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("install")
+        patch.setenv("CALLFLOOR_DATA_DIR", str(home))
+        yield home
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +77,7 @@ def worker_log(logs_dir: Path, request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
-def ch_client(settings: Settings):  # noqa: ANN201 - clickhouse_connect Client
+def ch_client(settings: Settings) -> Iterator[Client]:
     client = connect(settings, database="")
     yield client
     client.close()

@@ -65,6 +65,15 @@ def test_catchup_benchmark_runs() -> None:
     assert len(drain["deciles_events_per_s"]) == 10 and "events_per_s" in ratio
 
 
+def test_endpoint_requests_benchmark_runs() -> None:
+    argv = [sys.executable, "-m", "benchmarks.endpoint_requests", "--requests", "10", "--rows", "200"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert [line["what"].split(" ")[0] for line in lines] == ["baseline:", "fresh", "SELECT", "insert"]
+    assert all(line["median_ms"] > 0 and {"cores", "loadavg_1m", "chdb"} <= line.keys() for line in lines)
+
+
 def test_payroll_benchmark_runs() -> None:
     lines = run_benchmark("payroll", "--calls", "20000", "--reps", "50", "--repeat", "1")
     whats = [line["what"] for line in lines]

@@ -12,6 +12,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from schemas.cdr import parse_cdr
 from schemas.kpis import counters
@@ -53,14 +54,14 @@ def rows() -> list[tuple]:
     return out
 
 
-def insert(client, table: str = CALLS_TABLE) -> None:  # noqa: ANN001
+def insert(client: Client, table: str = CALLS_TABLE) -> None:
     """The rows and their call_partitions entries, as the writer stores them."""
     client.insert(table, rows(), column_names=COLUMNS)
     seen = [(0, row[0], row[COLUMNS.index("business_day")]) for row in rows()]
     client.insert(PARTITIONS_TABLE, seen, column_names=("kafka_partition", "call_id", "business_day"))
 
 
-def check_reads(client) -> None:  # noqa: ANN001
+def check_reads(client: Client) -> None:
     october = report_rows(client, date(2026, 10, 1), date(2026, 10, 31), "rep")
     november = report_rows(client, date(2026, 11, 1), date(2026, 11, 30), "rep")
     assert sum(r["dials"] for r in october) == 2 and sum(r["dials"] for r in november) == 2

@@ -21,7 +21,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from deploy.local.clickhouse_server import EmbeddedClickHouse
+from deploy.local.clickhouse import EmbeddedClickHouse
 
 pytestmark = pytest.mark.integration
 
@@ -38,20 +38,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedClickHo
     ch.stop()
 
 
+def token_of(server: EmbeddedClickHouse) -> str:
+    assert server.token_file is not None
+    return server.token_file.read_text().strip()
+
+
 @pytest.fixture(scope="module")
 def client(server: EmbeddedClickHouse) -> Iterator[Client]:
     """A client on the `callfloor` database, created first, as the services will use it."""
-    admin = clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
+    token = token_of(server)
+    admin = clickhouse_connect.get_client(host="127.0.0.1", port=server.port, password=token)
     admin.command("CREATE DATABASE IF NOT EXISTS callfloor")
     admin.close()
-    cl = clickhouse_connect.get_client(host="127.0.0.1", port=server.port, database="callfloor")
+    cl = clickhouse_connect.get_client(
+        host="127.0.0.1", port=server.port, database="callfloor", password=token
+    )
     yield cl
     cl.close()
 
 
-def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None):
+def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None, token: str = ""):
     """A raw HTTP call, returning (status, body) even for error statuses."""
-    request = urllib.request.Request(url, data=body, headers=headers or {})
+    headers = {"X-ClickHouse-Key": token, **(headers or {})} if token else headers or {}
+    request = urllib.request.Request(url, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -117,7 +126,8 @@ def test_insert_spanning_several_compressed_blocks(client: Client) -> None:
 @pytest.mark.parametrize("compress", ["zstd", "gzip", False])
 def test_other_request_compressions(server: EmbeddedClickHouse, compress: str | bool) -> None:
     cl = clickhouse_connect.get_client(
-        host="127.0.0.1", port=server.port, database="callfloor", compress=compress
+        host="127.0.0.1", port=server.port, database="callfloor", compress=compress,
+        password=token_of(server),
     )
     cl.command("CREATE TABLE IF NOT EXISTS comp (k String, v UInt32) ENGINE = Memory")
     cl.insert("comp", [[str(compress), i] for i in range(3000)], column_names=["k", "v"])
@@ -133,7 +143,8 @@ def test_server_side_parameters(server: EmbeddedClickHouse, client: Client) -> N
     # Raw HTTP: values arrive in ClickHouse's escaped form, as the real server expects them.
     query = urllib.parse.urlencode({"param_who": "O'Brien\\tx", "database": "callfloor"})
     status, body = http(
-        f"{server.url}/?{query}", b"SELECT concat('hi ', {who:String}) FORMAT RawBLOB"
+        f"{server.url}/?{query}", b"SELECT concat('hi ', {who:String}) FORMAT RawBLOB",
+        token=token_of(server),
     )
     assert (status, body) == (200, b"hi O'Brien\tx")
 

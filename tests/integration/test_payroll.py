@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from deploy.local.broker import LocalBroker
-from deploy.local.processes import callfloor_command, free_port
+from deploy.local.processes import callfloor_command
 from schemas.kpis import KPI, KPI_COUNTERS
 from schemas.settings import Settings
 from schemas.targets import parse_targets
@@ -30,8 +30,10 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.ddl import apply_schema
 from sinks.clickhouse.targets import record_targets
 from streams.topics import ensure_topics
-from tests.integration.kafka_reads import lag
-from tests.services import ClickHouseProcess, running_worker, wait_until
+from tests.support.kafka import lag
+from tests.support.ports import free_port
+from tests.support.processes import ClickHouseProcess, running_worker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +69,8 @@ _ids = itertools.count()
 
 @pytest.fixture(scope="module")
 def loaded(
-    broker: LocalBroker, clickhouse: ClickHouseProcess, tmp_path_factory
-) -> Iterator[tuple[Settings, Truth]]:  # noqa: ANN001
+    broker: LocalBroker, clickhouse: ClickHouseProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Truth]]:
     n = next(_ids)
     settings = Settings(
         kafka_bootstrap=broker.bootstrap,
@@ -92,7 +94,7 @@ def loaded(
 def worker_drains(settings: Settings, log: Path, timeout_s: float) -> None:
     """Start a worker, wait until it committed every offset, stop it."""
     with running_worker(settings, log):
-        wait_until(
+        wait_for(
             lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
             timeout_s,
             f"the worker to drain (log {log})",
