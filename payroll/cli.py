@@ -9,6 +9,7 @@ from pathlib import Path
 
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.payroll_ddl import ensure_payroll_schema
 
 
 def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callable[[], Settings]) -> None:
@@ -65,6 +66,7 @@ def run_close(settings: Settings, args: argparse.Namespace) -> int:
     plan, inputs = loaded
     try:
         with connect(settings) as client:
+            ensure_payroll_schema(client, settings.timezone)
             record = close_month(client, settings, args.month, plan, inputs)
     except AlreadyClosed as exc:
         print(f"callfloor payroll close: {exc}", file=sys.stderr)

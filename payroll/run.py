@@ -18,6 +18,7 @@ from payroll.statements import PayRun, kpi_names
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.payroll_closes import CloseRecord, close_of
+from sinks.clickhouse.payroll_ddl import ensure_payroll_schema
 from sinks.clickhouse.payroll_reads import read_month
 
 
@@ -67,6 +68,7 @@ def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
     plan, inputs = loaded
     try:
         with connect(settings) as client:
+            ensure_payroll_schema(client, settings.timezone)
             record = close_of(client, args.month)
             if record is None:
                 run = pay_run(client, settings, args.month, plan, inputs)

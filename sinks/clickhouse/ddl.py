@@ -132,9 +132,10 @@ def apply_schema(settings: Settings) -> Client:
     """Create the database, tables and views (safe on every start); return a client to it."""
     with connect(settings, database="") as admin:
         admin.command(f"CREATE DATABASE IF NOT EXISTS `{settings.clickhouse_database}`")
-    from sinks.clickhouse.payroll_ddl import payroll_statements  # it builds on this module's tables
+    from sinks.clickhouse.payroll_ddl import ensure_payroll_schema  # it builds on this module's tables
 
     client = connect(settings)
-    for statement in (*STATEMENTS, *payroll_statements(settings.timezone)):
+    for statement in STATEMENTS:
         client.command(statement)
+    ensure_payroll_schema(client, settings.timezone)
     return client

@@ -10,6 +10,8 @@ systems may read: one row per rep per month (see README "Payroll").
 
 from __future__ import annotations
 
+from clickhouse_connect.driver.client import Client
+
 from schemas.kpis import KPI, KPI_COUNTERS, Unit
 from schemas.targets import METRIC_KEYS
 from sinks.clickhouse.ddl import CALLS_TABLE, EXACT_CALLS, PRICE_SUMS, kpi_sum
@@ -143,3 +145,9 @@ GROUP BY {group}
 def payroll_statements(zone: str) -> tuple[str, ...]:
     """DDL in order; the view embeds the business zone (a month ends at local midnight)."""
     return (_VERSIONS_TABLE, _VERSIONS_MV, _CLOSES, _PAID, _rep_month_view(zone))
+
+
+def ensure_payroll_schema(client: Client, zone: str) -> None:
+    """Payroll's tables and view, for a database whose worker has not restarted since payroll came."""
+    for statement in payroll_statements(zone):
+        client.command(statement)
