@@ -115,7 +115,9 @@ OLD_READ, NEW_READ = f"{CALLS_TABLE} FINAL WHERE", f"{EXACT_CALLS} AND"
 
 
 def run(args: argparse.Namespace) -> None:
-    cond = conditions(calls=args.calls, reps=args.reps, months=12, repeat=args.repeat, partitions=12)
+    cond = conditions(
+        calls=args.calls, reps=args.reps, months=12, repeat=args.repeat, partitions=12, merged=args.merged
+    )
     plan = load_plan(PLAN)
     targets = parse_targets(
         (
@@ -136,6 +138,8 @@ def run(args: argparse.Namespace) -> None:
                 note(f"filling {settings.clickhouse_database} with {args.calls:,} calls")
                 start = time.perf_counter()
                 fill(client, args.calls, args.reps)
+                if args.merged:
+                    client.command(f"OPTIMIZE TABLE {CALLS_TABLE} FINAL")
                 record_targets(client, targets, datetime(2025, 10, 1, tzinfo=UTC))
                 note(f"  {time.perf_counter() - start:.1f} s")
         with connect(old) as client:
@@ -176,6 +180,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10_000_000, help="calls over 12 months (issue: >= 10M)")
     parser.add_argument("--reps", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--merged",
+        action="store_true",
+        help="merge all parts after filling (the steady state a year of background merges leaves)",
+    )
     args = parser.parse_args()
     main_guard(lambda: run(args))
 

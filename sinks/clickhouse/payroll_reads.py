@@ -43,10 +43,10 @@ def read_month(
     at its last instant (or the recorded ``targets_version`` when replaying a closed month)."""
     first, last = month_bounds(month)
     result = client.query(
-        f"SELECT rep_id, team_id, business_day, max(dialed_at) AS last_dialed, "
+        f"SELECT rep_id, team_id, groupUniqArray(business_day) AS days, max(dialed_at) AS last_dialed, "
         f"max(ingested_at) AS cutoff, {_SUMS}, {PRICE_SUMS} FROM {EXACT_CALLS}"
         " AND business_day BETWEEN {first:Date} AND {last:Date}"
-        " GROUP BY rep_id, team_id, business_day",
+        " GROUP BY rep_id, team_id",
         parameters={"first": first, "last": last},
     )
     activity: dict[tuple[str, str], Activity] = {}
@@ -55,15 +55,14 @@ def read_month(
     last_call: dict[str, tuple[datetime, str]] = {}
     cutoff: datetime | None = None
     for row in result.named_results():
-        rep, team, day = row["rep_id"], row["team_id"], row["business_day"]
-        act = Activity(
+        rep, team = row["rep_id"], row["team_id"]
+        activity[(rep, team)] = Activity(
             {c.name: int(row[c.sum_alias]) for c in KPI_COUNTERS},
             int(row["list_cents"] or 0),
             int(row["sold_cents"] or 0),
         )
-        activity.setdefault((rep, team), Activity()).add(act)
-        rep_days.setdefault(rep, set()).add(day)
-        team_days.setdefault(team, set()).add(day)
+        rep_days.setdefault(rep, set()).update(row["days"])
+        team_days.setdefault(team, set()).update(row["days"])
         if rep not in last_call or (row["last_dialed"], team) > last_call[rep]:
             last_call[rep] = (row["last_dialed"], team)
         cutoff = row["cutoff"] if cutoff is None else max(cutoff, row["cutoff"])
