@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from schemas.settings import Settings
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.payroll_ddl import ensure_payroll_schema
 
 
 def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callable[[], Settings]) -> None:
@@ -58,15 +56,14 @@ def _run(command: str, settings: Settings, args: argparse.Namespace) -> int:
 
 def run_close(settings: Settings, args: argparse.Namespace) -> int:
     from payroll.close import AlreadyClosed, close_month
-    from payroll.run import load_plan_and_inputs
+    from payroll.run import load_plan_and_inputs, payroll_client
 
     loaded = load_plan_and_inputs(args.plan, args.inputs)
     if loaded is None:
         return 2
     plan, inputs = loaded
     try:
-        with connect(settings) as client:
-            ensure_payroll_schema(client, settings.timezone)
+        with payroll_client(settings) as client:
             record = close_month(client, settings, args.month, plan, inputs)
     except AlreadyClosed as exc:
         print(f"callfloor payroll close: {exc}", file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -61,14 +63,21 @@ def load_plan_and_inputs(plan_path: Path, inputs_dir: Path | None) -> tuple[PayP
         return None
 
 
+@contextmanager
+def payroll_client(settings: Settings) -> Iterator[Client]:
+    """A ClickHouse client with payroll's tables in place."""
+    with connect(settings) as client:
+        ensure_payroll_schema(client, settings.timezone)
+        yield client
+
+
 def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
     loaded = load_plan_and_inputs(args.plan, args.inputs)
     if loaded is None:
         return 2
     plan, inputs = loaded
     try:
-        with connect(settings) as client:
-            ensure_payroll_schema(client, settings.timezone)
+        with payroll_client(settings) as client:
             record = close_of(client, args.month)
             if record is None:
                 run = pay_run(client, settings, args.month, plan, inputs)
