@@ -1,15 +1,13 @@
-"""A month's payroll over a year of history: cost in proportion to the month, not to history.
+"""A month's payroll over a year of history, beside the plain exact month read.
 
 Builds 12 months of calls (default 10,000,000, 1 % of them corrected by a version 2, a
 tenth of those moved to the next day, which crosses a month at month ends) straight into
 ClickHouse with ``INSERT ... SELECT FROM numbers()`` (not through Kafka: this measures
-reads), twice: in today's layout before this change (``calls`` unpartitioned, every exact
-read ``FINAL`` over all history) and in the month-partitioned layout. Then, in the same
-run, times (median of --repeat):
+reads; ``--merged`` merges all parts after, the steady state). Then times (median of --repeat):
 
-- baseline: the month read on the old layout (``calls FINAL`` for the month, payroll's query)
-- the whole payroll for the month on the new layout (read + targets + statements for every rep)
-- the 30-second refreshes (month to date, 30-day campaign abandons) on both layouts
+- baseline: payroll's month query alone (``calls FINAL`` for the month, summed per rep, team, day)
+- the whole payroll for the month (read + targets + statements for every rep)
+- the worker's 30-second refreshes (month to date, 30-day campaign abandons)
 
     .venv/bin/python -m benchmarks.payroll --calls 10000000 --reps 2000
 """
@@ -32,8 +30,7 @@ from payroll.plan import load_plan
 from schemas.kpis import KPI_COUNTERS
 from schemas.targets import parse_targets
 from sinks.clickhouse.calls import COLUMNS
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.ddl import _CALLS, CALLS_TABLE, EXACT_CALLS, apply_schema, kpi_sum
+from sinks.clickhouse.ddl import CALLS_TABLE, EXACT_CALLS, apply_schema, kpi_sum
 from sinks.clickhouse.payroll_reads import read_month
 from sinks.clickhouse.reads import campaign_abandons, month_to_date
 from sinks.clickhouse.targets import record_targets
@@ -101,22 +98,19 @@ def time_refreshes(client: Client, what: str, repeat: int, cond: dict) -> None:
         emit("payroll", what.format(name), seconds=seconds, **cond)
 
 
-def month_read(client: Client, calls: str) -> list:
-    """Payroll's month query: ``calls`` is ``calls FINAL WHERE`` (before) or ``EXACT_CALLS AND`` (now)."""
+def month_read(client: Client) -> list:
+    """Payroll's month query alone, as every exact read reads: ``EXACT_CALLS``."""
     sums = ", ".join(kpi_sum(c) for c in KPI_COUNTERS)
     return client.query(
-        f"SELECT rep_id, team_id, business_day, {sums} FROM {calls}"
-        " business_day BETWEEN {first:Date} AND {last:Date} GROUP BY rep_id, team_id, business_day",
+        f"SELECT rep_id, team_id, business_day, {sums} FROM {EXACT_CALLS}"
+        " AND business_day BETWEEN {first:Date} AND {last:Date} GROUP BY rep_id, team_id, business_day",
         parameters={"first": MONTH, "last": date(2026, 10, 31)},
     ).result_rows
 
 
-OLD_READ, NEW_READ = f"{CALLS_TABLE} FINAL WHERE", f"{EXACT_CALLS} AND"
-
-
 def run(args: argparse.Namespace) -> None:
     cond = conditions(
-        calls=args.calls, reps=args.reps, months=12, repeat=args.repeat, partitions=12, merged=args.merged
+        calls=args.calls, reps=args.reps, months=12, repeat=args.repeat, partitions=1, merged=args.merged
     )
     plan = load_plan(PLAN)
     targets = parse_targets(
@@ -128,36 +122,20 @@ def run(args: argparse.Namespace) -> None:
         "bench-targets.yaml",
     )
     with Stack("payroll") as stack:
-        old, new = stack.settings("old"), stack.settings("new")
-        apply_schema(old).close()
-        with connect(old) as client:
-            client.command(f"DROP TABLE {CALLS_TABLE}")
-            client.command(_CALLS.replace("PARTITION BY toYYYYMM(business_day)\n", ""))
-        for settings in (old, new):
-            with apply_schema(settings) as client:
-                note(f"filling {settings.clickhouse_database} with {args.calls:,} calls")
-                start = time.perf_counter()
-                fill(client, args.calls, args.reps)
-                if args.merged:
-                    client.command(f"OPTIMIZE TABLE {CALLS_TABLE} FINAL")
-                record_targets(client, targets, datetime(2025, 10, 1, tzinfo=UTC))
-                note(f"  {time.perf_counter() - start:.1f} s")
-        with connect(old) as client:
-            seconds, rows = timed(lambda: month_read(client, OLD_READ), args.repeat)
-            emit(
-                "payroll",
-                "baseline: month read, old layout (calls FINAL, all history)",
-                seconds=seconds,
-                rows=len(rows),
-                **cond,
-            )
-            time_refreshes(client, "baseline: {} refresh, old layout", args.repeat, cond)
-        with connect(new) as client:
-            seconds, data = timed(lambda: read_month(client, MONTH, new.zone), args.repeat)
-            emit("payroll", "month read, partitioned layout (EXACT_CALLS)", seconds=seconds, **cond)
+        settings = stack.settings("payroll")
+        with apply_schema(settings) as client:
+            note(f"filling {settings.clickhouse_database} with {args.calls:,} calls")
+            start = time.perf_counter()
+            fill(client, args.calls, args.reps)
+            if args.merged:
+                client.command(f"OPTIMIZE TABLE {CALLS_TABLE} FINAL")
+            record_targets(client, targets, datetime(2025, 10, 1, tzinfo=UTC))
+            note(f"  {time.perf_counter() - start:.1f} s")
+            seconds, rows = timed(lambda: month_read(client), args.repeat)
+            emit("payroll", "baseline: month query (calls FINAL)", seconds=seconds, rows=len(rows), **cond)
 
             def whole() -> list:
-                return compute_month(plan, read_month(client, MONTH, new.zone), Inputs())
+                return compute_month(plan, read_month(client, MONTH, settings.zone), Inputs())
 
             seconds, statements = timed(whole, args.repeat)
             emit(
@@ -167,12 +145,7 @@ def run(args: argparse.Namespace) -> None:
                 statements=len(statements),
                 **cond,
             )
-            time_refreshes(client, "{} refresh, partitioned layout", args.repeat, cond)
-        with connect(old) as a, connect(new) as b:
-            same = sorted(month_read(a, OLD_READ)) == sorted(month_read(b, NEW_READ))
-        emit("payroll", "old and new layouts give the same month", same=same, **cond)
-        if not same:
-            raise RuntimeError("the partitioned layout disagrees with the old one")
+            time_refreshes(client, "{} refresh", args.repeat, cond)
 
 
 def main() -> None:

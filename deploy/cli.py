@@ -77,18 +77,6 @@ def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: A
     writer.writerows(rows)
 
 
-def cmd_migrate_calls(args: argparse.Namespace) -> int:
-    from sinks.clickhouse.calls_layout import OLD_TABLE, migrate_calls
-    from sinks.clickhouse.ddl import apply_schema
-
-    settings = load_settings()
-    with apply_schema(settings) as client:
-        migrated = migrate_calls(client)
-    apply_schema(settings).close()  # re-creates the views that read calls
-    print(f"calls partitioned by month; old table kept as {OLD_TABLE}" if migrated else "already partitioned")
-    return 0
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.cli import run_ingest
 
@@ -154,9 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=("rep", "team", "campaign"), default="rep")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("migrate-calls", help="partition an existing calls table by month (workers stopped)")
-    p.set_defaults(func=cmd_migrate_calls)
 
     from payroll.cli import add_payroll_parser
 

@@ -7,13 +7,11 @@ yet removed are never counted. The per-day and per-hour aggregates are views
 over that deduplicated set, so they are exact by construction: a redelivered,
 duplicated or corrected CDR can never be counted twice in what payroll reads.
 
-``calls`` is partitioned by month of ``business_day``, so a read of a month (or of
-the last 30 days) touches those partitions only, not all history. ReplacingMergeTree
-and ``FINAL`` deduplicate within a partition only, so a correction that moves a call
-to another month would leave its old version counted in the old month: every exact
-read goes through :data:`EXACT_CALLS`, which keeps, for calls that were ever corrected
-(``call_corrected``, a few per cent of calls, fed by a materialized view), only the
-version with the highest rank across all partitions, found in that small table alone.
+Every exact read names :data:`EXACT_CALLS` as its source, so the layout can change in one
+place. ``calls`` is not partitioned: partitioning it by month (with a cross-partition winner
+filter, since ReplacingMergeTree deduplicates within a partition only) was built and measured
+slower than one ``FINAL`` over 10M merged calls (README "Payroll", branch
+``payroll-partitioned-experiment``).
 """
 
 from __future__ import annotations
@@ -64,29 +62,11 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
     kafka_offset    UInt64,
     ingested_at     DateTime64(3, 'UTC') DEFAULT now64(3)
 ) ENGINE = ReplacingMergeTree(rank)
-PARTITION BY toYYYYMM(business_day)
 ORDER BY call_id
 """
 
-# The versions above 1 of every call (a few per cent of calls): the only calls whose versions can
-# sit in two month partitions. Any version above 1 outranks every copy of version 1, so a corrected
-# call's winner is its highest rank here, and finding it never reads ``calls`` itself.
-CORRECTED_TABLE = "call_corrected"
-_CORRECTED = f"""
-CREATE TABLE IF NOT EXISTS {CORRECTED_TABLE} (call_id String, rank UInt64)
-ENGINE = ReplacingMergeTree ORDER BY (call_id, rank)
-"""
-_CORRECTED_MV = f"""
-CREATE MATERIALIZED VIEW IF NOT EXISTS {CORRECTED_TABLE}_mv TO {CORRECTED_TABLE}
-AS SELECT call_id, rank FROM {CALLS_TABLE} WHERE version > 1
-"""
-
-# ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning
-# version, even when a correction moved it to another month's partition.
-EXACT_CALLS = (
-    f"{CALLS_TABLE} FINAL WHERE (call_id NOT IN (SELECT call_id FROM {CORRECTED_TABLE})"
-    f" OR (call_id, rank) IN (SELECT call_id, max(rank) FROM {CORRECTED_TABLE} GROUP BY call_id))"
-)
+# ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning version.
+EXACT_CALLS = f"{CALLS_TABLE} FINAL WHERE 1"
 
 # Price control (Σ sold / Σ list over sales) is not a per-call counter: its two sums, in cents.
 PRICE_SUMS = """
@@ -124,8 +104,7 @@ CREATE TABLE IF NOT EXISTS {PARTITIONS_TABLE} (
 ORDER BY (kafka_partition, call_id, business_day)
 """
 
-STATEMENTS: tuple[str, ...] = (_CALLS, _CORRECTED, _CORRECTED_MV, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR,
-                               *TARGET_STATEMENTS)
+STATEMENTS: tuple[str, ...] = (_CALLS, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS)
 
 
 def apply_schema(settings: Settings) -> Client:

@@ -1,9 +1,7 @@
 """Exact reads of what landed: the report payroll trusts, and the live-state seed.
 
 Every read goes through ``calls FINAL`` (``EXACT_CALLS``, see ddl.py), so a call counts
-once at its winning version no matter how many copies were inserted or which month's
-partition a correction moved it to; each read names its days, so it reads those
-months' partitions only.
+once at its winning version no matter how many copies were inserted.
 """
 
 from __future__ import annotations

@@ -77,5 +77,5 @@ def test_endpoint_requests_benchmark_runs() -> None:
 def test_payroll_benchmark_runs() -> None:
     lines = run_benchmark("payroll", "--calls", "20000", "--reps", "50", "--repeat", "1")
     whats = [line["what"] for line in lines]
-    assert whats[0].startswith("baseline: month read") and "payroll for the month" in " ".join(whats)
-    assert lines[-1]["same"] is True and all("seconds" in line for line in lines[:-1])
+    assert whats[0].startswith("baseline: month query") and whats[1].startswith("payroll for the month")
+    assert lines[1]["statements"] >= 50 and all(line["seconds"] > 0 for line in lines)

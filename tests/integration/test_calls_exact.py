@@ -1,9 +1,8 @@
-"""``calls`` partitioned by month stays exact when a correction moves a call to another month.
+"""Every exact read counts a call once when a correction moves it to another month.
 
-ReplacingMergeTree and FINAL deduplicate within a partition only; these tests insert
-versions straight into the real ClickHouse engine (before and after forcing merges) and
-check every exact read: the report, the rep_day view, month to date, campaign abandons,
-the partition seed and payroll's month read. Then an old, unpartitioned table is migrated.
+Versions go straight into the real ClickHouse engine (before and after forcing merges) and
+every reader of ``EXACT_CALLS`` is checked: the report, the rep_day view, month to date,
+campaign abandons, the partition seed and payroll's month read.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from schemas.cdr import parse_cdr
 from schemas.kpis import counters
 from schemas.settings import Settings
 from sinks.clickhouse.calls import COLUMNS, call_row
-from sinks.clickhouse.calls_layout import OLD_TABLE, migrate_calls, partition_key
-from sinks.clickhouse.ddl import _CALLS, CALLS_TABLE, PARTITIONS_TABLE, apply_schema
+from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE, apply_schema
 from sinks.clickhouse.payroll_reads import read_month
 from sinks.clickhouse.reads import campaign_abandons, month_to_date, partition_calls, report_rows
 from tests.factories import cdr_dict, encode
@@ -81,23 +79,7 @@ def check_reads(client: Client) -> None:
 
 def test_a_correction_that_moves_a_call_to_another_month_counts_once(settings: Settings) -> None:
     with apply_schema(settings) as client:
-        assert partition_key(client) == "toYYYYMM(business_day)"
         insert(client)
         check_reads(client)
         client.command(f"OPTIMIZE TABLE {CALLS_TABLE} FINAL")
         check_reads(client)
-
-
-def test_an_unpartitioned_table_is_migrated_and_stays_exact(settings: Settings) -> None:
-    with apply_schema(settings) as client:
-        client.command(f"DROP TABLE {CALLS_TABLE}")
-        client.command(_CALLS.replace("PARTITION BY toYYYYMM(business_day)\n", ""))
-        assert partition_key(client) == ""
-        insert(client)
-        client.command("TRUNCATE TABLE call_corrected")  # made before the view existed
-        assert migrate_calls(client)
-    with apply_schema(settings) as client:
-        assert partition_key(client) == "toYYYYMM(business_day)"
-        check_reads(client)
-        assert client.query(f"SELECT uniqExact(call_id) FROM {OLD_TABLE}").result_rows[0][0] == 4
-        assert not migrate_calls(client)
