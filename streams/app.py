@@ -6,7 +6,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
-from streams.fetch_batches import BatchingApp
+from streams.faust_internals import BatchingApp
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -49,6 +49,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     registry = registry if registry is not None else CollectorRegistry()
     pipeline = install_cdr_agent(app, settings, PipelineMetrics(registry))
-    install_live_metrics(app, settings, pipeline, registry)
+    app.live_collector = install_live_metrics(app, settings, pipeline, registry)  # type: ignore[attr-defined]
     app.pipeline = pipeline  # type: ignore[attr-defined]
     return app

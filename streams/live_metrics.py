@@ -147,7 +147,7 @@ def install_live_metrics(
         settings,
         pipeline.state,
         exported_partitions=pipeline.exported_partitions,
-        partition_of=lambda rep: partition_for(rep, settings.partitions),
+        partition_of=lambda rep: partition_for(rep, pipeline.topic_partitions),
         targets=targets.in_force,
         month_before_today=lambda: gauges.month,
         campaign_abandons=lambda: gauges.abandons,

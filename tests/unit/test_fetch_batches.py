@@ -11,7 +11,7 @@ from typing import NamedTuple
 import pytest
 from faust.types import TP
 
-from streams.fetch_batches import BatchingApp, BatchingConsumer, ChunkMessage
+from streams.faust_internals import BatchingApp, BatchingConsumer, ChunkMessage
 
 TOPIC = "cdrs"
 TPX = TP(TOPIC, 3)
