@@ -21,7 +21,14 @@ import pytest
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
-from tests.chaos.harness import BackgroundProducer, ChaosClickHouse, Processes, Worker, chaos_line, wait_drained
+from tests.chaos.harness import (
+    BackgroundProducer,
+    ChaosClickHouse,
+    Processes,
+    Worker,
+    chaos_line,
+    wait_drained,
+)
 from tests.chaos.stopping import (
     missing_dead_letters,
     physical_rows,
@@ -42,7 +49,9 @@ def spec(seed: int) -> SimulationSpec:
 
 
 @pytest.mark.chaos_timeout(240)
-@pytest.mark.parametrize(("signum", "stops"), [(signal.SIGTERM, 3), (signal.SIGINT, 1)], ids=["sigterm", "sigint"])
+@pytest.mark.parametrize(
+    ("signum", "stops"), [(signal.SIGTERM, 3), (signal.SIGINT, 1)], ids=["sigterm", "sigint"]
+)
 def test_stop_while_clickhouse_is_away_loses_nothing(
     signum: signal.Signals, stops: int,
     make_settings: Callable[..., Settings], procs: Processes, scenario_logs: Path, tmp_path: Path,

@@ -10,16 +10,19 @@ upgrade of faust-streaming fails in ``make test``, not in production.
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
 import inspect
+import re
 import threading
 from pathlib import Path
 
 import aiokafka
 import faust
+import faust.transport.consumer as faust_consumer
 import pytest
 from aiokafka.consumer.fetcher import Fetcher
-from faust.transport.consumer import Consumer
+from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types.tuples import ConsumerMessage
 from mode import Service
@@ -92,7 +95,8 @@ def test_awaited_private_methods_are_coroutines_with_the_same_parameters(owner, 
 @pytest.mark.parametrize(
     ("owner", "name", "params"),
     [
-        (Consumer, "_new_consumer_thread", ["self"]),
+        (ThreadDelegateConsumer, "_new_consumer_thread", ["self"]),
+        (Consumer, "_to_message", ["self", "tp", "record"]),
         (AIOKafkaConsumerThread, "_create_worker_consumer", ["self", "transport"]),
         (faust.App, "_new_transport", ["self"]),
     ],
@@ -100,17 +104,18 @@ def test_awaited_private_methods_are_coroutines_with_the_same_parameters(owner, 
 def test_overridden_factories_keep_their_signature(owner, name, params) -> None:  # noqa: ANN001
     method = getattr(owner, name, None)
     assert callable(method), f"{owner.__name__}.{name} is gone"
-    assert list(inspect.signature(method).parameters) == params, f"{owner.__name__}.{name} changed its parameters"
+    got = list(inspect.signature(method).parameters)
+    assert got == params, f"{owner.__name__}.{name} now takes {got}"
 
 
 def test_overrides_are_the_ones_faust_calls(consumer: BatchingConsumer) -> None:
     assert type(consumer.app.transport).Consumer is BatchingConsumer, "App._new_transport is no longer used"
-    source = inspect.getsource(Consumer)
-    assert "self._drain_messages(" in source, "Consumer no longer runs _drain_messages"
-    assert "self._new_consumer_thread()" in inspect.getsource(type(consumer).__mro__[1]), \
-        "the aiokafka Consumer no longer builds its thread with _new_consumer_thread"
-    thread_source = inspect.getsource(AIOKafkaConsumerThread)
-    assert "self._create_worker_consumer(" in thread_source, "_create_worker_consumer is no longer called"
+    assert "consumer._drain_messages(self)" in inspect.getsource(faust_consumer), \
+        "Faust's Fetcher no longer runs Consumer._drain_messages"
+    assert "self._new_consumer_thread()" in inspect.getsource(ThreadDelegateConsumer), \
+        "ThreadDelegateConsumer no longer builds its thread with _new_consumer_thread"
+    assert "self._create_worker_consumer(" in inspect.getsource(AIOKafkaConsumerThread), \
+        "AIOKafkaConsumerThread no longer calls _create_worker_consumer"
 
 
 @pytest.mark.parametrize(
@@ -120,7 +125,9 @@ def test_overrides_are_the_ones_faust_calls(consumer: BatchingConsumer) -> None:
         ("_n_acked", int), ("_buffered_partitions", set),
     ],
 )  # fmt: skip
-def test_consumer_bookkeeping_attributes_exist_with_their_kind(consumer: BatchingConsumer, name: str, kind: type) -> None:
+def test_consumer_bookkeeping_attributes_exist_with_their_kind(
+    consumer: BatchingConsumer, name: str, kind: type
+) -> None:
     assert hasattr(consumer, name), f"Consumer.{name} is gone"
     value = getattr(consumer, name)
     assert isinstance(value, kind) or (kind is dict and hasattr(value, "__getitem__")), \
@@ -128,7 +135,8 @@ def test_consumer_bookkeeping_attributes_exist_with_their_kind(consumer: Batchin
 
 
 def test_consumer_ack_helpers_exist(consumer: BatchingConsumer) -> None:
-    assert callable(getattr(consumer._unacked_messages, "discard", None)), "Consumer._unacked_messages.discard"
+    unacked = consumer._unacked_messages
+    assert callable(getattr(unacked, "discard", None)), "Consumer._unacked_messages.discard is gone"
     assert hasattr(consumer, "_commit_every"), "Consumer._commit_every is gone"
     assert hasattr(consumer, "_waiting_for_ack"), "Consumer._waiting_for_ack is gone"
     assert callable(getattr(consumer._stopped, "is_set", None)), "Service._stopped.is_set is gone"
@@ -155,7 +163,7 @@ def test_ack_lock_is_reentrant() -> None:
     assert isinstance(ack_lock, type(threading.RLock())), "ack_lock is no longer an RLock"
 
 
-def test_message_ack_still_calls_the_consumer_ack_with_the_message_unacked(consumer: BatchingConsumer) -> None:
+def test_message_ack_still_hands_the_unacked_message_to_the_consumer(consumer: BatchingConsumer) -> None:
     seen: list[bool] = []
     original = consumer.ack
 
@@ -175,7 +183,15 @@ def test_message_ack_still_calls_the_consumer_ack_with_the_message_unacked(consu
 def test_aiokafka_reads_the_fetch_wait_from_the_attribute_we_assign() -> None:
     start = inspect.getsource(aiokafka.AIOKafkaConsumer.start)
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start, \
-        "AIOKafkaConsumer.start no longer passes self._fetch_max_wait_ms to the Fetcher"
-    assert "fetch_max_wait_ms" in inspect.signature(Fetcher.__init__).parameters, "Fetcher lost fetch_max_wait_ms"
-    made = aiokafka.AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)
-    assert made._fetch_max_wait_ms == 1500, "AIOKafkaConsumer no longer keeps _fetch_max_wait_ms"
+        "AIOKafkaConsumer.start no longer hands self._fetch_max_wait_ms to its Fetcher"
+    assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in inspect.getsource(Fetcher.__init__), \
+        "Fetcher no longer keeps fetch_max_wait_ms as _fetch_max_wait_ms"
+    requests = inspect.getsource(Fetcher._get_actions_per_node)
+    assert re.search(r"FetchRequest\(\s*self\._fetch_max_wait_ms,", requests), \
+        "Fetcher's fetch requests no longer use _fetch_max_wait_ms"
+
+    async def made() -> int:
+        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)
+        return consumer._fetch_max_wait_ms
+
+    assert asyncio.run(made()) == 1500, "AIOKafkaConsumer no longer keeps _fetch_max_wait_ms"

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from schemas.kpis import COUNTER_NAMES
 from schemas.settings import Settings
+from sinks.clickhouse.calls import rank
 from streams.app import create_app
 from streams.batch import RawEvent, process_batch
 from streams.live_collector import LiveCollector
@@ -32,11 +33,11 @@ SETTINGS = Settings(partitions=4)
 DIALS = COUNTER_NAMES.index("dials")
 
 
-def clickhouse_row(call_id: str, rep: str, home: int, dials: int = 1, rank: int = 1) -> tuple:
+def clickhouse_row(call_id: str, rep: str, home: int, dials: int = 1, version: int = 1) -> tuple:
     """A row as ``partition_calls`` returns it: ..., the winner's partition, the counters."""
     counters = [0] * len(COUNTER_NAMES)
     counters[DIALS] = dials
-    return (call_id, rank, rep, "team-a", TODAY, home, *counters)
+    return (call_id, rank(version, 0), rep, "team-a", TODAY, home, *counters)
 
 
 def pipeline_over(clickhouse: Mapping[int, list[tuple]]) -> CdrPipeline:
@@ -52,7 +53,9 @@ def pipeline_over(clickhouse: Mapping[int, list[tuple]]) -> CdrPipeline:
     return pipeline
 
 
-def collector(pipeline: CdrPipeline, owned: set[int], month: Mapping[str, tuple] | None = None) -> LiveCollector:
+def collector(
+    pipeline: CdrPipeline, owned: set[int], month: Mapping[str, tuple] | None = None
+) -> LiveCollector:
     return LiveCollector(
         SETTINGS, pipeline.state, exported_partitions=lambda: owned & pipeline.exported_partitions(),
         partition_of=lambda rep: partition_for(rep, pipeline.topic_partitions), targets=lambda: None,
@@ -71,7 +74,7 @@ def exported_dials(live: LiveCollector) -> dict[str, float]:
 
 # A correction moved call c-9 from rep-a (partition 2) to rep-b (partition 1): ClickHouse's
 # winner lives on partition 1; partition 2 still holds the old copy.
-MOVED = {1: [clickhouse_row("c-9", "rep-b", home=1, rank=2)], 2: [clickhouse_row("c-9", "rep-b", home=1, rank=2)]}
+MOVED = {p: [clickhouse_row("c-9", "rep-b", home=1, version=2)] for p in (1, 2)}
 
 
 def test_a_call_moved_to_another_partition_counts_for_its_new_rep_after_a_restart() -> None:
@@ -128,12 +131,13 @@ def test_a_correction_out_of_the_live_window_takes_the_old_counts_out_of_today()
 
 
 def rep_whose_home_moves(before: int, after: int) -> str:
-    return next(f"rep-{i}" for i in range(1000) if partition_for(f"rep-{i}", before) != partition_for(f"rep-{i}", after))
+    reps = (f"rep-{i}" for i in range(1000))
+    return next(rep for rep in reps if partition_for(rep, before) != partition_for(rep, after))
 
 
 @pytest.mark.parametrize("real_partitions", [8])
 def test_reps_without_calls_are_placed_by_the_topics_real_partition_count(real_partitions: int) -> None:
-    settings = SETTINGS.model_copy(update={"web_port": 0})
+    settings = SETTINGS
     app = create_app(settings)
     pipeline: CdrPipeline = app.pipeline  # type: ignore[attr-defined]
     app.consumer.topic_partitions = lambda topic: real_partitions if topic == settings.cdr_topic else None  # type: ignore[method-assign]
@@ -148,4 +152,5 @@ def test_reps_without_calls_are_placed_by_the_topics_real_partition_count(real_p
     assert pipeline.topic_partitions == real_partitions
     rep = rep_whose_home_moves(settings.partitions, real_partitions)
     live: LiveCollector = app.live_collector  # type: ignore[attr-defined]
-    assert live.partition_of(rep) == partition_for(rep, real_partitions) != partition_for(rep, settings.partitions)
+    assert live.partition_of(rep) == partition_for(rep, real_partitions)
+    assert partition_for(rep, real_partitions) != partition_for(rep, settings.partitions)
