@@ -28,6 +28,7 @@ from tests.chaos.harness import (
     Worker,
     chaos_line,
     wait_drained,
+    wait_for,
 )
 from tests.chaos.stopping import (
     missing_dead_letters,
@@ -70,10 +71,7 @@ def test_stop_while_clickhouse_is_away_loses_nothing(
     stop_seconds: list[float] = []
     for _ in range(stops):
         before = physical_rows(settings)
-        wait_for_rows = time.monotonic() + 90
-        while physical_rows(settings) <= before + 500:
-            assert time.monotonic() < wait_for_rows, f"the worker wrote no rows; log {worker.log_path}"
-            time.sleep(0.5)
+        wait_for(lambda b=before: physical_rows(settings) > b + 500, 90, "the worker to write rows")
         log_mark = len(worker.log())
         server.stop()
         wait_retrying_writes(worker, log_mark)
