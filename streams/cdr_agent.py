@@ -54,6 +54,6 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
         # may wait for ClickHouse: never hold the rebalance up for it.
         pipeline.take_assignment(ours(assigned))
         pipeline.topic_partitions = app.consumer.topic_partitions(settings.cdr_topic) or settings.partitions
-        asyncio.ensure_future(pipeline.on_assigned(ours(assigned)))
+        asyncio.ensure_future(pipeline.seed_assigned())
 
     return pipeline

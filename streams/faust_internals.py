@@ -210,12 +210,12 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 return False
             tp = message.tp
             generation = self.app.consumer_generation_id
-            if not message.done:
+            stale = message.generation_id != generation
+            if not (message.done or stale):
                 self._refuse(tp, generation, message)
                 return False
             message.acked = True
             self._unacked_messages.discard(message)
-            stale = message.generation_id != generation
             if stale or not self.app.topics.acks_enabled_for(tp.topic):
                 return False
             committed = self._committed_offset[tp]

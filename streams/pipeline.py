@@ -126,10 +126,9 @@ class CdrPipeline:
                 self.state.drop(partition)
                 self.next_offsets.pop(partition, None)
 
-    async def on_assigned(self, partitions: set[int]) -> None:
+    async def seed_assigned(self) -> None:
         """Seed what arrived, so its reps show within seconds (may wait for ClickHouse)."""
-        self.take_assignment(partitions)
-        await self.ensure_seeded(partitions)
+        await self.ensure_seeded(self.assigned)
         with contextlib.suppress(Exception):  # ClickHouse away: the first write retries anyway
             await asyncio.to_thread(self.writer.connect)
 

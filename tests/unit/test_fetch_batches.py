@@ -114,3 +114,10 @@ def test_faust_acking_a_cancelled_take_batch_acks_nothing(consumer: BatchingCons
     assert consumer._new_offset(TPX) is None
     message.done = True  # a late finish in the same generation is still held back
     assert not message.ack(consumer) and consumer._new_offset(TPX) is None
+
+
+def test_an_unfinished_chunk_from_before_a_rebalance_holds_nothing_back(consumer: BatchingConsumer) -> None:
+    old = consumer.app.consumer_generation_id - 1
+    assert not consumer.ack(chunk(consumer, range(50, 60), generation=old, done=False))
+    consumer.ack(chunk(consumer, range(0, 100)))  # the partition replayed in this generation
+    assert consumer._new_offset(TPX) == 100

@@ -111,7 +111,8 @@ def test_a_partition_that_comes_back_is_seeded_again() -> None:
     pipeline.take_assignment(set())  # partition 0 went to another worker
     asyncio.run(pipeline.ensure_seeded({0}))  # a batch fetched before the rebalance
     clickhouse[0] = [clickhouse_row(f"c-{i}", "rep-x", home=0) for i in range(1, 5)]  # the other worker's
-    asyncio.run(pipeline.on_assigned({0}))  # partition 0 comes back
+    pipeline.take_assignment({0})  # partition 0 comes back
+    asyncio.run(pipeline.seed_assigned())
     assert exported_dials(collector(pipeline, {0})) == {"rep-x": 4.0}
 
 
