@@ -45,11 +45,11 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
         return {tp.partition for tp in partitions if tp.topic == settings.cdr_topic}
 
     @app.on_partitions_revoked.connect
-    async def _on_revoked(sender: Any, revoked: set, **kwargs: Any) -> None:  # noqa: ARG001
+    async def _on_revoked(sender: Any, revoked: set, **kwargs: Any) -> None:
         pipeline.on_revoked(ours(revoked))
 
     @app.on_partitions_assigned.connect
-    async def _on_assigned(sender: Any, assigned: set, **kwargs: Any) -> None:  # noqa: ARG001
+    async def _on_assigned(sender: Any, assigned: set, **kwargs: Any) -> None:
         # Held from now on, before any chunk of the new generation reaches the agent; seeding
         # may wait for ClickHouse: never hold the rebalance up for it.
         pipeline.take_assignment(ours(assigned))

@@ -11,7 +11,15 @@ from collections import Counter
 
 from schemas.settings import Settings
 from simulator import Truth
-from tests.chaos.harness import Worker, differences, keyed, read_topic, report, stored_calls, wait_for
+from tests.chaos.harness import (
+    differences,
+    keyed,
+    stored_calls,
+)
+from tests.support.cli import report
+from tests.support.kafka import read_topic
+from tests.support.processes import Worker
+from tests.support.waiting import wait_for
 
 # README (Guarantees): a worker asked to stop exits within this bound, even while ClickHouse
 # is away; the batch it was retrying is replayed by whoever holds the partition next.

@@ -20,27 +20,28 @@ import pytest
 
 from schemas.kpis import business_day
 from schemas.settings import Settings
+from streams.live_metrics import partition_for
 from streams.topics import ensure_topics
-from tests.chaos.cdrs import cdr, message, partition_of
+from tests.chaos.cdrs import cdr, message
 from tests.chaos.harness import (
     Processes,
-    Worker,
     chaos_line,
-    free_ports,
-    send_all,
     today_from_clickhouse,
-    try_scrape,
     wait_drained,
     wait_equal,
-    wait_for,
 )
 from tests.chaos.stopping import signal_and_wait
+from tests.support.kafka import send_all
+from tests.support.ports import free_ports
+from tests.support.processes import Worker
+from tests.support.scrape import rep_day_actuals
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
 def rep_on(partition: int, partitions: int) -> str:
-    return next(f"rep-{i}" for i in range(10_000) if partition_of(f"rep-{i}", partitions) == partition)
+    return next(f"rep-{i}" for i in range(10_000) if partition_for(f"rep-{i}", partitions) == partition)
 
 
 @pytest.mark.chaos_timeout(180)
@@ -70,7 +71,7 @@ def test_a_call_moved_to_another_partition_shows_once_and_right_after_restarts(
 
     signal_and_wait(first, signal.SIGTERM)
     first.start()
-    wait_equal(lambda: try_scrape(port_1), in_clickhouse, 60,
+    wait_equal(lambda: rep_day_actuals(port_1), in_clickhouse, 60,
                "one worker after a restart to show ClickHouse's numbers")  # fmt: skip
 
     second = procs.add(Worker(settings.model_copy(update={"web_port": port_2}), scenario_logs / "w2.log"))
@@ -78,7 +79,7 @@ def test_a_call_moved_to_another_partition_shows_once_and_right_after_restarts(
     overlaps: list[str] = []
 
     def settled() -> bool:
-        a, b = try_scrape(port_1), try_scrape(port_2)
+        a, b = rep_day_actuals(port_1), rep_day_actuals(port_2)
         if a is None or b is None or not a or not b:
             return False
         overlaps[:] = sorted(set(a) & set(b))

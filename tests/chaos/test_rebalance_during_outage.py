@@ -19,16 +19,15 @@ from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,
-    ChaosClickHouse,
     Processes,
-    Worker,
     chaos_line,
-    free_ports,
     group_generations,
     wait_drained,
-    wait_for,
 )
 from tests.chaos.stopping import missing_dead_letters, physical_rows, report_differences, wait_retrying_writes
+from tests.support.ports import free_ports
+from tests.support.processes import ClickHouseProcess, Worker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -40,7 +39,7 @@ SPEC = SimulationSpec(reps=40, calls=200_000, days=1, seed=5005, rate=800, bad=0
 def test_rebalance_while_clickhouse_is_away(
     make_settings: Callable[..., Settings], procs: Processes, scenario_logs: Path, tmp_path: Path
 ) -> None:
-    server = procs.add(ChaosClickHouse(tmp_path / "chdata", scenario_logs / "clickhouse.log"))
+    server = procs.add(ClickHouseProcess(tmp_path / "chdata", scenario_logs / "clickhouse.log"))
     server.start()
     settings = make_settings(clickhouse_url=server.url, partitions=8)
     ensure_topics(settings)

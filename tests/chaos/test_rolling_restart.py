@@ -23,13 +23,9 @@ from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,
     Processes,
-    Worker,
     chaos_line,
-    free_ports,
     today_from_clickhouse,
-    try_scrape,
     wait_drained,
-    wait_for,
 )
 from tests.chaos.stopping import (
     missing_dead_letters,
@@ -37,6 +33,10 @@ from tests.chaos.stopping import (
     report_differences,
     signal_and_wait,
 )
+from tests.support.ports import free_ports
+from tests.support.processes import Worker
+from tests.support.scrape import rep_day_actuals
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -84,7 +84,7 @@ def test_rolling_restart_of_two_workers_while_cdrs_flow(
     in_clickhouse = today_from_clickhouse(settings, today)
 
     def settled() -> bool:
-        a, b = (try_scrape(port) for port in ports)
+        a, b = (rep_day_actuals(port) for port in ports)
         return a is not None and b is not None and not set(a) & set(b) and {**a, **b} == in_clickhouse
 
     wait_for(settled, 60, "the two workers to show ClickHouse's numbers, each rep once")

@@ -23,12 +23,9 @@ from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,
-    ChaosClickHouse,
     Processes,
-    Worker,
     chaos_line,
     wait_drained,
-    wait_for,
 )
 from tests.chaos.stopping import (
     missing_dead_letters,
@@ -37,6 +34,8 @@ from tests.chaos.stopping import (
     signal_and_wait,
     wait_retrying_writes,
 )
+from tests.support.processes import ClickHouseProcess, Worker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -57,7 +56,7 @@ def test_stop_while_clickhouse_is_away_loses_nothing(
     signum: signal.Signals, stops: int,
     make_settings: Callable[..., Settings], procs: Processes, scenario_logs: Path, tmp_path: Path,
 ) -> None:  # fmt: skip
-    server = procs.add(ChaosClickHouse(tmp_path / "chdata", scenario_logs / "clickhouse.log"))
+    server = procs.add(ClickHouseProcess(tmp_path / "chdata", scenario_logs / "clickhouse.log"))
     server.start()
     settings = make_settings(clickhouse_url=server.url, partitions=8)
     ensure_topics(settings)

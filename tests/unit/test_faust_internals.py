@@ -84,7 +84,9 @@ def test_every_listed_owner_still_exists() -> None:
         (Consumer, "_add_gap", ["self", "tp", "offset_from", "offset_to"]),
     ],
 )
-def test_awaited_private_methods_are_coroutines_with_the_same_parameters(owner, name, params) -> None:  # noqa: ANN001
+def test_awaited_private_methods_are_coroutines_with_the_same_parameters(
+    owner: type, name: str, params: list[str]
+) -> None:
     method = getattr(owner, name, None)
     assert method is not None, f"{owner.__name__}.{name} is gone"
     assert inspect.iscoroutinefunction(method), f"{owner.__name__}.{name} is no longer a coroutine"
@@ -101,7 +103,7 @@ def test_awaited_private_methods_are_coroutines_with_the_same_parameters(owner, 
         (faust.App, "_new_transport", ["self"]),
     ],
 )
-def test_overridden_factories_keep_their_signature(owner, name, params) -> None:  # noqa: ANN001
+def test_overridden_factories_keep_their_signature(owner: type, name: str, params: list[str]) -> None:
     method = getattr(owner, name, None)
     assert callable(method), f"{owner.__name__}.{name} is gone"
     got = list(inspect.signature(method).parameters)
@@ -167,7 +169,7 @@ def test_message_ack_still_hands_the_unacked_message_to_the_consumer(consumer: B
     seen: list[bool] = []
     original = consumer.ack
 
-    def spy(message):  # noqa: ANN001, ANN202
+    def spy(message: ConsumerMessage) -> bool:
         seen.append(message.acked)
         return original(message)
 

@@ -45,7 +45,7 @@ def pipeline_over(clickhouse: Mapping[int, list[tuple]]) -> CdrPipeline:
     pipeline = CdrPipeline(SETTINGS, dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]
     pipeline.state = LiveState(today=lambda: TODAY)
 
-    async def retrying(what: str, fn: Callable[[Any], Any]) -> Any:  # noqa: ARG001
+    async def retrying(what: str, fn: Callable[[Any], Any]) -> Any:
         partition = int(what.rsplit(" ", 1)[1])
         return list(clickhouse[partition])
 

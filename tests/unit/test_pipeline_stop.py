@@ -24,7 +24,7 @@ class AbsentClickHouse:
         self.started = asyncio.Event()
         self.cancelled = 0
 
-    async def write(self, rows: Any) -> None:  # noqa: ARG002
+    async def write(self, rows: Any) -> None:
         self.started.set()
         try:
             await asyncio.sleep(3600)
