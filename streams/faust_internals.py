@@ -148,8 +148,11 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             self.diag.unset_flag(CONSUMER_FETCHING)
 
     async def _deliver(self, records: Any, active: set[TP] | None, batch_topics: dict[str, int]) -> None:
-        if not self.flow_active:
-            await self.perform_seek()  # as Faust's getmany: a rebalance is under way
+        if not self.flow_active:  # as Faust's getmany: a rebalance is under way, seek back
+            try:
+                await self.perform_seek()
+            except Exception as exc:  # noqa: BLE001 - the partition left meanwhile; the assignment seeks
+                self.log.warning("seek back to committed offsets failed while flow is paused: %r", exc)
             return
         generation_id = self.app.consumer_generation_id
         for tp, tp_records in records.items():

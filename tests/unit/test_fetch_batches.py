@@ -6,9 +6,11 @@ A consumer object is built without connecting to anything; only its offset accou
 
 from __future__ import annotations
 
+import asyncio
 from typing import NamedTuple
 
 import pytest
+from aiokafka.errors import IllegalStateError
 from faust.types import TP
 
 from streams.faust_internals import BatchingApp, BatchingConsumer, ChunkMessage
@@ -121,3 +123,15 @@ def test_an_unfinished_chunk_from_before_a_rebalance_holds_nothing_back(consumer
     assert not consumer.ack(chunk(consumer, range(50, 60), generation=old, done=False))
     consumer.ack(chunk(consumer, range(0, 100)))  # the partition replayed in this generation
     assert consumer._new_offset(TPX) == 100
+
+
+def test_a_seek_that_races_a_rebalance_does_not_crash_the_fetcher(consumer: BatchingConsumer) -> None:
+    """Faust's getmany logs this and carries on; a crash here stopped a worker mid-rebalance
+    (aiokafka IllegalStateError: no current assignment for the partition)."""
+
+    async def seek_after_the_partition_left() -> None:
+        raise IllegalStateError("No current assignment for partition")
+
+    consumer.perform_seek = seek_after_the_partition_left  # type: ignore[method-assign]
+    consumer.stop_flow()
+    asyncio.run(consumer._deliver({TPX: []}, None, {TOPIC: 100}))
