@@ -5,19 +5,26 @@ matches the contract in DESIGN.md or is rejected with one :class:`Rejection`.
 It runs for every Kafka message, so the schema is a ``msgspec.Struct`` read straight
 from the bytes by one reusable decoder; why a message was rejected is worked out
 afterwards, on the rare error path (:mod:`schemas.cdr_errors`).
+
+Two layers: the schema (fixed, the same for every floor) and :class:`CdrRules`, the
+floor's own settings (its one currency, the largest amount, how old a call may be),
+checked after the schema, in that order, each with its own rejection reason.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Context, Decimal
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
+from msgspec.structs import force_setattr
 
 from schemas.cdr_errors import CrossFieldError, Explainer
+from schemas.identifiers import MAX_ID_LENGTH, IdentifierError, normalised_id
 from schemas.rejections import CDRRejected, Rejection
 
 SCHEMA_VERSION = 1
@@ -41,7 +48,7 @@ Disposition = Literal["answered", "no_answer", "busy", "failed", "congestion", "
 Amd = Literal["human", "machine", "notsure"]
 Outcome = Literal["sale", "callback", "not_interested", "dnc", "wrong_number"]
 
-Id = Annotated[str, Meta(min_length=1, max_length=128)]
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 # RFC 3339 text with an offset only: msgspec reads no epoch numbers for datetimes in strict mode.
 Timestamp = Annotated[datetime, Meta(tz=True)]
 Seconds = Annotated[int, Meta(ge=0, le=MAX_SECONDS)]
@@ -49,6 +56,25 @@ Seconds = Annotated[int, Meta(ge=0, le=MAX_SECONDS)]
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}\Z")]
 TIMESTAMP_FIELDS = frozenset({"dialed_at", "answered_at", "ended_at"})
 MONEY_FIELDS = ("sale_amount", "list_price", "sold_price")
+ID_FIELDS = ("call_id", "rep_id", "team_id", "campaign_id")
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRules:
+    """A floor's rules on top of schema v1 (``Settings.cdr_rules``; defaults = default settings).
+
+    ``currency``: the one currency revenue is summed in; ``max_amount``: the largest
+    sale_amount, list_price or sold_price; ``late_horizon_days``: a call dialed more than
+    this many 24-hour days before the worker's clock is refused (too late to count).
+    """
+
+    currency: str = "CNY"
+    max_amount: Decimal = Decimal("10000000.00")
+    late_horizon_days: int = 35
+
+
+DEFAULT_RULES = CdrRules()
 
 
 def money_problem(amount: Decimal) -> str | None:
@@ -88,6 +114,15 @@ class CDR(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True,
     sold_price: Decimal | None = None
 
     def __post_init__(self) -> None:
+        call_id, rep_id, team_id, campaign_id = self.call_id, self.rep_id, self.team_id, self.campaign_id
+        # one C-level scan of all four for the common case: printable ASCII, no edge spaces
+        if not (
+            (ids := call_id + rep_id + team_id + campaign_id).isascii()
+            and ids.isprintable()
+            and " " not in (call_id[0], call_id[-1], rep_id[0], rep_id[-1], team_id[0], team_id[-1],
+                            campaign_id[0], campaign_id[-1])
+        ):  # fmt: skip
+            self._normalise_ids()
         for name, amount in (("sale_amount", self.sale_amount), ("list_price", self.list_price),
                              ("sold_price", self.sold_price)):  # fmt: skip
             if amount is not None and (problem := money_problem(amount)):
@@ -115,9 +150,27 @@ class CDR(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True,
         if (self.sale_amount is not None) != (self.outcome == "sale"):
             raise CrossFieldError(Rejection.INVALID_VALUE, "cdr: sale_amount goes with outcome sale only")
 
+    def _normalise_ids(self) -> None:
+        for name in ID_FIELDS:
+            value = getattr(self, name)
+            try:
+                normal = normalised_id(value)
+            except IdentifierError as exc:
+                raise CrossFieldError(Rejection.BAD_IDENTIFIER, f"{name}: {exc}") from None
+            if normal is not value:
+                force_setattr(self, name, normal)
 
-def _field_rule(name: str, value: object) -> str | None:
-    return money_problem(value) if name in MONEY_FIELDS and isinstance(value, Decimal) else None
+
+def _field_rule(name: str, value: object) -> tuple[Rejection, str] | None:
+    if name in MONEY_FIELDS and isinstance(value, Decimal):
+        problem = money_problem(value)
+        return None if problem is None else (Rejection.INVALID_VALUE, problem)
+    if name in ID_FIELDS and isinstance(value, str):
+        try:
+            normalised_id(value)
+        except IdentifierError as exc:
+            return Rejection.BAD_IDENTIFIER, str(exc)
+    return None
 
 
 DECODER = msgspec.json.Decoder(CDR)
@@ -128,27 +181,52 @@ _REASONS_BY_FIELD = {
 _explain = Explainer(DECODER, CDR, _REASONS_BY_FIELD, _field_rule)
 
 
-_last_limit: tuple[datetime | None, tzinfo | None, datetime] = (None, None, datetime.max)
+Window = tuple[datetime, datetime]  # (oldest accepted dialed_at, newest accepted dialed_at)
+_last_window: tuple[datetime | None, tzinfo | None, int, Window] = (None, None, 0, (datetime.min, datetime.max))
 
 
-def _ahead(dialed: datetime, now: datetime | None) -> bool:
-    """Whether ``dialed`` is more than the tolerance after ``now``.
+def _window(dialed: datetime, now: datetime | None, horizon_days: int) -> Window:
+    """The accepted range of ``dialed_at``, in dialed's own zone.
 
     A batch passes one ``now`` and its CDRs share a few offsets (and msgspec one tzinfo per
-    offset), so the limit is kept in dialed's zone: comparing then skips two offset lookups.
+    offset), so the window is kept in dialed's zone: comparing then skips offset lookups.
     """
-    global _last_limit
+    global _last_window
+    zone = dialed.tzinfo
     if now is None:
-        return dialed.timestamp() > time.time() + FUTURE_TOLERANCE_SECONDS
-    seen_now, seen_zone, limit = _last_limit
-    if now is not seen_now or dialed.tzinfo is not seen_zone:
-        limit = (now + FUTURE_TOLERANCE).astimezone(dialed.tzinfo)
-        _last_limit = (now, dialed.tzinfo, limit)
-    return dialed > limit
+        now = datetime.fromtimestamp(time.time(), UTC)
+    else:
+        seen_now, seen_zone, seen_horizon, window = _last_window
+        if now is seen_now and zone is seen_zone and horizon_days == seen_horizon:
+            return window
+    window = ((now - timedelta(days=horizon_days)).astimezone(zone), (now + FUTURE_TOLERANCE).astimezone(zone))
+    _last_window = (now, zone, horizon_days, window)
+    return window
 
 
-def parse_cdr(raw: bytes, *, now: datetime | None = None) -> CDR:
-    """Validate one Kafka message value; raise :class:`CDRRejected` with the reason."""
+def _floor_rules(cdr: CDR, now: datetime | None, rules: CdrRules) -> None:
+    """Raise the rejection of a valid v1 CDR this floor does not take (checked in this order)."""
+    oldest, newest = _window(cdr.dialed_at, now, rules.late_horizon_days)
+    if cdr.dialed_at > newest:
+        raise CDRRejected(Rejection.FUTURE_EVENT, "cdr: dialed_at is more than 5 minutes ahead")
+    if cdr.dialed_at < oldest:
+        raise CDRRejected(
+            Rejection.TOO_OLD, f"cdr: dialed_at is more than {rules.late_horizon_days} days before now"
+        )
+    if cdr.currency != rules.currency:
+        raise CDRRejected(
+            Rejection.CURRENCY_MISMATCH, f"currency: {cdr.currency}, this floor counts {rules.currency}"
+        )
+    limit = rules.max_amount
+    for name, amount in (("sale_amount", cdr.sale_amount), ("list_price", cdr.list_price),
+                         ("sold_price", cdr.sold_price)):  # fmt: skip
+        if amount is not None and amount > limit:
+            raise CDRRejected(Rejection.AMOUNT_TOO_LARGE, f"{name}: {amount} is above {limit}")
+
+
+def parse_cdr(raw: bytes, *, now: datetime | None = None, rules: CdrRules = DEFAULT_RULES) -> CDR:
+    """Validate one Kafka message value against schema v1 and the floor's ``rules``;
+    raise :class:`CDRRejected` with the reason."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise CDRRejected(Rejection.TOO_LARGE, f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
     try:
@@ -157,7 +235,6 @@ def parse_cdr(raw: bytes, *, now: datetime | None = None) -> CDR:
         cdr = _explain(raw)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise CDRRejected(Rejection.INVALID_JSON, f"cdr: {exc}"[:500]) from None
-    # No validation context in msgspec: the clock check needs ``now``, so it lives here.
-    if _ahead(cdr.dialed_at, now):
-        raise CDRRejected(Rejection.FUTURE_EVENT, "cdr: dialed_at is more than 5 minutes ahead")
+    # No validation context in msgspec: the clock and the floor's settings are applied here.
+    _floor_rules(cdr, now, rules)
     return cdr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from datetime import time
+from decimal import Decimal
 from functools import cached_property
 from ipaddress import ip_address
 from pathlib import Path
@@ -15,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.cdr import MONEY_LIMIT, CdrRules
 
 
 def is_loopback(host: str) -> bool:
@@ -54,6 +57,12 @@ class Settings(BaseSettings):
     dial_rate_floor_per_hour: float = Field(40.0, ge=0, description="alert when a rep dials slower")
     refresh_seconds: float = Field(30.0, gt=0, description="refresh of ClickHouse-backed gauges")
     pay_plan_file: Path | None = Field(None, description="payroll plan YAML")
+    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="the floor's one currency (ISO 4217)")
+    max_amount: Decimal = Field(
+        Decimal("10000000.00"), gt=0, lt=MONEY_LIMIT, decimal_places=2,
+        description="largest sale_amount, list_price or sold_price accepted",
+    )  # fmt: skip
+    late_horizon_days: int = Field(35, ge=1, le=36_500, description="calls dialed longer ago go to the DLQ")
 
     @field_validator("timezone")
     @classmethod
@@ -75,6 +84,11 @@ class Settings(BaseSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def cdr_rules(self) -> CdrRules:
+        """The floor's own rules on top of schema v1 (currency, amount bound, horizon)."""
+        return CdrRules(self.currency, self.max_amount, self.late_horizon_days)
 
     @property
     def dlq_topic(self) -> str:
