@@ -182,7 +182,8 @@ _explain = Explainer(DECODER, CDR, _REASONS_BY_FIELD, _field_rule)
 
 
 Window = tuple[datetime, datetime]  # (oldest accepted dialed_at, newest accepted dialed_at)
-_last_window: tuple[datetime | None, tzinfo | None, int, Window] = (None, None, 0, (datetime.min, datetime.max))
+_NO_WINDOW: Window = (datetime.min, datetime.max)
+_last_window: tuple[datetime | None, tzinfo | None, int, Window] = (None, None, 0, _NO_WINDOW)
 
 
 def _window(dialed: datetime, now: datetime | None, horizon_days: int) -> Window:
@@ -199,7 +200,8 @@ def _window(dialed: datetime, now: datetime | None, horizon_days: int) -> Window
         seen_now, seen_zone, seen_horizon, window = _last_window
         if now is seen_now and zone is seen_zone and horizon_days == seen_horizon:
             return window
-    window = ((now - timedelta(days=horizon_days)).astimezone(zone), (now + FUTURE_TOLERANCE).astimezone(zone))
+    oldest = (now - timedelta(days=horizon_days)).astimezone(zone)
+    window = (oldest, (now + FUTURE_TOLERANCE).astimezone(zone))
     _last_window = (now, zone, horizon_days, window)
     return window
 

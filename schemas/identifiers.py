@@ -30,9 +30,8 @@ def normalised_id(value: str) -> str:
     Printable ASCII without edge spaces (every real dialer's ids) is already NFKC and is
     returned as it is after two C-level scans; only other ids pay for the Unicode work.
     """
-    if value.isascii() and value.isprintable():
-        if value[0] != " " and value[-1] != " ":
-            return value
+    if value.isascii() and value.isprintable() and value[0] != " " and value[-1] != " ":
+        return value
     for char in value:
         if unicodedata.category(char) in REFUSED_CATEGORIES:
             raise IdentifierError(f"holds invisible or control character U+{ord(char):04X}")

@@ -17,6 +17,8 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.targets import TARGET_STATEMENTS
 
 CALLS_TABLE = "calls"
+# the instant the local hour began; rows written before the column existed get the UTC hour
+_HOUR_START = "hour_start DateTime('UTC') DEFAULT toStartOfHour(dialed_at)"
 
 _CALLS = f"""
 CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
@@ -32,6 +34,7 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
     ended_at        DateTime64(3, 'UTC'),
     business_day    Date,
     business_hour   UInt8,
+    {_HOUR_START},
     disposition     LowCardinality(String),
     amd             LowCardinality(Nullable(String)),
     talk_seconds    UInt32,
@@ -58,28 +61,32 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
 ORDER BY call_id
 """
 
+# Money sums in Int128 / Decimal128: an Int64 sum wraps silently and Decimal(18, 2) * 100
+# overflows near the schema's limit (DECIMAL_OVERFLOW).
 _SUMS = """
     sum(dials) AS dials, sum(connects) AS connects, sum(valid_connects) AS valid_connects,
     sum(counted_talk) AS talk_seconds, sum(counted_wrap) AS wrap_seconds,
-    sum(sales) AS sales, sum(revenue_cents) AS revenue_cents,
+    sum(sales) AS sales, sum(toInt128(revenue_cents)) AS revenue_cents,
     sum(new_customers) AS new_customers, sum(abandoned) AS abandoned,
-    sumIf(toInt64(list_price * 100), outcome = 'sale' AND list_price IS NOT NULL) AS list_cents,
-    sumIf(toInt64(sold_price * 100), outcome = 'sale' AND sold_price IS NOT NULL) AS sold_cents
+    toInt128(sumIf(list_price, outcome = 'sale' AND list_price IS NOT NULL) * 100) AS list_cents,
+    toInt128(sumIf(sold_price, outcome = 'sale' AND sold_price IS NOT NULL) * 100) AS sold_cents
 """
 
+# OR REPLACE: a database made by an older version gets today's definitions at start-up.
 _REP_DAY = f"""
-CREATE VIEW IF NOT EXISTS rep_day AS
+CREATE OR REPLACE VIEW rep_day AS
 SELECT business_day, rep_id, any(team_id) AS team_id, {_SUMS}
 FROM {CALLS_TABLE} FINAL
 GROUP BY business_day, rep_id
 """
 
 _REP_HOUR = f"""
-CREATE VIEW IF NOT EXISTS rep_hour AS
-SELECT business_day, business_hour, rep_id, any(team_id) AS team_id, {_SUMS}
+CREATE OR REPLACE VIEW rep_hour AS
+SELECT business_day, business_hour, hour_start, rep_id, any(team_id) AS team_id, {_SUMS}
 FROM {CALLS_TABLE} FINAL
-GROUP BY business_day, business_hour, rep_id
+GROUP BY business_day, business_hour, hour_start, rep_id
 """
+_ADD_HOUR_START = f"ALTER TABLE {CALLS_TABLE} ADD COLUMN IF NOT EXISTS {_HOUR_START} AFTER business_hour"
 
 # Every partition a call ever arrived on. ``calls`` keeps only a call's winning copy (a
 # losing one can vanish at insert or merge), so this is how a worker seeding partition p
@@ -94,7 +101,9 @@ CREATE TABLE IF NOT EXISTS {PARTITIONS_TABLE} (
 ORDER BY (kafka_partition, call_id, business_day)
 """
 
-STATEMENTS: tuple[str, ...] = (_CALLS, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS)
+STATEMENTS: tuple[str, ...] = (
+    _CALLS, _ADD_HOUR_START, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS
+)
 
 
 def apply_schema(settings: Settings) -> Client:

@@ -18,7 +18,8 @@ from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE
 
 GroupBy = Literal["rep", "team", "campaign"]
 
-_SUMS = ", ".join(f"toInt64(sum({col})) AS {name}" for name, col in COUNTER_COLUMNS.items())
+# Int128: an Int64 sum of money wraps silently on a big enough floor or amount
+_SUMS = ", ".join(f"sum(toInt128({col})) AS {name}" for name, col in COUNTER_COLUMNS.items())
 
 _KEYS: dict[GroupBy, tuple[str, str]] = {
     # (key column, extra columns)
@@ -79,7 +80,8 @@ def partition_calls(client: Client, partition: int, since: date) -> Iterator[tup
 def month_to_date(client: Client, first: date, before: date) -> dict[str, tuple[int, int, int]]:
     """rep_id -> (sales, revenue_cents, new_customers) for days ``first`` <= day < ``before``."""
     result = client.query(
-        f"SELECT rep_id, sum(sales), sum(revenue_cents), sum(new_customers) FROM {CALLS_TABLE} FINAL"
+        "SELECT rep_id, sum(sales), sum(toInt128(revenue_cents)), sum(new_customers)"
+        f" FROM {CALLS_TABLE} FINAL"
         " WHERE business_day >= {first:Date} AND business_day < {before:Date} GROUP BY rep_id",
         parameters={"first": first, "before": before},
     )

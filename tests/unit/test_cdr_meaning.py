@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.cdr import CdrRules, parse_cdr
+from schemas.cdr import DEFAULT_RULES, CdrRules, parse_cdr
 from schemas.identifiers import REFUSED_CATEGORIES, normalised_id
 from schemas.rejections import CDRRejected, Rejection
 from schemas.settings import Settings
@@ -18,7 +18,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 ID_FIELDS = ("call_id", "rep_id", "team_id", "campaign_id")
 
 
-def rejected(data: dict, rules: CdrRules = CdrRules()) -> CDRRejected:
+def rejected(data: dict, rules: CdrRules = DEFAULT_RULES) -> CDRRejected:
     with pytest.raises(CDRRejected) as caught:
         parse_cdr(encode(data), now=NOW, rules=rules)
     assert caught.value.detail
@@ -78,7 +78,8 @@ def test_ids_are_normalised_with_nfkc(sent: str, stored: str) -> None:
 
 
 def test_look_alikes_count_as_one_rep() -> None:
-    ids = {parse_cdr(encode(cdr_dict(rep_id=v)), now=NOW).rep_id for v in ("rep-7", "ｒｅｐ－７", "rep\uff0d7")}
+    sent = ("rep-7", "ｒｅｐ－７", "rep\uff0d7")
+    ids = {parse_cdr(encode(cdr_dict(rep_id=v)), now=NOW).rep_id for v in sent}
     assert ids == {"rep-7"}
 
 
@@ -120,7 +121,7 @@ def test_a_floor_configured_for_usd_takes_usd_only() -> None:
 
 
 def test_currency_applies_to_calls_without_a_sale_too() -> None:
-    """One floor, one currency: a mixed feed is a configuration problem seen at once, not at the first sale."""
+    """One floor, one currency: a mixed feed is a configuration fault seen at once, not at a sale."""
     assert rejected(unanswered(currency="EUR")).reason is Rejection.CURRENCY_MISMATCH
 
 
@@ -181,7 +182,8 @@ def test_a_call_from_2000_is_too_old() -> None:
 def test_the_horizon_is_configurable() -> None:
     rules = Settings(late_horizon_days=400).cdr_rules
     assert parse_cdr(encode(dialed(timedelta(days=399))), now=NOW, rules=rules).call_id == "c-1"
-    assert rejected(dialed(timedelta(days=2)), Settings(late_horizon_days=1).cdr_rules).reason is Rejection.TOO_OLD
+    one_day = Settings(late_horizon_days=1).cdr_rules
+    assert rejected(dialed(timedelta(days=2)), one_day).reason is Rejection.TOO_OLD
 
 
 def test_the_horizon_holds_in_any_offset() -> None:
