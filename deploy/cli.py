@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from schemas.settings import load_settings
+from sinks.csv_file import write_csv
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -68,11 +68,7 @@ def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: A
     if fmt == "json":
         out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    if not rows:
-        return
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_csv(out, rows)  # a clerk opens it in a spreadsheet: no cell may run as a formula
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

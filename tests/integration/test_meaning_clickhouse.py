@@ -1,4 +1,5 @@
-"""Sums that cannot wrap and DST hours that stay apart, in the real ClickHouse engine (chdb)."""
+"""In the real ClickHouse engine (chdb): sums that cannot wrap, DST hours that stay apart, and a
+``callfloor report --format csv`` whose cells never run as formulas."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from deploy.cli import main
 from schemas.cdr import DEFAULT_RULES, CdrRules, parse_cdr
 from schemas.metrics import counters
 from schemas.settings import Settings
@@ -131,3 +133,21 @@ def test_a_database_from_before_hour_start_is_upgraded(settings: Settings) -> No
     finally:
         client.close()
     assert [(int(h), start, int(d)) for h, start, d in got] == [(10, "2026-10-01 02:00:00", 1)]
+
+
+def test_report_csv_carries_no_live_formula(
+    settings: Settings, db: Client, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = '=HYPERLINK("http://evil.example","pay")'
+    cdrs = [sale("x-1", "2026-11-01T10:00:00+08:00", "12.50", rep=hostile) | {"team_id": "@team"},
+            sale("x-2", "2026-11-01T10:05:00+08:00", "1.00", rep="-1+1") | {"campaign_id": "+c"}]  # fmt: skip
+    write(settings, rows_of(cdrs, ZoneInfo(settings.timezone)))
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert main(["report", "--from", "2026-11-01", "--to", "2026-11-01", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.encode() == (
+        b"business_day,rep_id,team_id,dials,connects,valid_connects,talk_seconds,wrap_seconds,"
+        b"sales,revenue,new_customers,abandoned\r\n"
+        b"2026-11-01,'-1+1,team-a,1,1,1,60,15,1,1.00,1,0\r\n"
+        b'2026-11-01,"\'=HYPERLINK(""http://evil.example"",""pay"")",\'@team,1,1,1,60,15,1,12.50,1,0\r\n'
+    )
