@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.kpis import KPI_COUNTERS, KpiCounter
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.targets import TARGET_STATEMENTS
@@ -19,6 +20,15 @@ from sinks.clickhouse.targets import TARGET_STATEMENTS
 CALLS_TABLE = "calls"
 # the instant the local hour began; rows written before the column existed get the UTC hour
 _HOUR_START = "hour_start DateTime('UTC') DEFAULT toStartOfHour(dialed_at)"
+
+
+def kpi_sum(counter: KpiCounter) -> str:
+    """``sum(column) AS name`` for one KPI counter: the one way every read totals it."""
+    return f"sum(toInt128({counter.column})) AS {counter.sum_alias}"  # Int64 would wrap on money
+
+
+# One column per KPI counter (schemas.kpis): what this call version adds to its rep's day.
+_COUNTER_COLUMNS = ",\n    ".join(f"{c.column:<15} {c.column_type}" for c in KPI_COUNTERS)
 
 _CALLS = f"""
 CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
@@ -45,15 +55,7 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
     new_customer    Bool,
     list_price      Nullable(Decimal(18, 2)),
     sold_price      Nullable(Decimal(18, 2)),
-    dials           UInt8,
-    connects        UInt8,
-    valid_connects  UInt8,
-    counted_talk    UInt32,
-    counted_wrap    UInt32,
-    sales           UInt8,
-    revenue_cents   Int64,
-    new_customers   UInt8,
-    abandoned       UInt8,
+    {_COUNTER_COLUMNS},
     kafka_partition UInt32,
     kafka_offset    UInt64,
     ingested_at     DateTime64(3, 'UTC') DEFAULT now64(3)
@@ -61,13 +63,10 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
 ORDER BY call_id
 """
 
-# Money sums in Int128 / Decimal128: an Int64 sum wraps silently and Decimal(18, 2) * 100
-# overflows near the schema's limit (DECIMAL_OVERFLOW).
-_SUMS = """
-    sum(dials) AS dials, sum(connects) AS connects, sum(valid_connects) AS valid_connects,
-    sum(counted_talk) AS talk_seconds, sum(counted_wrap) AS wrap_seconds,
-    sum(sales) AS sales, sum(toInt128(revenue_cents)) AS revenue_cents,
-    sum(new_customers) AS new_customers, sum(abandoned) AS abandoned,
+# Money sums in Int128 / Decimal128 (kpi_sum, and list/sold prices summed as Decimal128):
+# an Int64 sum wraps silently and Decimal(18, 2) * 100 overflows near the schema's limit.
+_SUMS = f"""
+    {", ".join(kpi_sum(c) for c in KPI_COUNTERS)},
     toInt128(sumIf(list_price, outcome = 'sale' AND list_price IS NOT NULL) * 100) AS list_cents,
     toInt128(sumIf(sold_price, outcome = 'sale' AND sold_price IS NOT NULL) * 100) AS sold_cents
 """
@@ -102,7 +101,7 @@ ORDER BY (kafka_partition, call_id, business_day)
 """
 
 STATEMENTS: tuple[str, ...] = (
-    _CALLS, _ADD_HOUR_START, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS
+    _CALLS, _CALL_PARTITIONS, _REP_DAY, _ADD_HOUR_START, _REP_HOUR, *TARGET_STATEMENTS
 )
 
 

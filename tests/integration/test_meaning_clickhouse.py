@@ -14,7 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from deploy.cli import main
 from schemas.cdr import DEFAULT_RULES, CdrRules, parse_cdr
-from schemas.metrics import counters
+from schemas.kpis import counters
 from schemas.settings import Settings
 from sinks.clickhouse.calls import Row, call_row
 from sinks.clickhouse.client import connect
