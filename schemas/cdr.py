@@ -57,7 +57,6 @@ Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}\Z")]
 TIMESTAMP_FIELDS = frozenset({"dialed_at", "answered_at", "ended_at"})
 MONEY_FIELDS = ("sale_amount", "list_price", "sold_price")
 ID_FIELDS = ("call_id", "rep_id", "team_id", "campaign_id")
-DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True, slots=True)
