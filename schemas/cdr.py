@@ -63,9 +63,9 @@ ID_FIELDS = ("call_id", "rep_id", "team_id", "campaign_id")
 class CdrRules:
     """A floor's rules on top of schema v1 (``Settings.cdr_rules``; defaults = default settings).
 
-    ``currency``: the one currency revenue is summed in; ``max_amount``: the largest
-    sale_amount, list_price or sold_price; ``late_horizon_days``: a call dialed more than
-    this many 24-hour days before the worker's clock is refused (too late to count).
+    ``currency``: the one currency revenue is summed in (``""``: any); ``max_amount``: the
+    largest sale_amount, list_price or sold_price; ``late_horizon_days``: a call dialed more
+    than this many 24-hour days before the worker's clock is refused (too late to count).
     """
 
     currency: str = "CNY"
@@ -74,6 +74,9 @@ class CdrRules:
 
 
 DEFAULT_RULES = CdrRules()
+# schema v1 alone: for checking a message before it reaches the worker (``callfloor ingest``),
+# where the floor's own rules are applied and their rejects kept in the DLQ
+SCHEMA_ONLY = CdrRules(currency="", max_amount=MONEY_LIMIT, late_horizon_days=366 * 300)
 
 
 def money_problem(amount: Decimal) -> str | None:
@@ -219,7 +222,7 @@ def _floor_rules(cdr: CDR, now: datetime | None, rules: CdrRules) -> None:
         raise CDRRejected(
             Rejection.TOO_OLD, f"cdr: dialed_at is more than {rules.late_horizon_days} days before now"
         )
-    if cdr.currency != rules.currency:
+    if cdr.currency != rules.currency and rules.currency:
         raise CDRRejected(
             Rejection.CURRENCY_MISMATCH, f"currency: {cdr.currency}, this floor counts {rules.currency}"
         )

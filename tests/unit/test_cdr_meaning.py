@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.cdr import DEFAULT_RULES, CdrRules, parse_cdr
+from schemas.cdr import DEFAULT_RULES, SCHEMA_ONLY, CdrRules, parse_cdr
 from schemas.identifiers import REFUSED, REFUSED_CATEGORIES, normalised_id
 from schemas.rejections import CDRRejected, Rejection
 from schemas.settings import Settings
@@ -214,3 +214,12 @@ def test_rules_are_checked_in_the_documented_order() -> None:
     old = dialed(timedelta(days=90)) | {"currency": "USD"}
     assert rejected(old).reason is Rejection.TOO_OLD
     assert rejected(cdr_dict(currency="USD", sale_amount="1e10")).reason is Rejection.CURRENCY_MISMATCH
+
+
+def test_schema_only_checks_the_shape_and_leaves_the_floor_rules_to_the_worker() -> None:
+    """What ``callfloor ingest`` checks before producing: a USD call of 2001 is shaped right."""
+    old_usd = unanswered(dialed_at="2001-06-01T10:00:00Z", ended_at="2001-06-01T10:00:30Z", currency="USD")
+    assert parse_cdr(encode(old_usd), now=NOW, rules=SCHEMA_ONLY).currency == "USD"
+    assert rejected(old_usd).reason is Rejection.TOO_OLD
+    assert rejected(cdr_dict(rep_id=" "), SCHEMA_ONLY).reason is Rejection.BAD_IDENTIFIER
+    assert rejected(dialed(timedelta(days=-1)), SCHEMA_ONLY).reason is Rejection.FUTURE_EVENT
