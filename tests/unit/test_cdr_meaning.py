@@ -11,7 +11,7 @@ import pytest
 from schemas.cdr import DEFAULT_RULES, SCHEMA_ONLY, CdrRules, parse_cdr
 from schemas.identifiers import REFUSED, REFUSED_CATEGORIES, normalised_id
 from schemas.rejections import CDRRejected, Rejection
-from schemas.settings import Settings
+from schemas.settings import Settings, load_settings
 from tests.factories import cdr_dict, encode, unanswered
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -223,3 +223,18 @@ def test_schema_only_checks_the_shape_and_leaves_the_floor_rules_to_the_worker()
     assert rejected(old_usd).reason is Rejection.TOO_OLD
     assert rejected(cdr_dict(rep_id=" "), SCHEMA_ONLY).reason is Rejection.BAD_IDENTIFIER
     assert rejected(dialed(timedelta(days=-1)), SCHEMA_ONLY).reason is Rejection.FUTURE_EVENT
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("CALLFLOOR_CURRENCY", "usd"), ("CALLFLOOR_CURRENCY", "CNY\n"), ("CALLFLOOR_MAX_AMOUNT", "lots"),
+     ("CALLFLOOR_LATE_HORIZON_DAYS", "0")],
+)  # fmt: skip
+def test_a_bad_floor_setting_stops_with_its_name(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings()
+    assert stopped.value.code == 2
+    assert f"bad setting {variable}:" in capsys.readouterr().err
