@@ -238,3 +238,11 @@ def test_a_bad_floor_setting_stops_with_its_name(
         load_settings()
     assert stopped.value.code == 2
     assert f"bad setting {variable}:" in capsys.readouterr().err
+
+
+def test_the_simulator_does_not_reach_past_the_horizon() -> None:
+    """Its calls would be too_old for the worker and break its own truth."""
+    from simulator import SimulationSpec
+
+    with pytest.raises(ValueError, match="late horizon"):
+        SimulationSpec(days=DEFAULT_RULES.late_horizon_days + 1)
