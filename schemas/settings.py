@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         return CdrRules(self.currency, self.max_amount, self.late_horizon_days)
 
     @property
+    def clickhouse_token_file(self) -> Path:
+        """The embedded endpoint's per-install token (created by ``callfloor clickhouse``)."""
+        return self.data_dir / "clickhouse.token"
+
+    @property
     def dlq_topic(self) -> str:
         return f"{self.cdr_topic}.dlq"
 
