@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from schemas.settings import load_settings
+from streams.topics_cli import add_topics_parser
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -136,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
     p.add_argument("--reps", type=int, default=40)
     p.set_defaults(func=cmd_demo)
+
+    add_topics_parser(sub)
     return parser
 
 

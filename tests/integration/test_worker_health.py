@@ -1,0 +1,69 @@
+"""/healthz and /readyz on a real worker, against the real broker and ClickHouse engine:
+alive at once; ready only once it holds its partitions seeded and ClickHouse answers;
+unready, with the reason, when ClickHouse goes away, while still alive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.request import urlopen
+
+import orjson
+import pytest
+
+from schemas.settings import Settings
+from streams.topics import ensure_topics
+from tests.services import ClickHouseProcess, running_worker, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def probe(port: int, path: str) -> tuple[int, dict] | None:
+    """(status, JSON body) of a probe; None while nothing answers on the port."""
+    try:
+        with urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, orjson.loads(response.read())
+    except HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+    except (URLError, ConnectionError, TimeoutError):
+        return None
+
+
+def test_ready_only_with_partitions_seeded_and_clickhouse_answering(
+    settings: Settings, tmp_path: Path, logs_dir: Path
+) -> None:
+    own_clickhouse = ClickHouseProcess(tmp_path / "ch", logs_dir / "health-clickhouse.log")
+    settings = settings.model_copy(update={"clickhouse_url": own_clickhouse.url})
+    ensure_topics(settings)
+    port = settings.web_port
+    seen: list[tuple[int, dict]] = []
+
+    def answered(path: str, status: int) -> bool:
+        got = probe(port, path)
+        if got is not None:
+            seen.append(got)
+        return got is not None and got[0] == status
+
+    try:
+        with running_worker(settings, logs_dir / "worker-health.log"):
+            # ClickHouse not started yet: alive, not ready
+            wait_until(lambda: answered("/healthz", 200), 60, "/healthz to answer 200")
+            wait_until(lambda: answered("/readyz", 503), 30, "/readyz to answer 503")
+            status, body = probe(port, "/readyz") or (0, {})
+            assert status == 503 and body["ready"] is False and body["reason"], body
+
+            own_clickhouse.start()
+            wait_until(lambda: answered("/readyz", 200), 90, "/readyz to answer 200 once ClickHouse is up")
+            status, body = probe(port, "/readyz") or (0, {})
+            assert status == 200, body
+            assert body["assigned"] == body["seeded"] == list(range(settings.partitions)), body
+
+            own_clickhouse.stop()
+            wait_until(lambda: answered("/readyz", 503), 30, "/readyz to say 503 when ClickHouse stops")
+            status, body = probe(port, "/readyz") or (0, {})
+            assert status == 503 and "ClickHouse not reachable" in body["reason"], body
+            assert probe(port, "/healthz") == (200, {"alive": True}), "alive while ClickHouse is away"
+    finally:
+        own_clickhouse.stop()
+    reasons = {body.get("reason", "")[:40] for status, body in seen if status == 503}
+    assert any("seeded" in r or "ClickHouse" in r for r in reasons), reasons
