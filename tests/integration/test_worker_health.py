@@ -5,28 +5,15 @@ unready, with the reason, when ClickHouse goes away, while still alive."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
 
-import orjson
 import pytest
 
 from schemas.settings import Settings
 from streams.topics import ensure_topics
+from tests.integration.health_reads import probe
 from tests.services import ClickHouseProcess, running_worker, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def probe(port: int, path: str) -> tuple[int, dict] | None:
-    """(status, JSON body) of a probe; None while nothing answers on the port."""
-    try:
-        with urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-            return response.status, orjson.loads(response.read())
-    except HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
-    except (URLError, ConnectionError, TimeoutError):
-        return None
 
 
 def test_ready_only_with_partitions_seeded_and_clickhouse_answering(
