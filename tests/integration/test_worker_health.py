@@ -4,9 +4,12 @@ unready, with the reason, when ClickHouse goes away, while still alive."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from schemas.settings import Settings
 from streams.topics import ensure_topics
@@ -14,6 +17,15 @@ from tests.integration.health_reads import probe
 from tests.services import ClickHouseProcess, running_worker, wait_until
 
 pytestmark = pytest.mark.integration
+COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose" / "compose.yaml"
+
+
+def compose_healthcheck(port: int) -> int:
+    """Exit code of the worker health check exactly as compose.yaml runs it, on ``port``."""
+    argv = yaml.safe_load(COMPOSE.read_text())["services"]["worker"]["healthcheck"]["test"]
+    assert argv[:2] == ["CMD", "python"]
+    command = [sys.executable, *[arg.replace(":6066/", f":{port}/") for arg in argv[2:]]]
+    return subprocess.run(command, capture_output=True, timeout=30).returncode
 
 
 def test_ready_only_with_partitions_seeded_and_clickhouse_answering(
@@ -44,12 +56,14 @@ def test_ready_only_with_partitions_seeded_and_clickhouse_answering(
             status, body = probe(port, "/readyz") or (0, {})
             assert status == 200, body
             assert body["assigned"] == body["seeded"] == list(range(settings.partitions)), body
+            assert compose_healthcheck(port) == 0, "compose's health check passes on a ready worker"
 
             own_clickhouse.stop()
             wait_until(lambda: answered("/readyz", 503), 30, "/readyz to say 503 when ClickHouse stops")
             status, body = probe(port, "/readyz") or (0, {})
             assert status == 503 and "ClickHouse not reachable" in body["reason"], body
             assert probe(port, "/healthz") == (200, {"alive": True}), "alive while ClickHouse is away"
+            assert compose_healthcheck(port) != 0, "compose's health check fails on an unready worker"
     finally:
         own_clickhouse.stop()
     reasons = {body.get("reason", "")[:40] for status, body in seen if status == 503}
