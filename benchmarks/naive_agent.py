@@ -38,7 +38,7 @@ from schemas.cdr import (
     Disposition,
     Outcome,
 )
-from schemas.metrics import COUNTER_NAMES, business_day, contribution
+from schemas.kpis import COUNTER_NAMES, business_day, contribution
 from schemas.settings import Settings
 from sinks.clickhouse.calls import COLUMNS, call_row
 from sinks.clickhouse.ddl import CALLS_TABLE, apply_schema

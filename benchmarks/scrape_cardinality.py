@@ -20,7 +20,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from schemas.metrics import Contribution, business_day
+from schemas.kpis import Contribution, business_day
 from schemas.settings import Settings
 from schemas.targets import parse_targets
 from streams.live_collector import LiveCollector
@@ -34,7 +34,7 @@ def floor_state(settings: Settings, reps: int, partitions: int) -> tuple[LiveSta
     calls: dict[int, list[CallFacts]] = {p: [] for p in range(partitions)}
     for i, rep in enumerate(rep_ids):
         c = Contribution(dials=180, connects=18, valid_connects=9, talk_seconds=3000, wrap_seconds=600,
-                         sales=1, revenue_cents=129900, new_customers=1, abandoned=1)  # fmt: skip
+                         sales=1, revenue=129900, new_customers=1, abandoned=1)  # fmt: skip
         calls[i % partitions].append(CallFacts(f"c{i}", 1, rep, f"team-{i // 10:04d}", today, c.as_tuple()))
     for partition, facts in calls.items():
         state.seed(partition, facts)

@@ -25,10 +25,10 @@ from typing import Any
 import orjson
 
 from schemas.cdr import parse_cdr
-from schemas.metrics import COUNTER_NAMES, Contribution, business_day, contribution
+from schemas.kpis import COUNTER_NAMES, business_day, contribution, reported_counters
 from schemas.rejections import CDRRejected
 from simulator.faults import SimEvent, interleave
-from simulator.model import KINDS, Dialer, SimulationSpec, day_window, money_text, roster
+from simulator.model import KINDS, Dialer, SimulationSpec, day_window, roster
 
 __all__ = ["KINDS", "SimEvent", "SimulationSpec", "Truth", "TruthBuilder", "compute_truth", "generate",
            "produce", "roster"]  # fmt: skip
@@ -71,17 +71,7 @@ def generate(spec: SimulationSpec, *, now: datetime | None = None) -> Iterator[S
 
 
 def _row(counts: list[int], **labels: str) -> dict[str, Any]:
-    row: dict[str, Any] = dict(labels)
-    for name, value in zip(COUNTER_NAMES, counts, strict=True):
-        if name == "revenue_cents":
-            row["revenue"] = money_text(value)
-        else:
-            row[name] = value
-    return row
-
-
-def _counters(counts: Contribution) -> tuple[int, ...]:
-    return tuple(getattr(counts, name) for name in COUNTER_NAMES)
+    return {**labels, **reported_counters(tuple(counts))}
 
 
 @dataclass
@@ -146,7 +136,7 @@ class TruthBuilder:
         if not seen or cdr.version > seen[0]:
             day = business_day(cdr.dialed_at, self.spec.zone).isoformat()
             labels = (day, cdr.rep_id, cdr.team_id, cdr.campaign_id)
-            counts = _counters(contribution(cdr, self.spec.valid_call_seconds))
+            counts = contribution(cdr, self.spec.valid_call_seconds).as_tuple()
             self.latest[cdr.call_id] = (cdr.version, hash(event.value), labels, counts)
 
     def build(self, *, complete: bool = True) -> Truth:

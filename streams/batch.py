@@ -15,7 +15,7 @@ from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from schemas.cdr import CDR, parse_cdr
-from schemas.metrics import counters
+from schemas.kpis import counters
 from schemas.rejections import CDRRejected, Rejection
 from sinks.clickhouse.calls import BUSINESS_DAY, RANK, Row, call_row
 from streams.live_state import CallFacts, LiveState, Verdict

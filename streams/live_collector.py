@@ -15,23 +15,15 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from schemas.metrics import COUNTER_NAMES, Contribution, business_day, shift_progress
+from schemas.kpis import KPI_COUNTERS, MONTHLY_COUNTERS, Contribution, Counters, business_day, shift_progress
 from schemas.settings import Settings
 from streams.live_state import ZERO, LiveState
 
 if TYPE_CHECKING:
     from schemas.targets import TargetSet
 
-MONTHLY = ("sales", "revenue_cents", "new_customers")
 LABELS = ["rep", "team", "metric", "period"]
-
-
-def metric_name(counter: str) -> str:
-    return "revenue" if counter == "revenue_cents" else counter
-
-
-def metric_value(counter: str, value: int) -> float:
-    return value / 100 if counter == "revenue_cents" else float(value)
+_NO_MONTH: Counters = (0,) * len(MONTHLY_COUNTERS)
 
 
 class LiveCollector(Collector):
@@ -42,7 +34,7 @@ class LiveCollector(Collector):
         exported_partitions: Callable[[], set[int]],
         partition_of: Callable[[str], int],
         targets: Callable[[], TargetSet | None],
-        month_before_today: Callable[[], Mapping[str, tuple[int, int, int]]],
+        month_before_today: Callable[[], Mapping[str, Counters]],
         campaign_abandons: Callable[[], Mapping[str, tuple[int, int]]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -84,12 +76,12 @@ class LiveCollector(Collector):
         month = self.month_before_today()
         for rep, (team, counters) in sorted(reps.items()):
             today_values = counters.as_tuple()
-            for counter, value in zip(COUNTER_NAMES, today_values, strict=True):
-                actual.add_metric([rep, team, metric_name(counter), "day"], metric_value(counter, value))
-            earlier = month.get(rep, (0, 0, 0))
-            for counter, before in zip(MONTHLY, earlier, strict=True):
-                value = before + getattr(counters, counter)
-                actual.add_metric([rep, team, metric_name(counter), "month"], metric_value(counter, value))
+            for counter, value in zip(KPI_COUNTERS, today_values, strict=True):
+                actual.add_metric([rep, team, counter.name, "day"], counter.exported(value))
+            earlier = month.get(rep, _NO_MONTH)
+            for counter, before in zip(MONTHLY_COUNTERS, earlier, strict=True):
+                value = before + getattr(counters, counter.name)
+                actual.add_metric([rep, team, counter.name, "month"], counter.exported(value))
             for (period, metric), value in (targets.rep(rep) if targets else {}).items():
                 target.add_metric([rep, team, metric, period], float(value))
         yield actual

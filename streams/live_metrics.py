@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from schemas.metrics import business_day
+from schemas.kpis import Counters, business_day
 from schemas.settings import Settings
 from schemas.targets import TargetsError, TargetSet
 from sinks.clickhouse.reads import campaign_abandons, month_to_date
@@ -44,7 +44,7 @@ class ClickHouseGauges:
     def __init__(self, settings: Settings, pipeline: CdrPipeline) -> None:
         self.settings = settings
         self.pipeline = pipeline
-        self.month: dict[str, tuple[int, int, int]] = {}
+        self.month: dict[str, Counters] = {}
         self.abandons: dict[str, tuple[int, int]] = {}
 
     async def refresh(self) -> None:

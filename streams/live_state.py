@@ -16,7 +16,7 @@ from enum import Enum
 from operator import add, sub
 from typing import NamedTuple
 
-from schemas.metrics import COUNTER_NAMES, Contribution, Counters
+from schemas.kpis import COUNTER_NAMES, Contribution, Counters
 
 ZERO = Contribution()
 NO_COUNTS: Counters = ZERO.as_tuple()

@@ -19,7 +19,7 @@ from typing import TypeVar
 import faust
 from clickhouse_connect.driver.client import Client
 
-from schemas.metrics import business_day
+from schemas.kpis import business_day
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.ddl import apply_schema

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from deploy.local.broker import LocalBroker, wait_for_port
 from deploy.local.processes import callfloor_command, spawn, stop
-from schemas.metrics import business_day
+from schemas.kpis import business_day
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce, roster
 from sinks.clickhouse.client import connect

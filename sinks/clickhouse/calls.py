@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from schemas.cdr import CDR
-from schemas.metrics import COUNTER_NAMES, Counters
+from schemas.kpis import KPI_COUNTERS, Counters
 
 OFFSET_BITS = 40
 _OFFSET_MASK = (1 << OFFSET_BITS) - 1
@@ -15,18 +15,9 @@ COLUMNS: tuple[str, ...] = (
     "dialed_at", "answered_at", "ended_at", "business_day", "business_hour",
     "disposition", "amd", "talk_seconds", "wrap_seconds", "outcome", "sale_amount",
     "currency", "new_customer", "list_price", "sold_price",
-    "dials", "connects", "valid_connects", "counted_talk", "counted_wrap",
-    "sales", "revenue_cents", "new_customers", "abandoned",
+    *(counter.column for counter in KPI_COUNTERS),
     "kafka_partition", "kafka_offset",
 )  # fmt: skip
-
-
-# Counter name (schemas.metrics.Contribution) -> the ``calls`` column that holds it.
-# Talk and wrap get their own columns because the raw fields count on connects only.
-COUNTER_COLUMNS: dict[str, str] = {
-    name: {"talk_seconds": "counted_talk", "wrap_seconds": "counted_wrap"}.get(name, name)
-    for name in COUNTER_NAMES
-}
 
 
 def rank(version: int, offset: int) -> int:

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.kpis import KPI_COUNTERS, KpiCounter
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.cluster import create_database, on_cluster
 from sinks.clickhouse.targets import TARGET_STATEMENTS
 
 CALLS_TABLE = "calls"
+
+
+def kpi_sum(counter: KpiCounter) -> str:
+    """``sum(column) AS name`` for one KPI counter: the one way every read totals it."""
+    return f"toInt64(sum({counter.column})) AS {counter.sum_alias}"
+
+# One column per KPI counter (schemas.kpis): what this call version adds to its rep's day.
+_COUNTER_COLUMNS = ",\n    ".join(f"{c.column:<15} {c.column_type}" for c in KPI_COUNTERS)
 
 _CALLS = f"""
 CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
@@ -43,15 +52,7 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
     new_customer    Bool,
     list_price      Nullable(Decimal(18, 2)),
     sold_price      Nullable(Decimal(18, 2)),
-    dials           UInt8,
-    connects        UInt8,
-    valid_connects  UInt8,
-    counted_talk    UInt32,
-    counted_wrap    UInt32,
-    sales           UInt8,
-    revenue_cents   Int64,
-    new_customers   UInt8,
-    abandoned       UInt8,
+    {_COUNTER_COLUMNS},
     kafka_partition UInt32,
     kafka_offset    UInt64,
     ingested_at     DateTime64(3, 'UTC') DEFAULT now64(3)
@@ -59,24 +60,21 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
 ORDER BY call_id
 """
 
-_SUMS = """
-    sum(dials) AS dials, sum(connects) AS connects, sum(valid_connects) AS valid_connects,
-    sum(counted_talk) AS talk_seconds, sum(counted_wrap) AS wrap_seconds,
-    sum(sales) AS sales, sum(revenue_cents) AS revenue_cents,
-    sum(new_customers) AS new_customers, sum(abandoned) AS abandoned,
+_SUMS = f"""
+    {", ".join(kpi_sum(c) for c in KPI_COUNTERS)},
     sumIf(toInt64(list_price * 100), outcome = 'sale' AND list_price IS NOT NULL) AS list_cents,
     sumIf(toInt64(sold_price * 100), outcome = 'sale' AND sold_price IS NOT NULL) AS sold_cents
 """
 
 _REP_DAY = f"""
-CREATE VIEW IF NOT EXISTS rep_day AS
+CREATE OR REPLACE VIEW rep_day AS
 SELECT business_day, rep_id, any(team_id) AS team_id, {_SUMS}
 FROM {CALLS_TABLE} FINAL
 GROUP BY business_day, rep_id
 """
 
 _REP_HOUR = f"""
-CREATE VIEW IF NOT EXISTS rep_hour AS
+CREATE OR REPLACE VIEW rep_hour AS
 SELECT business_day, business_hour, rep_id, any(team_id) AS team_id, {_SUMS}
 FROM {CALLS_TABLE} FINAL
 GROUP BY business_day, business_hour, rep_id

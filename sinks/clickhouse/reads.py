@@ -12,13 +12,12 @@ from typing import Literal
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.metrics import COUNTER_NAMES
-from sinks.clickhouse.calls import COUNTER_COLUMNS
-from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE
+from schemas.kpis import KPI, KPI_COUNTERS, MONTHLY_COUNTERS, Counters
+from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE, kpi_sum
 
 GroupBy = Literal["rep", "team", "campaign"]
 
-_SUMS = ", ".join(f"toInt64(sum({col})) AS {name}" for name, col in COUNTER_COLUMNS.items())
+_SUMS = ", ".join(kpi_sum(counter) for counter in KPI_COUNTERS)
 
 _KEYS: dict[GroupBy, tuple[str, str]] = {
     # (key column, extra columns)
@@ -26,12 +25,6 @@ _KEYS: dict[GroupBy, tuple[str, str]] = {
     "team": ("team_id", ""),
     "campaign": ("campaign_id", ""),
 }
-
-
-def cents_to_decimal_string(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{frac:02d}"
 
 
 def report_rows(client: Client, first: date, last: date, by: GroupBy) -> list[dict[str, object]]:
@@ -49,11 +42,8 @@ def report_rows(client: Client, first: date, last: date, by: GroupBy) -> list[di
         row[key] = record[key]
         if "team_id" in record and key != "team_id":
             row["team_id"] = record["team_id"]
-        for name in COUNTER_NAMES:
-            if name == "revenue_cents":
-                row["revenue"] = cents_to_decimal_string(int(record[name]))
-            else:
-                row[name] = int(record[name])
+        for counter in KPI_COUNTERS:
+            row[counter.name] = counter.reported(int(record[counter.sum_alias]))
         rows.append(row)
     return rows
 
@@ -67,7 +57,7 @@ def partition_calls(client: Client, partition: int, since: date) -> Iterator[tup
     """
     result = client.query(
         "SELECT call_id, rank, rep_id, team_id, business_day, kafka_partition, "
-        + ", ".join(COUNTER_COLUMNS.values())
+        + ", ".join(counter.column for counter in KPI_COUNTERS)
         + f" FROM {CALLS_TABLE} FINAL WHERE call_id IN ("
         f"SELECT call_id FROM {PARTITIONS_TABLE}"
         " WHERE kafka_partition = {partition:UInt32} AND business_day >= {since:Date})",
@@ -76,20 +66,22 @@ def partition_calls(client: Client, partition: int, since: date) -> Iterator[tup
     yield from result.result_rows
 
 
-def month_to_date(client: Client, first: date, before: date) -> dict[str, tuple[int, int, int]]:
-    """rep_id -> (sales, revenue_cents, new_customers) for days ``first`` <= day < ``before``."""
+def month_to_date(client: Client, first: date, before: date) -> dict[str, Counters]:
+    """rep_id -> the monthly counters (MONTHLY_COUNTERS order) for days ``first`` <= day < ``before``."""
+    sums = ", ".join(kpi_sum(counter) for counter in MONTHLY_COUNTERS)
     result = client.query(
-        f"SELECT rep_id, sum(sales), sum(revenue_cents), sum(new_customers) FROM {CALLS_TABLE} FINAL"
+        f"SELECT rep_id, {sums} FROM {CALLS_TABLE} FINAL"
         " WHERE business_day >= {first:Date} AND business_day < {before:Date} GROUP BY rep_id",
         parameters={"first": first, "before": before},
     )
-    return {rep: (int(s), int(r), int(n)) for rep, s, r, n in result.result_rows}
+    return {rep: tuple(int(v) for v in values) for rep, *values in result.result_rows}
 
 
 def campaign_abandons(client: Client, since: date) -> dict[str, tuple[int, int]]:
     """campaign_id -> (abandoned, connects) from ``since`` (inclusive) on."""
+    abandoned, connects = kpi_sum(KPI["abandoned"]), kpi_sum(KPI["connects"])
     result = client.query(
-        f"SELECT campaign_id, sum(abandoned), sum(connects) FROM {CALLS_TABLE} FINAL"
+        f"SELECT campaign_id, {abandoned}, {connects} FROM {CALLS_TABLE} FINAL"
         " WHERE business_day >= {since:Date} GROUP BY campaign_id",
         parameters={"since": since},
     )

@@ -30,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy.local.broker import wait_for_port
 from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.cdr import CDR, parse_cdr
-from schemas.metrics import COUNTER_NAMES, business_day, contribution
+from schemas.kpis import COUNTER_NAMES, business_day, contribution, reported_counters
 from schemas.rejections import CDRRejected
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
@@ -403,13 +403,8 @@ def expected_from(sent: Iterable[Sent], zone: ZoneInfo, valid_call_seconds: int 
             teams[key] = (cdr.dialed_at, cdr.team_id)
     rows = {}
     for (day, rep), counts in sums.items():
-        row: dict[str, Any] = {"business_day": day, "rep_id": rep, "team_id": teams[(day, rep)][1]}
-        for name, value in zip(COUNTER_NAMES, counts, strict=True):
-            if name == "revenue_cents":
-                row["revenue"] = f"{'-' if value < 0 else ''}{abs(value) // 100}.{abs(value) % 100:02d}"
-            else:
-                row[name] = value
-        rows[(day, rep)] = row
+        labels = {"business_day": day, "rep_id": rep, "team_id": teams[(day, rep)][1]}
+        rows[(day, rep)] = {**labels, **reported_counters(tuple(counts))}
     return Expected(winners, rows, rejected)
 
 
@@ -444,13 +439,7 @@ def try_scrape(port: int) -> dict[str, dict[str, float]] | None:
 
 def as_gauges(row: Mapping[str, Any]) -> dict[str, float]:
     """A report row as /metrics shows it (revenue in currency units, counters as floats)."""
-    out = {}
-    for name in COUNTER_NAMES:
-        if name == "revenue_cents":
-            out["revenue"] = float(row["revenue"])
-        else:
-            out[name] = float(row[name])
-    return out
+    return {name: float(row[name]) for name in COUNTER_NAMES}
 
 
 def today_from_clickhouse(settings: Settings, today: str) -> dict[str, dict[str, float]]:

@@ -24,7 +24,7 @@ from random import Random
 
 import pytest
 
-from schemas.metrics import business_day
+from schemas.kpis import business_day
 from schemas.settings import Settings
 from streams.topics import ensure_topics
 from tests.chaos.cdrs import cdr, message, partition_of, reps_on_distinct_partitions

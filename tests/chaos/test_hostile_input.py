@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas.metrics import business_day
+from schemas.kpis import business_day
 from schemas.rejections import Rejection
 from schemas.settings import Settings
 from streams.topics import ensure_topics

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from schemas.metrics import COUNTER_NAMES, business_day
+from schemas.kpis import KPI_COUNTERS, business_day
 from schemas.settings import Settings
 from simulator import SimulationSpec, Truth, produce
 from streams.topics import ensure_topics
@@ -55,12 +55,8 @@ def merged_rows(truths: Iterable[Truth]) -> dict[tuple[str, str], dict[str, Any]
                 out[key] = dict(row)
                 continue
             held = out[key]
-            for name in COUNTER_NAMES:
-                if name == "revenue_cents":
-                    cents = round(float(held["revenue"]) * 100) + round(float(row["revenue"]) * 100)
-                    held["revenue"] = f"{cents // 100}.{cents % 100:02d}"
-                else:
-                    held[name] += row[name]
+            for c in KPI_COUNTERS:
+                held[c.name] = c.reported(c.unreported(held[c.name]) + c.unreported(row[c.name]))
     return out
 
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from deploy.local.processes import spawn, stop
-from schemas.metrics import business_day
+from schemas.kpis import business_day
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas.cdr import parse_cdr
-from schemas.metrics import (
+from schemas.kpis import (
     Contribution,
     abandon_rate,
     average_handle_time,
@@ -29,7 +29,7 @@ def counted(data: dict, threshold: int = 30) -> Contribution:
 def test_answered_human_sale_counts_everything() -> None:
     c = counted(cdr_dict())
     assert c == Contribution(dials=1, connects=1, valid_connects=1, talk_seconds=60,
-                             wrap_seconds=15, sales=1, revenue_cents=129900, new_customers=1)  # fmt: skip
+                             wrap_seconds=15, sales=1, revenue=129900, new_customers=1)  # fmt: skip
 
 
 def test_unanswered_is_a_dial_only() -> None:
@@ -109,5 +109,43 @@ def test_rates_and_their_empty_cases() -> None:
 
 
 def test_contribution_arithmetic() -> None:
-    a, b = Contribution(dials=2, revenue_cents=5), Contribution(dials=1, connects=1)
+    a, b = Contribution(dials=2, revenue=5), Contribution(dials=1, connects=1)
     assert a + b - b == a
+
+
+def test_every_reader_derives_its_columns_from_the_counter_spec() -> None:
+    from schemas.kpis import KPI_COUNTERS
+    from sinks.clickhouse.calls import COLUMNS
+    from sinks.clickhouse.ddl import STATEMENTS
+
+    calls_ddl = STATEMENTS[0]
+    for counter in KPI_COUNTERS:
+        assert counter.column in COLUMNS, counter
+        assert f"{counter.column:<15} {counter.column_type}" in calls_ddl, counter
+        assert f"AS {counter.sum_alias}" in STATEMENTS[2], counter  # rep_day view
+
+
+def test_targets_name_only_kpi_counters_in_their_period() -> None:
+    from schemas.kpis import KPI
+    from schemas.targets import METRIC_KEYS
+
+    for period, metric in METRIC_KEYS:
+        assert metric in KPI, metric
+        assert period == "day" or KPI[metric].monthly, (period, metric)
+
+
+@pytest.mark.parametrize("value", [0, 1, 129900, -5, 10**15 + 7])
+def test_reported_values_come_back_exactly(value: int) -> None:
+    from schemas.kpis import KPI_COUNTERS
+
+    for counter in KPI_COUNTERS:
+        assert counter.unreported(counter.reported(value)) == value
+
+
+def test_money_is_reported_as_an_exact_decimal_string() -> None:
+    from schemas.kpis import KPI
+
+    assert KPI["revenue"].reported(129905) == "1299.05"
+    assert KPI["revenue"].reported(-5) == "-0.05"
+    assert KPI["revenue"].exported(129905) == 1299.05
+    assert KPI["dials"].reported(3) == 3
