@@ -36,7 +36,9 @@ _TABLE = re.compile(
     r"ENGINE\s*=\s*(?P<engine>\w*MergeTree)(?:\((?P<params>[^)]*)\))?(?P<rest>.*)$",
     re.S,
 )
-_VIEW = re.compile(r"^\s*CREATE VIEW IF NOT EXISTS (?P<name>\w+) AS\b(?P<body>.*)$", re.S)
+_VIEW = re.compile(
+    r"^\s*(?P<create>CREATE VIEW IF NOT EXISTS|CREATE OR REPLACE VIEW) (?P<name>\w+) AS\b(?P<body>.*)$", re.S
+)
 
 
 class ClusterDDLError(ValueError):
@@ -58,7 +60,7 @@ def on_cluster(statements: Iterable[str], cluster: str, database: str) -> list[s
     out: list[str] = []
     for statement in statements:
         if view := _VIEW.match(statement):
-            out.append(f"CREATE VIEW IF NOT EXISTS {view['name']} {on} AS{view['body']}")
+            out.append(f"{view['create']} {view['name']} {on} AS{view['body']}")
             continue
         table = _TABLE.match(statement)
         if table is None or table["engine"].startswith("Replicated"):

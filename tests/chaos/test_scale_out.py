@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.metrics import business_day
+from schemas.kpis import business_day
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
