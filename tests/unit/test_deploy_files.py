@@ -5,6 +5,7 @@ the worker knows them, and the Dockerfile installs exactly pyproject.toml's pins
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shutil
@@ -277,6 +278,18 @@ def test_dockerfile_installs_exactly_the_pinned_versions() -> None:
     assert any(run.startswith("pip install --no-deps .") for run in dockerfile_runs()), (
         "the project itself must not pull other versions"
     )
+
+
+def test_every_package_reaches_the_image() -> None:
+    """The image copies the context minus Dockerfile.dockerignore: no package may be left out."""
+    lines = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text().splitlines()
+    ignored = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = [pattern.rstrip("*") for pattern in find["include"]]
+    assert packages and all((ROOT / package).is_dir() for package in packages)
+    left_out = [p for p in packages for pattern in ignored if fnmatch.fnmatch(p, pattern)]
+    assert left_out == [], f"Dockerfile.dockerignore leaves packages out of the image: {left_out}"
+    assert any(c.cmd == "COPY" and c.value == (".", ".") for c in dockerfile.parse_file(str(DOCKERFILE)))
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
