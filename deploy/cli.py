@@ -76,6 +76,12 @@ def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: A
     writer.writerows(rows)
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.cli import run_ingest
+
+    return run_ingest(load_settings(), args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from deploy.local.demo import run_demo
 
@@ -132,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=("rep", "team", "campaign"), default="rep")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("ingest", help="import Asterisk, FreeSWITCH or VICIdial CDRs into the CDR topic")
+    from ingest.cli import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("demo", help="broker + embedded ClickHouse + worker + simulated traffic")
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
