@@ -113,15 +113,15 @@ def install_health(app: faust.App, settings: Settings, pipeline: CdrPipeline) ->
                           settings.cdr_topic)  # fmt: skip
 
     @app.on_partitions_assigned.connect
-    async def _record_assignment(sender: Any, assigned: set, **kwargs: Any) -> None:  # noqa: ARG001
+    async def _record_assignment(sender: Any, assigned: set, **kwargs: Any) -> None:
         readiness.on_assigned(assigned)
 
     @app.page("/healthz")
-    async def _healthz(self: Any, request: Any) -> Any:  # noqa: ARG001 - Faust view signature
+    async def _healthz(self: Any, request: Any) -> Any:
         return self.json({"alive": True})
 
     @app.page("/readyz")
-    async def _readyz(self: Any, request: Any) -> Any:  # noqa: ARG001 - Faust view signature
+    async def _readyz(self: Any, request: Any) -> Any:
         ready, body = await readiness.check()
         return self.json(body, status=200 if ready else 503)
 

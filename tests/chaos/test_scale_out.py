@@ -20,19 +20,19 @@ from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,
     Processes,
-    Worker,
     chaos_line,
     differences,
-    free_ports,
     keyed,
-    report,
     stored_calls,
     today_from_clickhouse,
-    try_scrape,
     wait_drained,
-    wait_for,
 )
-from tests.integration.health_reads import held_partitions
+from tests.support.cli import report
+from tests.support.health import held_partitions
+from tests.support.ports import free_ports
+from tests.support.processes import Worker
+from tests.support.scrape import rep_day_actuals
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -100,7 +100,7 @@ def test_a_worker_added_and_one_removed_while_cdrs_flow(
 
     def exported_once() -> bool:
         nonlocal scrapes
-        scraped = [try_scrape(w.web_port) for w in (a, c, d)]
+        scraped = [rep_day_actuals(w.web_port) for w in (a, c, d)]
         if any(s is None for s in scraped):
             return False
         scrapes += 1

@@ -13,8 +13,9 @@ import yaml
 
 from schemas.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.health_reads import probe
-from tests.services import ClickHouseProcess, running_worker, wait_until
+from tests.support.health import probe
+from tests.support.processes import ClickHouseProcess, running_worker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose" / "compose.yaml"
@@ -46,20 +47,20 @@ def test_ready_only_with_partitions_seeded_and_clickhouse_answering(
     try:
         with running_worker(settings, logs_dir / "worker-health.log"):
             # ClickHouse not started yet: alive, not ready
-            wait_until(lambda: answered("/healthz", 200), 60, "/healthz to answer 200")
-            wait_until(lambda: answered("/readyz", 503), 30, "/readyz to answer 503")
+            wait_for(lambda: answered("/healthz", 200), 60, "/healthz to answer 200")
+            wait_for(lambda: answered("/readyz", 503), 30, "/readyz to answer 503")
             status, body = probe(port, "/readyz") or (0, {})
             assert status == 503 and body["ready"] is False and body["reason"], body
 
             own_clickhouse.start()
-            wait_until(lambda: answered("/readyz", 200), 90, "/readyz to answer 200 once ClickHouse is up")
+            wait_for(lambda: answered("/readyz", 200), 90, "/readyz to answer 200 once ClickHouse is up")
             status, body = probe(port, "/readyz") or (0, {})
             assert status == 200, body
             assert body["assigned"] == body["seeded"] == list(range(settings.partitions)), body
             assert compose_healthcheck(port) == 0, "compose's health check passes on a ready worker"
 
             own_clickhouse.stop()
-            wait_until(lambda: answered("/readyz", 503), 30, "/readyz to say 503 when ClickHouse stops")
+            wait_for(lambda: answered("/readyz", 503), 30, "/readyz to say 503 when ClickHouse stops")
             status, body = probe(port, "/readyz") or (0, {})
             assert status == 503 and "ClickHouse not reachable" in body["reason"], body
             assert probe(port, "/healthz") == (200, {"alive": True}), "alive while ClickHouse is away"
