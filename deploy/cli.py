@@ -13,6 +13,7 @@ import orjson
 
 from schemas.settings import load_settings
 from sinks.csv_file import write_csv
+from streams.topics_cli import add_topics_parser
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
     p.add_argument("--reps", type=int, default=40)
     p.set_defaults(func=cmd_demo)
+
+    add_topics_parser(sub)
     return parser
 
 

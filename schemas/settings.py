@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     clickhouse_user: str = Field("default", description="ClickHouse user")
     clickhouse_password: SecretStr = Field(SecretStr(""), description="ClickHouse password")
     clickhouse_database: str = Field("callfloor", description="ClickHouse database")
+    clickhouse_cluster: str = Field("", description="ClickHouse cluster: replicated, sharded DDL ON CLUSTER")
     timezone: str = Field("Asia/Shanghai", description="business time zone (IANA name)")
     valid_call_seconds: int = Field(30, ge=0, description="talk seconds that make a valid connect")
     cdr_topic: str = Field("callfloor.cdr", min_length=1, description="topic the dialer writes")

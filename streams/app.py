@@ -25,6 +25,7 @@ GROUP_TIMEOUTS = {
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     """A Faust app with the CDR agent and /metrics installed (a fresh registry by default)."""
     from streams.cdr_agent import BUFFERED_CHUNKS, CHUNK_ROWS, install_cdr_agent
+    from streams.health import install_health
     from streams.live_metrics import install_live_metrics
     from streams.pipeline_metrics import PipelineMetrics
 
@@ -50,5 +51,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     registry = registry if registry is not None else CollectorRegistry()
     pipeline = install_cdr_agent(app, settings, PipelineMetrics(registry))
     install_live_metrics(app, settings, pipeline, registry)
+    install_health(app, settings, pipeline)
     app.pipeline = pipeline  # type: ignore[attr-defined]
     return app

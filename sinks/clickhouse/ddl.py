@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 from schemas.kpis import KPI_COUNTERS, KpiCounter
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.cluster import create_database, on_cluster
 from sinks.clickhouse.targets import TARGET_STATEMENTS
 
 CALLS_TABLE = "calls"
@@ -107,9 +108,10 @@ STATEMENTS: tuple[str, ...] = (
 
 def apply_schema(settings: Settings) -> Client:
     """Create the database, tables and views (safe on every start); return a client to it."""
+    cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
     with connect(settings, database="") as admin:
-        admin.command(f"CREATE DATABASE IF NOT EXISTS `{settings.clickhouse_database}`")
+        admin.command(create_database(database, cluster))
     client = connect(settings)
-    for statement in STATEMENTS:
+    for statement in on_cluster(STATEMENTS, cluster, database) if cluster else STATEMENTS:
         client.command(statement)
     return client
