@@ -75,6 +75,12 @@ def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: A
     writer.writerows(rows)
 
 
+def cmd_wallboard(args: argparse.Namespace) -> int:
+    from wallboard.server import run_wallboard
+
+    return run_wallboard(load_settings(), port=args.port)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from deploy.local.demo import run_demo
 
@@ -131,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=("rep", "team", "campaign"), default="rep")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("wallboard", help="the floor's TV page, live from the workers' snapshots")
+    p.add_argument("--port", type=int, help="override CALLFLOOR_WALLBOARD_PORT")
+    p.set_defaults(func=cmd_wallboard)
 
     p = sub.add_parser("demo", help="broker + embedded ClickHouse + worker + simulated traffic")
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")

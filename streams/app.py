@@ -27,6 +27,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     from streams.cdr_agent import BUFFERED_CHUNKS, CHUNK_ROWS, install_cdr_agent
     from streams.live_metrics import install_live_metrics
     from streams.pipeline_metrics import PipelineMetrics
+    from streams.snapshots import install_snapshots
 
     app = BatchingApp(
         settings.app_id,
@@ -49,6 +50,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     registry = registry if registry is not None else CollectorRegistry()
     pipeline = install_cdr_agent(app, settings, PipelineMetrics(registry))
-    install_live_metrics(app, settings, pipeline, registry)
+    install_snapshots(app, settings, pipeline, install_live_metrics(app, settings, pipeline, registry))
     app.pipeline = pipeline  # type: ignore[attr-defined]
     return app
