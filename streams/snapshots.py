@@ -28,6 +28,7 @@ from schemas.snapshots import Heartbeat, Message, RepSnapshot, encode, key_of
 from streams.live_collector import LiveCollector
 from streams.live_metrics import partition_for
 from streams.pipeline import CdrPipeline
+from streams.topics import SNAPSHOT_PARTITIONS
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
@@ -94,7 +95,9 @@ class SnapshotPublisher:
         for rep, (team, counters) in reps.items():
             today_values = counters.as_tuple()
             before = month_before.get(rep, _NO_MONTH)
-            month_values = tuple(b + getattr(counters, c.name) for c, b in zip(MONTHLY_COUNTERS, before, strict=True))
+            month_values = tuple(
+                b + getattr(counters, c.name) for c, b in zip(MONTHLY_COUNTERS, before, strict=True)
+            )
             fingerprint = (day, team, today_values, month_values)
             if self._published.get(rep) == fingerprint:
                 continue
@@ -126,7 +129,11 @@ def install_snapshots(
 ) -> SnapshotPublisher:
     """Publish snapshots from a timer on every worker (not only the leader)."""
     topic = app.topic(
-        settings.snapshot_topic, partitions=1, compacting=True, key_serializer="raw", value_serializer="raw"
+        settings.snapshot_topic,
+        partitions=SNAPSHOT_PARTITIONS,
+        compacting=True,
+        key_serializer="raw",
+        value_serializer="raw",
     )
     publisher = SnapshotPublisher(
         settings, pipeline, collector, generation=lambda: int(getattr(app, "consumer_generation_id", 0) or 0)

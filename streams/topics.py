@@ -13,9 +13,16 @@ from schemas.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# One partition holds a snapshot per rep and a heartbeat per worker; compaction keeps the newest.
+SNAPSHOT_PARTITIONS = 1
+COMPACTED = {"cleanup.policy": "compact"}
+
+
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
-    """Create the CDR topic (``settings.partitions``) and its dead-letter topic if missing."""
-    wanted = {settings.cdr_topic: settings.partitions, settings.dlq_topic: 1}
+    """Create the CDR topic (``settings.partitions``), its dead-letter topic and the
+    wallboard's compacted snapshot topic if missing."""
+    wanted = {settings.cdr_topic: settings.partitions, settings.dlq_topic: 1,
+              settings.snapshot_topic: SNAPSHOT_PARTITIONS}  # fmt: skip
     admin = KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap.split(","),
         client_id=f"{settings.app_id}-admin",
@@ -24,7 +31,8 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     try:
         existing = set(admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=count, replication_factor=1)
+            NewTopic(name, num_partitions=count, replication_factor=1,
+                     topic_configs=COMPACTED if name == settings.snapshot_topic else {})  # fmt: skip
             for name, count in wanted.items()
             if name not in existing
         ]

@@ -13,16 +13,19 @@ import logging
 import time
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from schemas.settings import Settings
 from schemas.snapshots import decode
+from streams.topics import ensure_topics
 from wallboard.floor import Floor
 
 log = logging.getLogger(__name__)
 
 # Tansu holds a fetch for the whole wait when there is nothing new: keep it short.
 FETCH_WAIT_MS = 100
+# How soon a topic created after the wallboard started (no worker yet) is noticed.
+METADATA_MAX_AGE_MS = 2000
 
 
 class SnapshotFeed:
@@ -42,8 +45,12 @@ class SnapshotFeed:
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=FETCH_WAIT_MS,
                 client_id="callfloor-wallboard",
+                metadata_max_age_ms=METADATA_MAX_AGE_MS,
             )
             try:
+                # Created here too (compacted), so a wallboard started first never lets the
+                # broker auto-create it as a plain topic.
+                await asyncio.to_thread(ensure_topics, self.settings)
                 await consumer.start()
                 await self._consume(consumer)
             except asyncio.CancelledError:
@@ -54,22 +61,11 @@ class SnapshotFeed:
                 await consumer.stop()
             await asyncio.sleep(1.0)
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        topic = self.settings.snapshot_topic
-        while True:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic)
-            if partitions:
-                return [TopicPartition(topic, p) for p in sorted(partitions)]
-            await asyncio.sleep(1.0)  # no worker has published yet
-
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = await self._partitions(consumer)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        log.info(
-            "reading %s (%d partitions) from the beginning", self.settings.snapshot_topic, len(partitions)
-        )
+        # Without a group_id, aiokafka assigns a subscribed topic's partitions itself, all of
+        # them, once its metadata shows them (also when the topic is created later).
+        consumer.subscribe([self.settings.snapshot_topic])
+        log.info("reading %s from the beginning", self.settings.snapshot_topic)
         while True:
             batches = await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=10_000)
             self.apply(record.value for records in batches.values() for record in records)
