@@ -1,0 +1,176 @@
+"""The wallboard in a real browser against real workers fed by the simulator.
+
+Headless Chromium loads the page from ``callfloor wallboard``; the numbers it shows must
+equal ``callfloor report`` (ClickHouse, what payroll reads) and the workers' /metrics for
+today. More CDRs move the page without a reload; a stopped pipeline raises the stale
+banner; with two workers, one killed, every rep is shown exactly once throughout.
+Screenshots (English and Chinese) are saved and their folder printed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from schemas.kpis import business_day
+from schemas.settings import Settings
+from simulator import SimulationSpec, produce, roster
+from streams.topics import ensure_topics
+from tests.browser import Chromium
+from tests.integration.kafka_reads import lag
+from tests.integration.metrics_reads import rep_actuals
+from tests.integration.wallboard_page import (
+    READ_BANNER,
+    READ_TEAMS,
+    expected_by_rep,
+    number,
+    page_reps,
+    report,
+    running_wallboard,
+    shown_by_rep,
+)
+from tests.services import free_port, in_daytime_zone, running_worker, wait_until
+
+pytestmark = pytest.mark.integration
+REPS = 30
+
+
+@pytest.fixture
+def browser() -> Iterator[Chromium]:
+    chromium = Chromium(1920, 1080)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Outside pytest's temp folders, which later sessions (also other suites) prune."""
+    folder = Path(tempfile.mkdtemp(prefix="callfloor-wallboard-screenshots-"))
+    print(f"\nwallboard screenshots in {folder}")
+    return folder
+
+
+def _board_settings(settings: Settings, tmp_path: Path, spec: SimulationSpec) -> Settings:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        "version: 1\ndefaults:\n  daily: {dials: 120, connects: 12, valid_connects: 6, talk_minutes: 30}\n"
+        "  monthly: {sales: 20}\nreps:\n"
+        + "".join(f"  {rep}: {{team: {team}}}\n" for rep, team in roster(spec))
+    )
+    return in_daytime_zone(settings).model_copy(update={
+        "snapshot_topic": f"{settings.cdr_topic}.snapshots", "wallboard_port": free_port(),
+        "wallboard_stale_seconds": 3.0, "targets_file": targets,
+    })  # fmt: skip
+
+
+def _drained(settings: Settings) -> bool:
+    return lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0
+
+
+def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
+    settings: Settings, logs_dir: Path, tmp_path: Path, browser: Chromium, artifacts: Path
+) -> None:
+    settings = in_daytime_zone(settings)
+    spec = SimulationSpec(reps=REPS, calls=3_000, days=1, seed=11, duplicates=0.02, corrections=0.02,
+                          timezone=settings.timezone)  # fmt: skip
+    settings = _board_settings(settings, tmp_path, spec)
+    ensure_topics(settings)
+    produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    today = business_day(datetime.now(UTC), settings.zone)
+    url = f"http://127.0.0.1:{settings.wallboard_port}/"
+
+    with running_wallboard(settings, logs_dir / "wallboard-page.log"):
+        worker = running_worker(settings, logs_dir / "wallboard-page-worker.log")
+        with worker:
+            wait_until(lambda: _drained(settings), 180, "the worker to drain", every_s=2)
+            expected = expected_by_rep(report(settings, today))
+            assert len(expected) == REPS
+            browser.open(url)
+            wait_until(lambda: shown_by_rep(page_reps(browser)) == expected, 60,
+                       "the page to show every rep with the report's numbers")  # fmt: skip
+            rows = page_reps(browser)
+            assert sorted(r["rep"] for r in rows) == sorted(expected), "a rep shown twice or missing"
+            assert {r: v["dials"] for r, v in shown_by_rep(rows).items()} == rep_actuals(settings.web_port)
+            assert {r: v["valid_connects"] for r, v in shown_by_rep(rows).items()} == rep_actuals(
+                settings.web_port, "valid_connects"
+            )
+            teams = {row[1]: number(row[2]) for row in browser.evaluate(READ_TEAMS)}
+            assert teams == {r["team_id"]: r["dials"] for r in report(settings, today, by="team")}
+            assert browser.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+            browser.screenshot(artifacts / "wallboard-en.png")
+
+            browser.evaluate("window.notReloaded = true")
+            more = SimulationSpec(reps=REPS, calls=300, days=1, seed=12, timezone=settings.timezone)
+            sent_at = time.monotonic()
+            produce(more, settings.kafka_bootstrap, settings.cdr_topic)
+            wait_until(lambda: _drained(settings), 120, "the worker to take the new calls", every_s=1)
+            moved = expected_by_rep(report(settings, today))
+            assert moved != expected
+            wait_until(lambda: shown_by_rep(page_reps(browser)) == moved, 30,
+                       "the page to show the new calls", every_s=0.1)  # fmt: skip
+            elapsed = time.monotonic() - sent_at
+            print(f"new calls produced -> on the page: {elapsed:.2f} s (including the drain check)")
+            assert browser.evaluate("window.notReloaded === true"), "the page reloaded instead of updating"
+
+            browser.open(url + "?lang=zh")
+            wait_until(lambda: len(page_reps(browser)) == REPS, 30, "the Chinese page")
+            heading = browser.evaluate("document.querySelector('[data-label=leaderboard]').textContent")
+            assert heading == "今日团队排名"
+            browser.screenshot(artifacts / "wallboard-zh.png")
+
+            team = rows[0]["team"]
+            browser.open(url + f"?team={team}")
+            wait_until(lambda: {r["team"] for r in page_reps(browser)} == {team}, 30, "the team filter")
+        # the worker is stopped: the page must say its numbers are not live
+        wait_until(lambda: browser.evaluate(READ_BANNER) is not None, 30, "the stale banner")
+        banner = browser.evaluate(READ_BANNER)
+        assert "NOT LIVE" in banner and " s old" in banner, banner
+        browser.screenshot(artifacts / "wallboard-stale.png")
+
+
+def test_two_workers_one_killed_every_rep_shown_once(
+    settings: Settings, logs_dir: Path, tmp_path: Path, browser: Chromium
+) -> None:
+    settings = in_daytime_zone(settings)
+    spec = SimulationSpec(reps=24, calls=2_400, days=1, seed=21, timezone=settings.timezone)
+    settings = _board_settings(settings, tmp_path, spec)
+    second = settings.model_copy(update={"web_port": free_port()})
+    ensure_topics(settings)
+    produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    today = business_day(datetime.now(UTC), settings.zone)
+
+    with running_wallboard(settings, logs_dir / "wallboard-two.log"), \
+            running_worker(settings, logs_dir / "wallboard-two-a.log"):  # fmt: skip
+        doomed = running_worker(second, logs_dir / "wallboard-two-b.log")
+        victim = doomed.__enter__()
+        try:
+            wait_until(lambda: _drained(settings), 180, "both workers to drain", every_s=2)
+            wait_until(lambda: bool(rep_actuals(settings.web_port)) and bool(rep_actuals(second.web_port)),
+                       120, "both workers to hold reps")  # fmt: skip
+            expected = expected_by_rep(report(settings, today))
+            browser.open(f"http://127.0.0.1:{settings.wallboard_port}/")
+            wait_until(
+                lambda: shown_by_rep(page_reps(browser)) == expected, 60, "every rep, from both workers"
+            )
+            victim.kill()  # SIGKILL: no goodbye, its last snapshots stay in the topic
+            victim.wait()
+            seen_counts = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                reps = [r["rep"] for r in page_reps(browser)]
+                seen_counts.append(len(reps))
+                assert len(reps) == len(set(reps)), f"a rep shown twice: {sorted(reps)}"
+                assert set(reps) == set(expected), "a rep missing after the kill"
+                if len(seen_counts) > 20 and rep_actuals(settings.web_port).keys() == expected.keys():
+                    break
+                time.sleep(0.25)
+            assert rep_actuals(settings.web_port).keys() == expected.keys(), "the survivor never took over"
+            wait_until(lambda: shown_by_rep(page_reps(browser)) == expected, 60,
+                       "the survivor's numbers on the page")  # fmt: skip
+        finally:
+            doomed.__exit__(None, None, None)

@@ -1,0 +1,73 @@
+"""Running ``callfloor wallboard`` and reading what its page shows, for the wallboard tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+from deploy.local.broker import wait_for_port
+from deploy.local.processes import callfloor_command, spawn, stop
+from schemas.settings import Settings
+from tests.browser import Chromium
+
+# Every rep row the page drew: rep id, team and the number of each cell, as the text shows them.
+READ_REPS = """
+[...document.querySelectorAll('#reps .rep[data-rep]')].map(row => ({
+  rep: row.dataset.rep,
+  name: row.querySelector('.who').firstChild.textContent,
+  team: row.querySelector('.who small').textContent,
+  cells: Object.fromEntries([...row.querySelectorAll('.cell')].map(
+    c => [c.dataset.metric, c.querySelector('.num').textContent])),
+}))
+"""
+READ_TEAMS = """
+[...document.querySelectorAll('#teams tbody tr')].map(tr => [...tr.children].map(td => td.textContent))
+"""
+READ_BANNER = "(b => b.hidden ? null : b.textContent)(document.getElementById('stale'))"
+
+
+@contextmanager
+def running_wallboard(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = spawn(callfloor_command("wallboard"), settings.to_env(), log_path)
+    try:
+        wait_for_port("127.0.0.1", settings.wallboard_port, 60, "the wallboard")
+        yield process
+    finally:
+        stop(process)
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", "").strip())
+
+
+def page_reps(browser: Chromium) -> list[dict]:
+    return browser.evaluate(READ_REPS) or []
+
+
+def shown_by_rep(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """rep -> {dials, connects, valid_connects, talk_minutes, sales} as numbers."""
+    return {row["rep"]: {k: number(v) for k, v in row["cells"].items()} for row in rows}
+
+
+def report(settings: Settings, day: date, by: str = "rep") -> list[dict]:
+    """``callfloor report`` for one day, run as a user runs it."""
+    argv = callfloor_command("report", "--from", day.isoformat(), "--to", day.isoformat(), "--by", by)
+    env = settings.to_env()
+    done = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, check=True)
+    return orjson.loads(done.stdout)
+
+
+def expected_by_rep(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """What the page must show for each report row (talk in whole minutes; sales month to date,
+    equal to today's when the month has no other day of traffic)."""
+    return {
+        r["rep_id"]: {"dials": r["dials"], "connects": r["connects"], "valid_connects": r["valid_connects"],
+                      "talk_minutes": r["talk_seconds"] // 60, "sales": r["sales"]}
+        for r in rows
+    }  # fmt: skip
