@@ -14,11 +14,14 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
+from kafka import KafkaProducer
 
 from schemas.kpis import business_day
 from schemas.settings import Settings
+from schemas.snapshots import Heartbeat, RepSnapshot, encode, key_of
 from simulator import SimulationSpec, produce, roster
 from streams.topics import ensure_topics
 from tests.browser import Chromium
@@ -35,6 +38,7 @@ from tests.integration.wallboard_page import (
     shown_by_rep,
 )
 from tests.services import free_port, in_daytime_zone, running_worker, wait_until
+from wallboard.server import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.integration
 REPS = 30
@@ -174,3 +178,38 @@ def test_two_workers_one_killed_every_rep_shown_once(
                        "the survivor's numbers on the page")  # fmt: skip
         finally:
             doomed.__exit__(None, None, None)
+
+
+def test_hostile_names_are_shown_as_text_under_the_policy(
+    settings: Settings, logs_dir: Path, browser: Chromium
+) -> None:
+    """Snapshots straight onto the topic (no worker needed): the names must come out as text."""
+    settings = settings.model_copy(update={
+        "snapshot_topic": f"{settings.cdr_topic}.snapshots", "wallboard_port": free_port(), "timezone": "UTC",
+    })  # fmt: skip
+    ensure_topics(settings)
+    rep, team = "<script>window.pwned=1</script>", '<img src=x onerror="window.pwned=2">'
+    now = time.time()
+    day = business_day(datetime.now(UTC), settings.zone).isoformat()
+    messages = [
+        RepSnapshot(rep, team, day, {"dials": 7}, {"sales": 0}, 0, "w", 1, now),
+        Heartbeat("w", 1, [0, 1, 2, 3], 4, now, now, 0, {"<i>camp</i>": (1, 9)}),
+    ]
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    for message in messages:
+        producer.send(settings.snapshot_topic, key=key_of(message), value=encode(message))
+    producer.flush()
+    producer.close()
+    with running_wallboard(settings, logs_dir / "wallboard-escaping.log"):
+        url = f"http://127.0.0.1:{settings.wallboard_port}/"
+        with urlopen(url) as response:
+            assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        browser.open(url)
+        wait_until(lambda: len(page_reps(browser)) == 1, 30, "the hostile rep on the page")
+        row = page_reps(browser)[0]
+        assert (row["name"], row["team"]) == (rep, team)
+        campaign = browser.evaluate("document.querySelector('[data-campaign] .name').textContent")
+        assert campaign == "<i>camp</i>"
+        assert browser.evaluate("typeof window.pwned") == "undefined"
+        assert browser.evaluate("document.scripts.length") == 1
+        assert browser.evaluate("document.querySelectorAll('img, i').length") == 0

@@ -1,4 +1,4 @@
-// The wallboard page: one EventSource, every update re-drawn with textContent (never innerHTML),
+// The wallboard page: one EventSource, every update re-drawn with textContent (never parsed as HTML),
 // so a rep or team name is always shown as text.
 "use strict";
 
