@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> None:
         assert drain.committed_s is not None
         emit("catchup", "callfloor worker draining the backlog", **figures,
              wall_events_per_s=rate(produced.events, drain.committed_s), deciles_events_per_s=drain.deciles(),
-             peak_rss_mib=mib(worker.peak_rss()), sampled_peak_rss_mib=mib(sampler.peak_sampled(worker.pid)),
-             rss_mib=mib(worker.rss()), **cond)  # fmt: skip
+             peak_rss_mib=mib(worker.peak_rss_bytes()),
+             sampled_peak_rss_mib=mib(sampler.peak_sampled(worker.pid)),
+             rss_mib=mib(worker.rss_bytes()), **cond)  # fmt: skip
         emit("catchup", "ratio drain / produce", events_per_s=ratio(figures["events_per_s"],
              produced.events_per_s), **cond)  # fmt: skip
 

@@ -34,17 +34,18 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from deploy.local.broker import LocalBroker, wait_for_port
-from deploy.local.processes import callfloor_command, free_port, spawn, stop
+from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
 from sinks.clickhouse.client import connect
 from streams.topics import ensure_topics
+from tests.support.kafka import GroupOffsets, high_watermarks
+from tests.support.ports import free_port
+from tests.support.processes import Worker, cpu_seconds, rss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _SITE = f".venv/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages/"
 
 
@@ -99,28 +100,6 @@ def ratio(a: float | None, b: float | None) -> float | None:
 # --- processes ------------------------------------------------------------------------------
 
 
-def _proc_status(pid: int) -> dict[str, str]:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident set size now (VmRSS)."""
-    return int(_proc_status(pid)["VmRSS"].split()[0]) * 1024
-
-
-def peak_rss_bytes(pid: int) -> int:
-    """Highest resident set size since the process started (VmHWM, kept by the kernel)."""
-    return int(_proc_status(pid)["VmHWM"].split()[0]) * 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def mib(n: int) -> float:
     return round(n / 2**20, 1)
 
@@ -153,52 +132,6 @@ class RssSampler:
 
     def peak_sampled(self, pid: int) -> int:
         return max((s.get(pid, 0) for _, s in self.samples), default=0)
-
-
-@dataclass
-class Worker:
-    name: str
-    settings: Settings
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    started: float  # monotonic, when spawned
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.process.returncode}; log: {self.log_path}")
-
-    def rss(self) -> int:
-        return rss_bytes(self.pid)
-
-    def peak_rss(self) -> int:
-        return peak_rss_bytes(self.pid)
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.pid)
-
-    def scrape(self, timeout_s: float = 10.0) -> str | None:
-        """The text of the worker's /metrics, or None while it does not answer."""
-        from urllib.error import URLError
-        from urllib.request import urlopen
-
-        try:
-            with urlopen(f"http://127.0.0.1:{self.settings.web_port}/metrics", timeout=timeout_s) as resp:
-                return resp.read().decode()
-        except (URLError, ConnectionError, TimeoutError):
-            return None
-
-    def assigned_partitions(self) -> set[int]:
-        """Partitions of the CDR topic this worker reports lag for (held and measured)."""
-        text = self.scrape() or ""
-        found = set()
-        for line in text.splitlines():
-            if line.startswith("callfloor_consumer_lag{"):
-                found.add(int(line.split('partition="', 1)[1].split('"', 1)[0]))
-        return found
 
 
 def main_guard(run: Callable[[], None]) -> None:
@@ -252,7 +185,7 @@ class Stack:
             with contextlib.suppress(Exception):
                 client.close()
         for child in reversed(self.children):
-            stop(child.process)
+            child.stop()
         stop(self.clickhouse)
         self.broker.stop()
         if exc_type is None and not os.environ.get("CALLFLOOR_BENCH_KEEP"):
@@ -282,11 +215,9 @@ class Stack:
         return client
 
     def start(self, name: str, argv: list[str], settings: Settings) -> Worker:
-        log_path = self.dir / f"{name}.log"
         path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        env = {**settings.to_env(), "PYTHONPATH": path}  # benchmarks/ is not an installed package
-        process = spawn(argv, env, log_path)
-        worker = Worker(name, settings, process, log_path, time.monotonic())
+        env = {"PYTHONPATH": path}  # benchmarks/ is not an installed package
+        worker = Worker(settings, self.dir / f"{name}.log", argv=argv, env=env, name=name).start()
         self.children.append(worker)
         return worker
 
@@ -295,7 +226,7 @@ class Stack:
         return self.start(name, callfloor_command("worker", "--loglevel", loglevel), settings)
 
     def stop(self, worker: Worker) -> None:
-        stop(worker.process)
+        worker.stop()
         self.children.remove(worker)
 
 
@@ -328,44 +259,6 @@ def produce_spec(settings: Settings, spec: SimulationSpec) -> Produced:
         raise RuntimeError(f"topic holds {sum(marks.values())} records, {truth.produced} were produced")
     note(f"produced {truth.produced:,} in {seconds:.1f}s")
     return Produced(settings.cdr_topic, truth.produced, seconds, marks)
-
-
-def high_watermarks(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[int, int]:
-    """partition -> high watermark, from fetch responses.
-
-    Tansu 0.6 answers ListOffsets(latest) with the base offset of the last record batch, so
-    seek there and read that one batch: the fetch response carries the true high watermark.
-    """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, check_crcs=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            raise RuntimeError(f"topic {topic} has no partitions")
-        consumer.assign(partitions)
-        for tp, offset in consumer.end_offsets(partitions).items():
-            consumer.seek(tp, offset)
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.highwater(tp) is None for tp in partitions):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no high watermarks for {topic} in {timeout_s:.0f}s")
-            consumer.poll(timeout_ms=200)
-        return {tp.partition: consumer.highwater(tp) for tp in partitions}
-    finally:
-        consumer.close()
-
-
-class GroupOffsets:
-    """Committed offsets of consumer groups, with one admin client."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="callfloor-bench")
-
-    def committed(self, group: str, topic: str) -> dict[int, int]:
-        found = self.admin.list_group_offsets(group).get(group, {})
-        return {tp.partition: meta.offset for tp, meta in found.items() if tp.topic == topic}
-
-    def close(self) -> None:
-        self.admin.close()
 
 
 # --- draining -------------------------------------------------------------------------------
@@ -566,19 +459,3 @@ def profile_summary(raw_path: Path, top: int = 20) -> dict[str, Any]:
 
     inner = {f: n for f, n in total.items() if not any(w in f for w in _WRAPPERS)}
     return {"samples": samples, "own_pct": ranked(own), "total_pct": ranked(inner)}
-
-
-def wait_for(
-    check: Callable[[], bool],
-    timeout_s: float,
-    what: str,
-    every_s: float = 0.25,
-    progress: Callable[[], str] | None = None,
-) -> None:
-    """Poll ``check``; on timeout say what was awaited and, given ``progress``, how far it got."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            got = f" (got {progress()})" if progress else ""
-            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}{got}")
-        time.sleep(every_s)

@@ -21,8 +21,6 @@ import re
 import threading
 import time
 from collections import defaultdict
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -35,11 +33,12 @@ from benchmarks.harness import (
     note,
     sink_overrides,
     wait_assigned,
-    wait_for,
 )
 from simulator import SimulationSpec, generate
 from simulator.model import daytime_zone
 from streams.topics import ensure_topics
+from tests.support.scrape import metrics_text
+from tests.support.waiting import wait_for
 
 _DIALS = re.compile(r'^callfloor_rep_actual\{(?=[^}]*metric="dials")(?=[^}]*period="day")[^}]*'
                     r'rep="([^"]+)"[^}]*\} (\S+)$', re.M)  # fmt: skip
@@ -87,17 +86,13 @@ class MetricsWatcher(Background):
 
     def __init__(self, port: int, every_s: float) -> None:
         super().__init__("metrics-watcher")
-        self.url, self.every_s = f"http://127.0.0.1:{port}/metrics", every_s
+        self.port, self.every_s = port, every_s
         self.seen: dict[str, list[tuple[float, int]]] = defaultdict(list)
         self.scrapes, self.scrape_seconds = 0, 0.0
 
     def step(self) -> None:
         started = time.time()
-        try:
-            with urlopen(self.url, timeout=10) as response:
-                text = response.read().decode()
-        except (URLError, ConnectionError, TimeoutError):
-            text = ""
+        text = metrics_text(self.port) or ""
         ended = time.time()
         self.scrapes += 1
         self.scrape_seconds += ended - started

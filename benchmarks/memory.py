@@ -19,7 +19,6 @@ import time
 from benchmarks.harness import (
     RssSampler,
     Stack,
-    Worker,
     conditions,
     emit,
     main_guard,
@@ -28,10 +27,11 @@ from benchmarks.harness import (
     produce_spec,
     wait_assigned,
     wait_drained,
-    wait_for,
 )
 from simulator import SimulationSpec
 from streams.topics import ensure_topics
+from tests.support.processes import Worker
+from tests.support.waiting import wait_for
 
 
 def seeded_partitions(worker: Worker) -> int:
@@ -47,10 +47,10 @@ def run(args: argparse.Namespace) -> None:
         idle = stack.worker(idle_settings, "idle")
         wait_assigned([idle], args.partitions)
         time.sleep(args.settle)
-        idle_rss = idle.rss()
+        idle_rss = idle.rss_bytes()
         cond = conditions(calls=args.calls, reps=args.reps, partitions=args.partitions, days=1)
         emit("memory", "baseline: idle worker (assigned, no data)", rss_mib=mib(idle_rss),
-             peak_rss_mib=mib(idle.peak_rss()), **cond)  # fmt: skip
+             peak_rss_mib=mib(idle.peak_rss_bytes()), **cond)  # fmt: skip
         stack.stop(idle)
 
         settings = stack.settings("state")
@@ -59,9 +59,10 @@ def run(args: argparse.Namespace) -> None:
         with RssSampler([worker.pid]) as sampler:
             drain = wait_drained(stack, [worker], produced, f"{settings.clickhouse_database}.calls")
             time.sleep(args.settle)
-        rss = worker.rss()
+        rss = worker.rss_bytes()
         emit("memory", f"after draining {produced.events:,} CDRs", rss_mib=mib(rss),
-             peak_rss_mib=mib(worker.peak_rss()), sampled_peak_rss_mib=mib(sampler.peak_sampled(worker.pid)),
+             peak_rss_mib=mib(worker.peak_rss_bytes()),
+             sampled_peak_rss_mib=mib(sampler.peak_sampled(worker.pid)),
              bytes_per_call=round((rss - idle_rss) / produced.events), drain_s=drain.figures()["all_rows_s"],
              **cond)  # fmt: skip
         stack.stop(worker)
@@ -71,9 +72,10 @@ def run(args: argparse.Namespace) -> None:
         wait_for(lambda: seeded_partitions(fresh) >= args.partitions, 600, "every partition to be seeded")
         seed_s = time.monotonic() - fresh.started
         time.sleep(args.settle)
-        rss = fresh.rss()
+        rss = fresh.rss_bytes()
         emit("memory", "restarted worker, live state seeded from ClickHouse", rss_mib=mib(rss),
-             peak_rss_mib=mib(fresh.peak_rss()), bytes_per_call=round((rss - idle_rss) / produced.events),
+             peak_rss_mib=mib(fresh.peak_rss_bytes()),
+             bytes_per_call=round((rss - idle_rss) / produced.events),
              restart_to_seeded_s=round(seed_s, 1), **cond)  # fmt: skip
 
 

@@ -18,7 +18,6 @@ from benchmarks.harness import (
     conditions,
     distinct_calls,
     emit,
-    free_port,
     main_guard,
     mib,
     note,
@@ -27,6 +26,7 @@ from benchmarks.harness import (
     wait_drained,
 )
 from simulator import SimulationSpec
+from tests.support.ports import free_port
 
 
 def run(args: argparse.Namespace) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> None:
             if (stored := distinct_calls(stack, table)) != produced.events:
                 raise RuntimeError(f"{n} workers: {stored} calls in ClickHouse, {produced.events} produced")
             results[n] = drain.figures()
-            peaks = {w.name: mib(w.peak_rss()) for w in workers}
+            peaks = {w.name: mib(w.peak_rss_bytes()) for w in workers}
             for worker in workers:
                 stack.stop(worker)
             what = "baseline: 1 worker" if n == 1 else f"{n} workers"

@@ -14,6 +14,7 @@ import argparse
 import os
 import platform
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
@@ -49,7 +50,7 @@ def targets_yaml(rep_ids: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def timed(render, runs: int) -> tuple[float, int]:  # noqa: ANN001
+def timed(render: Callable[[], bytes], runs: int) -> tuple[float, int]:
     body = render()
     started = time.perf_counter()
     for _ in range(runs):

@@ -20,7 +20,6 @@ from pathlib import Path
 from benchmarks.harness import (
     Produced,
     Stack,
-    Worker,
     conditions,
     distinct_calls,
     emit,
@@ -35,6 +34,7 @@ from benchmarks.harness import (
     wait_drained,
 )
 from simulator import SimulationSpec
+from tests.support.processes import Worker
 
 
 def drain_with(stack: Stack, worker: Worker, produced: Produced, profile: Path | None = None) -> dict:
@@ -45,7 +45,8 @@ def drain_with(stack: Stack, worker: Worker, produced: Produced, profile: Path |
     stored = distinct_calls(stack, table)
     if stored != produced.events:
         raise RuntimeError(f"{worker.name}: {stored} calls in ClickHouse, {produced.events} produced")
-    return {**drain.figures(), "rss_mib": mib(worker.rss()), "peak_rss_mib": mib(worker.peak_rss())}
+    memory = {"rss_mib": mib(worker.rss_bytes()), "peak_rss_mib": mib(worker.peak_rss_bytes())}
+    return {**drain.figures(), **memory}
 
 
 def run(args: argparse.Namespace) -> None:

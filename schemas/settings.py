@@ -13,7 +13,7 @@ from ipaddress import ip_address
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
 
     @field_validator("shift_end")
     @classmethod
-    def _shift_order(cls, value: time, info) -> time:  # noqa: ANN001
+    def _shift_order(cls, value: time, info: ValidationInfo) -> time:
         start = info.data.get("shift_start")
         if start is not None and value <= start:
             raise ValueError(f"shift_end {value} must be after shift_start {start}")

@@ -131,7 +131,7 @@ class _Rep:
 
 
 @dataclass(slots=True)
-class Record:
+class SimCall:
     """A call in integer epoch milliseconds; rendered to CDR JSON only when sent."""
 
     call_id: str
@@ -195,20 +195,20 @@ class Dialer:
         start = datetime.combine(spec.end_day, SHIFT[0], self.zone) + timedelta(days=366)
         self.future = int(max(start, now + timedelta(days=1)).timestamp() * 1000)
 
-    def day_records(self) -> Iterator[Record]:
+    def day_records(self) -> Iterator[SimCall]:
         """Regular traffic day by day, each day in hang-up order (when a dialer emits a CDR)."""
         regular, days = self.spec.calls - self.late_n, len(self.days)
         for i, day in enumerate(self.days):
             yield from self._day(day, regular // days + (i < regular % days), "call")
 
-    def late_records(self) -> Iterator[Record]:
+    def late_records(self) -> Iterator[SimCall]:
         """Calls from earlier days (the day before end_day if days=1), sent after all others."""
         earlier = self.days[:-1] or [self.days[0] - timedelta(days=1)]
         counts = Counter(self.rng.choice(earlier) for _ in range(self.late_n))
         for day in earlier:
             yield from self._day(day, counts[day], "late")
 
-    def live_records(self) -> Iterator[Record]:
+    def live_records(self) -> Iterator[SimCall]:
         """Calls ending "now" as they are pulled; late ones are from yesterday's shift."""
         for _ in itertools.count() if not self.spec.calls else range(self.spec.calls):
             if self.rng.random() < self.spec.late:
@@ -218,7 +218,7 @@ class Dialer:
             else:
                 yield self._ending_now(self.call(self._rep(), 0, "call"))
 
-    def _day(self, day: date, n: int, kind: str) -> list[Record]:
+    def _day(self, day: date, n: int, kind: str) -> list[SimCall]:
         lo, hi = day_window(day, self.zone, self.now)
         lunch = (lo + 3 * 3600_000, lo + 4 * 3600_000 + 1800_000)
         calls = []
@@ -233,16 +233,16 @@ class Dialer:
     def _rep(self) -> int:
         return self.rng.choices(range(len(self.reps)), cum_weights=self.cum_weights)[0]
 
-    def _ending_now(self, rec: Record) -> Record:
+    def _ending_now(self, rec: SimCall) -> SimCall:
         rec.dialed -= rec.ended - (time.time_ns() // 1_000_000 - self.rng.randint(0, 1500))
         return rec
 
-    def call(self, r: int, dialed: int, kind: str, shape: str = "any", cid: str = "") -> Record:
+    def call(self, r: int, dialed: int, kind: str, shape: str = "any", cid: str = "") -> SimCall:
         """One call attempt; ``shape`` (connect/sale/unanswered) is for fault bases."""
         rng, rep = self.rng, self.reps[r]
         campaign = rep.campaign if rng.random() < 0.85 else rng.randrange(len(self.campaign_ids))
         inbound = shape == "any" and rng.random() < 0.02
-        rec = Record(cid or f"{self.tag}-{next(self.ids)}", kind, r, campaign,
+        rec = SimCall(cid or f"{self.tag}-{next(self.ids)}", kind, r, campaign,
                      "inbound" if inbound else "outbound", dialed)  # fmt: skip
         rec.disposition, rec.amd = self._dispose(rep, campaign, inbound, shape)
         rec.ring = rng.randint(*RING_MS[rec.disposition])
@@ -276,7 +276,7 @@ class Dialer:
             u -= p
         return "no_answer", None
 
-    def _converse(self, rec: Record, outcome: str | None = None, no_sale: bool = False) -> None:
+    def _converse(self, rec: SimCall, outcome: str | None = None, no_sale: bool = False) -> None:
         """Outcome, long-tailed (lognormal) talk time and wrap of a connect."""
         rng = self.rng
         if outcome is None and not no_sale and rng.random() < self.reps[rec.rep].sale_rate:
@@ -291,7 +291,7 @@ class Dialer:
         if outcome == "sale":
             self._sell(rec)
 
-    def _sell(self, rec: Record) -> None:
+    def _sell(self, rec: SimCall) -> None:
         listed = self.rng.choice(PRICES[rec.campaign % len(PRICES)])
         u = self.rng.random()
         if u < 0.6:
@@ -303,7 +303,7 @@ class Dialer:
         rec.outcome, rec.sale, rec.list_price = "sale", sold, listed
         rec.new_customer = self.rng.random() < 0.4
 
-    def _clamp(self, rec: Record) -> Record:
+    def _clamp(self, rec: SimCall) -> SimCall:
         """A call on today's shift cannot have ended after now: cut its talk time."""
         answered = rec.answered
         if answered is not None and rec.dialed < self.limit < rec.ended:
@@ -319,11 +319,11 @@ class Dialer:
         finally:
             self.rng = calls
 
-    def correct(self, rec: Record) -> Record:
+    def correct(self, rec: SimCall) -> SimCall:
         with self._faulting():
             return self._correct(rec)
 
-    def _correct(self, rec: Record) -> Record:
+    def _correct(self, rec: SimCall) -> SimCall:
         """Version 2: sold after all, re-billed talk, AMD re-judged, or disposition fixed."""
         rng, new = self.rng, replace(rec, version=rec.version + 1, kind="correction")
         if not rec.connect and (rec.disposition not in UNANSWERED or rng.random() < 0.25):
@@ -349,7 +349,7 @@ class Dialer:
         moment = datetime.fromtimestamp(ms // 1000, self.zone).replace(microsecond=ms % 1000 * 1000)
         return moment.isoformat(timespec="milliseconds")
 
-    def cdr(self, rec: Record) -> dict[str, Any]:
+    def cdr(self, rec: SimCall) -> dict[str, Any]:
         rep, answered = self.reps[rec.rep], rec.answered
         return {
             "schema_version": 1, "call_id": rec.call_id, "version": rec.version,
@@ -363,10 +363,10 @@ class Dialer:
             "list_price": money_text(rec.list_price), "sold_price": money_text(rec.sale),
         }  # fmt: skip
 
-    def dumps(self, rec: Record) -> bytes:
+    def dumps(self, rec: SimCall) -> bytes:
         return orjson.dumps(self.cdr(rec))
 
-    def key(self, rec: Record) -> bytes:
+    def key(self, rec: SimCall) -> bytes:
         return self.keys[rec.rep]
 
     def bad(self) -> tuple[bytes, str, bytes]:

@@ -41,11 +41,11 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
         return {tp.partition for tp in partitions if tp.topic == settings.cdr_topic}
 
     @app.on_partitions_revoked.connect
-    async def _on_revoked(sender: Any, revoked: set, **kwargs: Any) -> None:  # noqa: ARG001
+    async def _on_revoked(sender: Any, revoked: set, **kwargs: Any) -> None:
         pipeline.on_revoked(ours(revoked))
 
     @app.on_partitions_assigned.connect
-    async def _on_assigned(sender: Any, assigned: set, **kwargs: Any) -> None:  # noqa: ARG001
+    async def _on_assigned(sender: Any, assigned: set, **kwargs: Any) -> None:
         # Seeding may wait for ClickHouse: never hold the rebalance up for it.
         asyncio.ensure_future(pipeline.on_assigned(ours(assigned)))
 

@@ -180,7 +180,7 @@ def install_live_metrics(
         measured.update(lags)
 
     @app.page("/metrics")
-    async def _metrics(self: Any, request: Any) -> Any:  # noqa: ARG001 - Faust view signature
+    async def _metrics(self: Any, request: Any) -> Any:
         # Collect on the loop (the collector reads state the agent mutates), then format,
         # the slow part for a big floor, in a thread so the agent keeps flowing.
         families = list(registry.collect())

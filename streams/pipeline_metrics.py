@@ -73,11 +73,11 @@ class PipelineMetrics:
             self._newest_event = max(newest, self._newest_event or newest)
         self.last_processed.set(time.time())
 
-    def observe_flush(self, rows: int, seconds: float) -> None:  # noqa: ARG002 - writer callback
+    def observe_flush(self, rows: int, seconds: float) -> None:
         self.flush_seconds.observe(seconds)
         self.sink_last_success.set(time.time())
 
-    def observe_sink_failure(self, exc: BaseException) -> None:  # noqa: ARG002 - writer callback
+    def observe_sink_failure(self, exc: BaseException) -> None:
         self.sink_failures.inc()
 
     def set_lag(self, topic: str, lags: dict[int, int], gone: Iterable[int]) -> None:

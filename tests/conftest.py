@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from deploy.local.broker import LocalBroker
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
-from tests.services import ClickHouseProcess, free_port
+from tests.support.ports import free_port
+from tests.support.processes import ClickHouseProcess
 
 _counter = itertools.count()
 
@@ -65,7 +67,7 @@ def worker_log(logs_dir: Path, request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
-def ch_client(settings: Settings):  # noqa: ANN201 - clickhouse_connect Client
+def ch_client(settings: Settings) -> Iterator[Client]:
     client = connect(settings, database="")
     yield client
     client.close()

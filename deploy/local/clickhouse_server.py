@@ -116,7 +116,7 @@ def decompress(data: bytes, encoding: str | None) -> bytes:
         raise ClickHouseError.make(89, f"Unsupported Content-Encoding: {enc}")
     try:
         return decoders[enc](data)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the client's bad body
         raise ClickHouseError.make(271, f"Cannot decompress {enc} request body: {exc}") from None
 
 
@@ -207,7 +207,7 @@ class Engine:
                 return Reply(result.bytes(), result_format(sql, fmt), self._summary(result))
             except ClickHouseError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - chdb raises plain exceptions; answer as ClickHouse would
                 raise ClickHouseError.from_engine(exc) from None
 
     def _apply_settings(self, wanted: dict[str, str]) -> None:

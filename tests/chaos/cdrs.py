@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import orjson
-from kafka.partitioner.default import murmur2
+
+from streams.live_metrics import partition_for
 
 SHAPES = ("no_answer", "connect", "sale", "machine", "abandoned")
 
@@ -69,11 +70,6 @@ def message(event: dict[str, Any]) -> tuple[bytes, bytes]:
     return event["rep_id"].encode(), encode(event)
 
 
-def partition_of(rep: str, partitions: int) -> int:
-    """Kafka's default partitioner for a rep_id key (what the producer does)."""
-    return (murmur2(rep.encode()) & 0x7FFFFFFF) % partitions
-
-
 def reps_on_distinct_partitions(prefix: str, n: int, partitions: int) -> list[str]:
     """``n`` rep ids (prefix-1, prefix-2, ...) whose keys land on ``n`` different partitions."""
     chosen: dict[int, str] = {}
@@ -81,5 +77,5 @@ def reps_on_distinct_partitions(prefix: str, n: int, partitions: int) -> list[st
     while len(chosen) < n:
         i += 1
         rep = f"{prefix}-{i}"
-        chosen.setdefault(partition_of(rep, partitions), rep)
+        chosen.setdefault(partition_for(rep, partitions), rep)
     return list(chosen.values())

@@ -17,7 +17,8 @@ import pytest
 from deploy.local.broker import LocalBroker
 from schemas.settings import Settings
 from tests.chaos.harness import FIGURES, Processes
-from tests.services import ClickHouseProcess, free_port
+from tests.support.ports import free_port
+from tests.support.processes import ClickHouseProcess
 
 _scenario = itertools.count()
 DEFAULT_TIMEOUT_S = 120
@@ -105,7 +106,9 @@ def module_logs(logs_dir: Path, request: pytest.FixtureRequest) -> Path:  # noqa
     return path
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     if FIGURES:
         terminalreporter.section("chaos figures")
         for line in FIGURES:

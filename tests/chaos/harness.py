@@ -1,4 +1,5 @@
-"""What the chaos scenarios share: processes to kill, producers, offsets, scrapes, truth.
+"""What the chaos scenarios share beyond tests/support: clean-up, background producing,
+draining, reports and the truth of hand-made traffic.
 
 Everything here talks to the real services the suite starts (Tansu, ``callfloor
 clickhouse``, ``callfloor worker``); nothing is mocked.
@@ -7,34 +8,24 @@ clickhouse``, ``callfloor worker``); nothing is mocked.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any, NamedTuple
-from urllib.request import urlopen
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
-
-from deploy.local.broker import wait_for_port
-from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.cdr import CDR, parse_cdr
 from schemas.kpis import COUNTER_NAMES, business_day, contribution, reported_counters
 from schemas.rejections import CDRRejected
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
-from tests.services import ClickHouseProcess, free_port
+from tests.support.cli import report
+from tests.support.kafka import Sent, lag
+from tests.support.processes import Worker
+from tests.support.waiting import wait_for
 
 FIGURES: list[str] = []  # CHAOS lines of this session, printed again in the terminal summary
 
@@ -45,18 +36,6 @@ def chaos_line(scenario: str, **figures: object) -> str:
     FIGURES.append(line)
     print(line, flush=True)
     return line
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy; return that, or fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(every_s)
 
 
 def wait_equal(
@@ -81,92 +60,6 @@ def wait_equal(
 # ---------------------------------------------------------------- processes
 
 
-class ChaosClickHouse(ClickHouseProcess):
-    """``callfloor clickhouse`` of a scenario's own: chosen port, env (password), delay."""
-
-    def __init__(
-        self, path: Path, log_path: Path, *, port: int | None = None,
-        env: Mapping[str, str] | None = None, delay_ms: int = 0,
-    ) -> None:  # fmt: skip
-        super().__init__(path, log_path)
-        self.port = port or self.port
-        self.env = dict(env or {})
-        self.delay_ms = delay_ms
-
-    def argv(self) -> list[str]:
-        base = ["--port", str(self.port), "--path", str(self.path)]
-        if not self.delay_ms:
-            return callfloor_command("clickhouse", *base)
-        if cli_has_delay_flag():
-            return callfloor_command("clickhouse", *base, "--delay-ms", str(self.delay_ms))
-        # until the CLI has --delay-ms: the same serve() the CLI calls, with the delay
-        code = ("import sys; from pathlib import Path; from deploy.local.clickhouse_server import serve; "
-                "serve(Path(sys.argv[1]), '127.0.0.1', int(sys.argv[2]), 'default', '', int(sys.argv[3]))")
-        return [sys.executable, "-c", code, str(self.path), str(self.port), str(self.delay_ms)]
-
-    def start(self) -> None:
-        self.process = spawn(self.argv(), self.env, self.log_path)
-        wait_for_port("127.0.0.1", self.port, 60, "embedded ClickHouse")
-
-
-def cli_has_delay_flag() -> bool:
-    from deploy.cli import build_parser
-
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    return "--delay-ms" in sub.choices["clickhouse"].format_help()
-
-
-class Worker:
-    """One ``callfloor worker`` child process; killable, restartable, measurable."""
-
-    def __init__(self, settings: Settings, log_path: Path, env: Mapping[str, str] | None = None) -> None:
-        self.settings, self.log_path = settings, log_path
-        self.env = {**settings.to_env(), **(env or {})}
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def web_port(self) -> int:
-        return self.settings.web_port
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> Worker:
-        self.process = spawn(callfloor_command("worker"), self.env, self.log_path)
-        self.starts += 1
-        return self
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no final commit, no flush."""
-        if self.alive():
-            assert self.process is not None
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        stop(self.process)
-
-    def rss_kib(self) -> int:
-        """Resident set size from /proc/<pid>/status (VmRSS, KiB)."""
-        with open(f"/proc/{self.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise AssertionError("no VmRSS line")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def assigned(self) -> bool:
-        return "live state seeded" in self.log()
-
-
 @dataclass
 class Processes:
     """Everything a scenario started; the fixture stops it all, whatever happened."""
@@ -188,35 +81,6 @@ class Processes:
 
 
 # ---------------------------------------------------------------- Kafka
-
-
-class Sent(NamedTuple):
-    key: bytes | None
-    value: bytes | None
-    partition: int
-    offset: int
-
-
-def producer(bootstrap: str) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, client_id="chaos-producer",
-        max_request_size=4 * 1024 * 1024,
-    )  # fmt: skip
-
-
-def send_all(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]) -> list[Sent]:
-    """Produce in order, wait for every ack; return where each message landed."""
-    prod = producer(bootstrap)
-    try:
-        pending = [(key, value, prod.send(topic, key=key, value=value)) for key, value in messages]
-        prod.flush()
-        sent = []
-        for key, value, future in pending:
-            meta = future.get(timeout=30)
-            sent.append(Sent(key, value, meta.partition, meta.offset))
-        return sent
-    finally:
-        prod.close()
 
 
 class BackgroundProducer(threading.Thread):
@@ -245,40 +109,8 @@ class BackgroundProducer(threading.Thread):
         return self.result
 
 
-def end_offsets(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[int, int]:
-    """High watermark per partition, from real fetches (Tansu's ListOffsets is off by a batch)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             max_partition_fetch_bytes=16 * 1024 * 1024)  # fmt: skip
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_end(*partitions)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            consumer.poll(timeout_ms=200)
-            marks = {tp.partition: consumer.highwater(tp) for tp in partitions}
-            if all(m is not None for m in marks.values()):
-                return marks
-        raise TimeoutError(f"no high watermarks for {topic} in {timeout_s:.0f}s")
-    finally:
-        consumer.close()
-
-
-def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    """The group's committed offsets (next offset to read) per partition of ``topic``."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="chaos-admin")
-    try:
-        committed = admin.list_group_offsets(group).get(group, {})
-    finally:
-        admin.close()
-    return {tp.partition: meta.offset for tp, meta in committed.items()
-            if tp.topic == topic and meta.offset >= 0}  # fmt: skip
-
-
-def lag(settings: Settings) -> int:
-    marks = end_offsets(settings.kafka_bootstrap, settings.cdr_topic)
-    done = committed_offsets(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic)
-    return sum(mark - done.get(p, 0) for p, mark in marks.items())
+def cdr_lag(settings: Settings) -> int:
+    return lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic)
 
 
 def wait_drained(settings: Settings, timeout_s: float, workers: Iterable[Worker] = ()) -> None:
@@ -288,31 +120,9 @@ def wait_drained(settings: Settings, timeout_s: float, workers: Iterable[Worker]
     def drained() -> bool:
         for worker in workers:
             assert worker.alive(), f"worker exited (code {worker.process.returncode}); log {worker.log_path}"
-        return lag(settings) == 0
+        return cdr_lag(settings) == 0
 
     wait_for(drained, timeout_s, "the group to commit every offset", every_s=1.0)
-
-
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
-    """Every record of ``topic`` (large records included), all partitions, from the start."""
-    marks = end_offsets(bootstrap, topic)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             max_partition_fetch_bytes=16 * 1024 * 1024,
-                             fetch_max_bytes=64 * 1024 * 1024)  # fmt: skip
-    try:
-        partitions = [TopicPartition(topic, p) for p in marks]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < marks[tp.partition] for tp in partitions):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end in {timeout_s:.0f}s")
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 def group_generations(log: str) -> list[int]:
@@ -321,18 +131,6 @@ def group_generations(log: str) -> list[int]:
 
 
 # ---------------------------------------------------------------- ClickHouse and reports
-
-
-def report(settings: Settings, first: str, last: str, by: str = "rep") -> list[dict]:
-    """``callfloor report`` as the payroll clerk runs it."""
-    done = subprocess.run(
-        callfloor_command("report", "--from", first, "--to", last, "--by", by, "--format", "json"),
-        env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return orjson.loads(done.stdout)
 
 
 def query(settings: Settings, sql: str, parameters: dict | None = None) -> list[tuple]:
@@ -416,27 +214,6 @@ def day_span(rows: Mapping[tuple[str, str], Any]) -> tuple[str, str]:
 # ---------------------------------------------------------------- /metrics
 
 
-def scrape(port: int, timeout_s: float = 5.0) -> dict[str, dict[str, float]]:
-    """rep -> {metric: value} of ``callfloor_rep_actual{period="day"}`` on a worker's /metrics."""
-    with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s) as response:
-        text = response.read().decode()
-    reps: dict[str, dict[str, float]] = defaultdict(dict)
-    for family in text_string_to_metric_families(text):
-        if family.name != "callfloor_rep_actual":
-            continue
-        for sample in family.samples:
-            if sample.labels.get("period") == "day":
-                reps[sample.labels["rep"]][sample.labels["metric"]] = sample.value
-    return dict(reps)
-
-
-def try_scrape(port: int) -> dict[str, dict[str, float]] | None:
-    try:
-        return scrape(port)
-    except OSError:
-        return None
-
-
 def as_gauges(row: Mapping[str, Any]) -> dict[str, float]:
     """A report row as /metrics shows it (revenue in currency units, counters as floats)."""
     return {name: float(row[name]) for name in COUNTER_NAMES}
@@ -445,7 +222,3 @@ def as_gauges(row: Mapping[str, Any]) -> dict[str, float]:
 def today_from_clickhouse(settings: Settings, today: str) -> dict[str, dict[str, float]]:
     """rep -> today's values as ClickHouse (calls FINAL) has them."""
     return {rep: as_gauges(row) for (_day, rep), row in keyed(report(settings, today, today)).items()}
-
-
-def free_ports(n: int) -> list[int]:
-    return [free_port() for _ in range(n)]

@@ -22,20 +22,12 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.reads import month_to_date
 from streams.topics import ensure_topics
 from tests.chaos.cdrs import cdr, message
-from tests.chaos.harness import (
-    Processes,
-    Worker,
-    chaos_line,
-    differences,
-    expected_from,
-    keyed,
-    query,
-    report,
-    send_all,
-    try_scrape,
-    wait_drained,
-    wait_for,
-)
+from tests.chaos.harness import Processes, chaos_line, differences, expected_from, keyed, query, wait_drained
+from tests.support.cli import report
+from tests.support.kafka import send_all
+from tests.support.processes import Worker
+from tests.support.scrape import rep_day_actuals
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -108,8 +100,8 @@ def test_calls_land_in_their_business_day_and_month(
         for rep in REPS
     )
 
-    wait_for(lambda: try_scrape(settings.web_port) is not None, 30, "/metrics to answer")
-    live = try_scrape(settings.web_port) or {}
+    wait_for(lambda: rep_day_actuals(settings.web_port) is not None, 30, "/metrics to answer")
+    live = rep_day_actuals(settings.web_port) or {}
     chaos_line("calendar", events=len(sent), faults="dst25h+dst23h+midnight+month_end", zone=ZONE,
                misplaced=len(misplaced), lost=len(expected_calls.keys() - stored.keys()),
                double=len(stored.keys() - expected_calls.keys()),

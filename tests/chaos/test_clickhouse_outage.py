@@ -21,19 +21,18 @@ from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,
-    ChaosClickHouse,
     Processes,
-    Worker,
     chaos_line,
-    committed_offsets,
     differences,
     keyed,
-    report,
     stored_calls,
     wait_drained,
-    wait_for,
     written_max_offsets,
 )
+from tests.support.cli import report
+from tests.support.kafka import committed_offsets
+from tests.support.processes import ClickHouseProcess, Worker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -54,7 +53,7 @@ def rows_or_zero(settings: Settings) -> int:
 def test_clickhouse_down_for_20s_mid_stream(
     make_settings: Callable[..., Settings], procs: Processes, scenario_logs: Path, tmp_path: Path
 ) -> None:
-    server = procs.add(ChaosClickHouse(tmp_path / "chdata", scenario_logs / "clickhouse.log"))
+    server = procs.add(ClickHouseProcess(tmp_path / "chdata", scenario_logs / "clickhouse.log"))
     server.start()
     settings = make_settings(clickhouse_url=server.url)
     ensure_topics(settings)
@@ -77,7 +76,7 @@ def test_clickhouse_down_for_20s_mid_stream(
         time.sleep(2.0)
 
     # What ClickHouse held when it went down, read while the worker still cannot reach it.
-    probe = ChaosClickHouse(server.path, scenario_logs / "clickhouse-probe.log")
+    probe = ClickHouseProcess(server.path, scenario_logs / "clickhouse-probe.log")
     probe.start()
     try:
         written = written_max_offsets(settings.model_copy(update={"clickhouse_url": probe.url}))

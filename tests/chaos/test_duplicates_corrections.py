@@ -27,26 +27,25 @@ import pytest
 from schemas.kpis import business_day
 from schemas.settings import Settings
 from streams.topics import ensure_topics
-from tests.chaos.cdrs import cdr, message, partition_of, reps_on_distinct_partitions
+from tests.chaos.cdrs import cdr, message, partition_for, reps_on_distinct_partitions
 from tests.chaos.conftest import hard_limit
 from tests.chaos.harness import (
     Expected,
     Processes,
-    Sent,
-    Worker,
     chaos_line,
     day_span,
     differences,
     expected_from,
     keyed,
     query,
-    report,
-    send_all,
     today_from_clickhouse,
-    try_scrape,
     wait_drained,
     wait_equal,
 )
+from tests.support.cli import report
+from tests.support.kafka import Sent, send_all
+from tests.support.processes import Worker
+from tests.support.scrape import rep_day_actuals
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -90,7 +89,7 @@ def _run(settings: Settings, procs: Processes, logs: Path) -> Run:
     today = max(now - timedelta(minutes=90), midnight + timedelta(seconds=10))
     yesterday = midnight - timedelta(hours=5)
     r1, r2, r3 = reps_on_distinct_partitions("dup-rep", 3, settings.partitions)
-    assert partition_of(OLD_REP, settings.partitions) != partition_of(r3, settings.partitions)
+    assert partition_for(OLD_REP, settings.partitions) != partition_for(r3, settings.partitions)
 
     def m(call_id: str, at: datetime, **kw: object) -> tuple[bytes, bytes]:
         return message(cdr(call_id, at, zone=zone, **kw))  # type: ignore[arg-type]
@@ -127,7 +126,7 @@ def _run(settings: Settings, procs: Processes, logs: Path) -> Run:
     day = business_day(datetime.now(UTC), zone).isoformat()
     caught_up = ""
     try:  # README (Known limits): the old rep of a moved call is right again after reassignment
-        wait_equal(lambda: try_scrape(settings.web_port), today_from_clickhouse(settings, day), 45,
+        wait_equal(lambda: rep_day_actuals(settings.web_port), today_from_clickhouse(settings, day), 45,
                    "the restarted worker's /metrics to equal ClickHouse")  # fmt: skip
     except AssertionError as exc:
         caught_up = str(exc)
@@ -157,8 +156,10 @@ def test_duplicates_and_corrections_across_a_restart(run: Run) -> None:
 
     day = business_day(datetime.now(UTC), settings.zone).isoformat()
     others = {rep: v for rep, v in today_from_clickhouse(settings, day).items() if rep != OLD_REP}
-    wait_equal(lambda: {rep: v for rep, v in (try_scrape(settings.web_port) or {}).items() if rep != OLD_REP},
-               others, 20, "the restarted worker's /metrics to equal ClickHouse for today")  # fmt: skip
+    def live_others() -> dict[str, dict[str, float]]:
+        return {rep: v for rep, v in (rep_day_actuals(settings.web_port) or {}).items() if rep != OLD_REP}
+
+    wait_equal(live_others, others, 20, "the restarted worker's /metrics to equal ClickHouse for today")
 
 
 def test_old_version_resent_after_its_call_moved_to_another_rep_is_not_counted_live(run: Run) -> None:
@@ -170,8 +171,8 @@ def test_old_version_resent_after_its_call_moved_to_another_rep_is_not_counted_l
     day = business_day(datetime.now(UTC), settings.zone).isoformat()
     in_clickhouse = today_from_clickhouse(settings, day)
     assert in_clickhouse[OLD_REP]["sales"] == 0, "ClickHouse is exact"
-    live = try_scrape(settings.web_port) or {}
+    live = rep_day_actuals(settings.web_port) or {}
     chaos_line("moved_call_resent", events=3, faults="1xrestart+1xresend",
                live_sales_old_rep=int(live.get(OLD_REP, {}).get("sales", -1)), clickhouse_sales_old_rep=0)
-    wait_equal(lambda: (try_scrape(settings.web_port) or {}).get(OLD_REP), in_clickhouse[OLD_REP], 10,
+    wait_equal(lambda: (rep_day_actuals(settings.web_port) or {}).get(OLD_REP), in_clickhouse[OLD_REP], 10,
                "the old rep's live numbers to ignore a resend of the superseded version")  # fmt: skip

@@ -35,23 +35,21 @@ from tests.chaos.conftest import hard_limit
 from tests.chaos.harness import (
     Expected,
     Processes,
-    Sent,
-    Worker,
     chaos_line,
     day_span,
     differences,
     expected_from,
     keyed,
     query,
-    read_topic,
-    report,
-    send_all,
     today_from_clickhouse,
-    try_scrape,
     wait_drained,
     wait_equal,
 )
 from tests.chaos.hostile import KINDS, draw_examples, hostile, one_mib_messages, valid_cdrs
+from tests.support.cli import report
+from tests.support.kafka import Sent, read_topic, send_all
+from tests.support.processes import Worker
+from tests.support.scrape import rep_day_actuals
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -161,7 +159,7 @@ def test_valid_cdrs_among_hostile_ones_are_counted_exactly(run: HostileRun) -> N
     assert stored == expected.winners.keys()
     assert differences(expected.rows, got) == []
     today = business_day(datetime.now(UTC), settings.zone).isoformat()
-    wait_equal(lambda: try_scrape(settings.web_port), today_from_clickhouse(settings, today), 20,
+    wait_equal(lambda: rep_day_actuals(settings.web_port), today_from_clickhouse(settings, today), 20,
                "/metrics (hostile rep labels included) to equal ClickHouse for today")  # fmt: skip
 
 

@@ -22,20 +22,12 @@ from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from streams.topics import ensure_topics
 from tests.chaos.cdrs import cdr, message
-from tests.chaos.harness import (
-    ChaosClickHouse,
-    Processes,
-    Worker,
-    chaos_line,
-    differences,
-    expected_from,
-    free_port,
-    keyed,
-    report,
-    send_all,
-    wait_drained,
-    wait_for,
-)
+from tests.chaos.harness import Processes, chaos_line, differences, expected_from, keyed, wait_drained
+from tests.support.cli import report
+from tests.support.kafka import send_all
+from tests.support.ports import free_port
+from tests.support.processes import ClickHouseProcess, Worker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -59,7 +51,7 @@ def test_masked_settings_hide_the_password() -> None:
 def test_password_protected_clickhouse_and_no_password_in_any_log(
     make_settings: Callable[..., Settings], procs: Processes, scenario_logs: Path, tmp_path: Path
 ) -> None:
-    server = procs.add(ChaosClickHouse(tmp_path / "chdata", scenario_logs / "clickhouse.log",
+    server = procs.add(ClickHouseProcess(tmp_path / "chdata", scenario_logs / "clickhouse.log",
                                        env={"CALLFLOOR_CLICKHOUSE_PASSWORD": SECRET}))  # fmt: skip
     server.start()
     settings = make_settings(clickhouse_url=server.url, clickhouse_password=SECRET)

@@ -32,18 +32,17 @@ from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,
-    ChaosClickHouse,
     Processes,
-    Worker,
     chaos_line,
     differences,
     group_generations,
     keyed,
-    report,
     stored_calls,
     wait_drained,
-    wait_for,
 )
+from tests.support.cli import report
+from tests.support.processes import ClickHouseProcess, Worker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -57,7 +56,7 @@ SPEC = SimulationSpec(reps=30, calls=40_000, days=1, seed=77, duplicates=0.01, c
 def test_slow_clickhouse_no_rebalance_storm_and_bounded_memory(
     make_settings: Callable[..., Settings], procs: Processes, scenario_logs: Path, tmp_path: Path
 ) -> None:
-    server = ChaosClickHouse(tmp_path / "chdata", scenario_logs / "clickhouse.log", delay_ms=DELAY_MS)
+    server = ClickHouseProcess(tmp_path / "chdata", scenario_logs / "clickhouse.log", delay_ms=DELAY_MS)
     procs.add(server)
     server.start()
     settings = make_settings(clickhouse_url=server.url)
@@ -65,7 +64,7 @@ def test_slow_clickhouse_no_rebalance_storm_and_bounded_memory(
     worker = procs.add(Worker(settings, scenario_logs / "worker.log")).start()
     wait_for(lambda: worker.log().count("live state seeded") >= settings.partitions, 90,
              "the worker to be ready (all partitions seeded through the slow ClickHouse)")  # fmt: skip
-    baseline = worker.rss_kib()
+    baseline = worker.rss_bytes() // 1024
 
     samples: list[tuple[float, int]] = []  # (seconds since traffic started, VmRSS KiB)
     sampling = threading.Event()
@@ -73,7 +72,7 @@ def test_slow_clickhouse_no_rebalance_storm_and_bounded_memory(
     def sample() -> None:
         while not sampling.wait(0.5):
             if worker.alive():
-                samples.append((time.monotonic() - started, worker.rss_kib()))
+                samples.append((time.monotonic() - started, worker.rss_bytes() // 1024))
 
     started = time.monotonic()
     sampler = threading.Thread(target=sample, daemon=True)

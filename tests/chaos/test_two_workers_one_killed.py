@@ -22,19 +22,19 @@ from simulator import SimulationSpec, Truth, produce
 from streams.topics import ensure_topics
 from tests.chaos.harness import (
     Processes,
-    Worker,
     chaos_line,
     differences,
-    free_ports,
     keyed,
-    report,
     stored_calls,
     today_from_clickhouse,
-    try_scrape,
     wait_drained,
     wait_equal,
-    wait_for,
 )
+from tests.support.cli import report
+from tests.support.ports import free_ports
+from tests.support.processes import Worker
+from tests.support.scrape import rep_day_actuals
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -84,7 +84,7 @@ def test_survivor_takes_over_and_no_rep_is_exported_twice(
     transition_overlaps: set[str] = set()  # seen while the group was still settling (reported)
 
     def settled() -> bool:
-        ra, rb = try_scrape(port_a), try_scrape(port_b)
+        ra, rb = rep_day_actuals(port_a), rep_day_actuals(port_b)
         reps_a, reps_b = split(ra, rb)
         transition_overlaps.update(reps_a & reps_b)
         return bool(reps_a and reps_b and not reps_a & reps_b and reps_a | reps_b == set(in_clickhouse))
@@ -92,21 +92,21 @@ def test_survivor_takes_over_and_no_rep_is_exported_twice(
     wait_for(settled, 60, "both workers to export their own reps (group settled)")
     overlaps, scrapes = [], 0
     for _ in range(6):  # once settled, every scrape pair must be disjoint and complete
-        ra, rb = try_scrape(port_a), try_scrape(port_b)
+        ra, rb = rep_day_actuals(port_a), rep_day_actuals(port_b)
         assert ra is not None and rb is not None
         scrapes += 1
         overlaps += sorted(set(ra) & set(rb))
         assert {**ra, **rb} == in_clickhouse, "the two workers together show ClickHouse's numbers"
         time.sleep(0.5)
     assert overlaps == [], f"reps exported by both workers at once: {overlaps}"
-    held_by_a = sorted(try_scrape(port_a) or ())
+    held_by_a = sorted(rep_day_actuals(port_a) or ())
 
     a.kill()
     killed_at = time.monotonic()
     second = produce(spec(settings, 32, 2_000), settings.kafka_bootstrap, settings.cdr_topic)
     wait_drained(settings, 120, [b])
     in_clickhouse = today_from_clickhouse(settings, today)
-    wait_equal(lambda: try_scrape(port_b), in_clickhouse, 60,
+    wait_equal(lambda: rep_day_actuals(port_b), in_clickhouse, 60,
                "the survivor to export every rep with ClickHouse's values")
     took_over_s = time.monotonic() - killed_at  # kill -> survivor shows ClickHouse's numbers
 

@@ -18,15 +18,15 @@ from streams.topics import ensure_topics
 from tests.chaos.harness import (
     BackgroundProducer,
     Processes,
-    Worker,
     chaos_line,
     differences,
     keyed,
-    report,
     stored_calls,
     wait_drained,
-    wait_for,
 )
+from tests.support.cli import report
+from tests.support.processes import Worker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 

@@ -9,37 +9,24 @@ bad event sits in the dead-letter topic, byte for byte, with the right reason.
 from __future__ import annotations
 
 import base64
-import subprocess
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
-import orjson
 import pytest
 
-from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
 from simulator import SimulationSpec, Truth, produce
 from streams.topics import ensure_topics
-from tests.integration.kafka_reads import lag, read_all
-from tests.services import running_worker, wait_until
+from tests.support.cli import report
+from tests.support.kafka import lag, read_topic
+from tests.support.processes import running_worker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 SPEC = SimulationSpec(reps=50, calls=20_000, days=3, seed=7, duplicates=0.02, corrections=0.02,
                       bad=0.01, late=0.01)  # fmt: skip
-
-
-def report(settings: Settings, first: str, last: str, by: str = "rep") -> list[dict]:
-    """``callfloor report`` exactly as a payroll clerk runs it."""
-    done = subprocess.run(
-        callfloor_command("report", "--from", first, "--to", last, "--by", by, "--format", "json"),
-        env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return orjson.loads(done.stdout)
 
 
 def truth_days(truth: Truth) -> tuple[str, str]:
@@ -58,13 +45,13 @@ def test_report_equals_truth_and_bad_events_are_dead_lettered(
     expected = sorted(truth.calls.values(), key=lambda r: (r["business_day"], r["rep_id"]))
 
     with running_worker(settings, worker_log) as worker:
-        wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+        wait_for(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
                    300, f"the worker to commit every offset (log: {worker_log})", every_s=2)  # fmt: skip
-        assert worker.poll() is None, "the worker must not have exited"
+        assert worker.alive(), "the worker must not have exited"
 
     assert report(settings, first, last) == expected
 
-    letters = read_all(settings.kafka_bootstrap, settings.dlq_topic)
+    letters = read_topic(settings.kafka_bootstrap, settings.dlq_topic)
     reasons = Counter(dict(r.headers)["reason"].decode() for r in letters)
     assert reasons == Counter(truth.rejects)
     stored = {(r.value, dict(r.headers)["reason"].decode()) for r in letters}
@@ -82,7 +69,7 @@ def test_report_by_team_and_campaign_sum_to_the_same_totals(settings: Settings, 
     truth = produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
     first, last = truth_days(truth)
     with running_worker(settings, worker_log):
-        wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+        wait_for(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
                    180, "the worker to drain", every_s=2)  # fmt: skip
     by_campaign = report(settings, first, last, "campaign")
     expected_campaigns = sorted(truth.campaigns.values(),

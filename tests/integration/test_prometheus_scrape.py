@@ -19,8 +19,11 @@ from schemas.kpis import business_day
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
-from tests.integration.kafka_reads import lag
-from tests.services import free_port, in_daytime_zone, running_worker, wait_until
+from tests.support.daytime import in_daytime_zone
+from tests.support.kafka import lag
+from tests.support.ports import free_port
+from tests.support.processes import running_worker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +69,7 @@ def test_prometheus_team_dials_equal_truth_for_today(
     assert expected, "the simulator sends traffic for today"
 
     with running_worker(settings, worker_log):
-        wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+        wait_for(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
                    180, "the worker to drain", every_s=2)  # fmt: skip
         prometheus, base = start_prometheus(tmp_path, settings.web_port)
         try:
@@ -78,7 +81,7 @@ def test_prometheus_team_dials_equal_truth_for_today(
                 except (URLError, ConnectionError):
                     return {}
 
-            wait_until(lambda: scraped() == dict(expected), 60, "Prometheus to show today's team dials")
+            wait_for(lambda: scraped() == dict(expected), 60, "Prometheus to show today's team dials")
             assert scraped() == dict(expected)
             up = promql(base, 'up{job="callfloor"}')
             assert [float(r["value"][1]) for r in up] == [1.0]
@@ -95,6 +98,6 @@ def test_prometheus_team_dials_equal_truth_for_today(
                 found = promql(base, "callfloor_campaign_abandon_rate_30d")
                 return {r["metric"]["campaign"]: round(float(r["value"][1]), 9) for r in found}
 
-            wait_until(lambda: abandon_rates() == want, 60, "the 30-day abandon rates")
+            wait_for(lambda: abandon_rates() == want, 60, "the 30-day abandon rates")
         finally:
             stop(prometheus)

@@ -12,9 +12,12 @@ from schemas.kpis import business_day
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
 from streams.topics import ensure_topics
-from tests.integration.kafka_reads import lag
-from tests.integration.metrics_reads import rep_actuals
-from tests.services import free_port, in_daytime_zone, running_worker, wait_until
+from tests.support.daytime import in_daytime_zone
+from tests.support.kafka import lag
+from tests.support.ports import free_port
+from tests.support.processes import running_worker
+from tests.support.scrape import rep_actuals
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,17 +36,17 @@ def test_reps_split_between_two_workers_then_move_to_the_survivor(
 
     with running_worker(settings, logs_dir / "rebalance-a.log"):
         with running_worker(second, logs_dir / "rebalance-b.log"):
-            wait_until(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
+            wait_for(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,
                        180, "both workers to drain", every_s=2)  # fmt: skip
 
             def split_exactly() -> bool:
                 a, b = rep_actuals(settings.web_port), rep_actuals(second.web_port)
                 return bool(a) and bool(b) and not (a.keys() & b.keys()) and a | b == expected
 
-            wait_until(split_exactly, 120, "the reps to be split between the two workers, once each")
+            wait_for(split_exactly, 120, "the reps to be split between the two workers, once each")
             a, b = rep_actuals(settings.web_port), rep_actuals(second.web_port)
             assert not (a.keys() & b.keys()), f"reps exported twice: {sorted(a.keys() & b.keys())}"
             assert a | b == expected
         # worker b stopped: its partitions, and their reps, move to worker a
-        wait_until(lambda: rep_actuals(settings.web_port) == expected, 120,
+        wait_for(lambda: rep_actuals(settings.web_port) == expected, 120,
                    "the surviving worker to export every rep with ClickHouse's values")  # fmt: skip

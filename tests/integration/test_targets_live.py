@@ -12,8 +12,9 @@ from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.targets import list_versions
 from streams.topics import ensure_topics
-from tests.integration.metrics_reads import scrape
-from tests.services import running_worker, wait_until
+from tests.support.processes import running_worker
+from tests.support.scrape import samples
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ def targets(dials: int) -> str:
 
 
 def rep_target(port: int) -> float | None:
-    for (name, labels), value in scrape(port).items():
+    for (name, labels), value in samples(port).items():
         if name == "callfloor_rep_target" and dict(labels).get("rep") == "rep-7":
             return value
     return None
@@ -42,15 +43,15 @@ def test_targets_reload_refuse_and_history(settings: Settings, tmp_path: Path, w
     path.write_text(targets(120))
     settings = settings.model_copy(update={"targets_file": path})
     with running_worker(settings, worker_log):
-        wait_until(lambda: rep_target(settings.web_port) == 120, 90, "the first targets on /metrics")
+        wait_for(lambda: rep_target(settings.web_port) == 120, 90, "the first targets on /metrics")
         save(path, targets(150))
-        wait_until(lambda: rep_target(settings.web_port) == 150, 30, "the edited target, no restart")
+        wait_for(lambda: rep_target(settings.web_port) == 150, 30, "the edited target, no restart")
         save(path, targets(150).replace("dials: 150", "dials: -1"))
-        wait_until(lambda: scrape(settings.web_port).get(("callfloor_targets_valid", ())) == 0, 30,
+        wait_for(lambda: samples(settings.web_port).get(("callfloor_targets_valid", ())) == 0, 30,
                    "the broken file to be refused")  # fmt: skip
         assert rep_target(settings.web_port) == 150, "the previous targets stay in force"
         with connect(settings) as client:
             try:
-                wait_until(lambda: len(list_versions(client)) == 2, 30, "both versions in ClickHouse")
+                wait_for(lambda: len(list_versions(client)) == 2, 30, "both versions in ClickHouse")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}: {list_versions(client)}") from None

@@ -44,7 +44,10 @@ def scrape(collector: LiveCollector) -> dict[tuple, float]:
     return samples
 
 
-def build(now: datetime, owned: set[int], targets=None, month=None, abandons=None):  # noqa: ANN001, ANN202
+def build(
+    now: datetime, owned: set[int], targets: FakeTargets | None = None,
+    month: dict | None = None, abandons: dict | None = None,
+) -> tuple[LiveState, LiveCollector]:  # fmt: skip
     state = LiveState(today=lambda: now.astimezone(SETTINGS.zone).date())
     for partition in (0, 1):
         state.seed(partition, [])
