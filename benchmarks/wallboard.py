@@ -26,13 +26,15 @@ from collections import defaultdict
 import aiohttp
 import orjson
 
-from benchmarks.harness import Stack, conditions, emit, main_guard, note, wait_assigned, wait_for
+from benchmarks.harness import Stack, conditions, emit, main_guard, note, wait_assigned
 from benchmarks.latency import MetricsWatcher, metrics_latencies, percentiles, produce_paced
 from deploy.local.broker import wait_for_port
-from deploy.local.processes import callfloor_command, free_port
+from deploy.local.processes import callfloor_command
 from simulator import SimulationSpec
 from simulator.model import daytime_zone
 from streams.topics import ensure_topics
+from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 
 History = dict[str, list[tuple[float, int]]]
 
@@ -106,10 +108,10 @@ def run(args: argparse.Namespace) -> None:
         note(f"worker holds all {args.partitions} partitions after {waited:.1f}s")
 
         note(f"phase 1: {args.rate:g} CDR/s for {args.seconds:g}s, no screen connected")
-        cpu_before = board.cpu()
+        cpu_before = board.cpu_seconds()
         quiet_started = time.monotonic()
         first = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, spec, args.seconds)
-        cpu_idle = (board.cpu() - cpu_before) / (time.monotonic() - quiet_started)
+        cpu_idle = (board.cpu_seconds() - cpu_before) / (time.monotonic() - quiet_started)
         dials_first = sum(1 for s in first if s[2])
 
         screens = Screens(f"http://127.0.0.1:{settings.wallboard_port}/events", args.screens)
@@ -121,12 +123,12 @@ def run(args: argparse.Namespace) -> None:
                 raise RuntimeError("the screens did not connect")
             _wait_shown(watcher, screens, dials_first, "phase 1 on /metrics and on every screen")
             note(f"phase 2: {args.rate:g} CDR/s for {args.seconds:g}s, {args.screens} screens connected")
-            cpu_before = board.cpu()
+            cpu_before = board.cpu_seconds()
             started = time.monotonic()
             later = dataclasses.replace(spec, seed=args.seed + 1)
             sent = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, later, args.seconds)
             produce_seconds = time.monotonic() - started
-            cpu_screens = (board.cpu() - cpu_before) / produce_seconds
+            cpu_screens = (board.cpu_seconds() - cpu_before) / produce_seconds
             dials_all = dials_first + sum(1 for s in sent if s[2])
             _wait_shown(watcher, screens, dials_all, "every call on /metrics and on every screen")
         finally:

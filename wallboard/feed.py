@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 
 import msgspec
 from aiokafka import AIOKafkaConsumer
@@ -70,7 +71,7 @@ class SnapshotFeed:
             batches = await consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=10_000)
             self.apply(record.value for records in batches.values() for record in records)
 
-    def apply(self, values) -> None:  # noqa: ANN001 - an iterable of message bytes
+    def apply(self, values: Iterable[bytes | None]) -> None:
         now = time.time()
         changed = False
         for value in values:

@@ -136,7 +136,7 @@ class Wallboard:
         body = (STATIC / name).read_bytes()
         return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
-    async def _background(self, app: web.Application) -> AsyncIterator[None]:  # noqa: ARG002
+    async def _background(self, _app: web.Application) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(coro) for coro in
                  (self.feed.run(), self.broadcast(), self.alerts.run(), self.reload_targets())]  # fmt: skip
         yield

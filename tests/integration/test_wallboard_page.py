@@ -24,20 +24,23 @@ from schemas.settings import Settings
 from schemas.snapshots import Heartbeat, RepSnapshot, encode, key_of
 from simulator import SimulationSpec, produce, roster
 from streams.topics import ensure_topics
-from tests.browser import Chromium
-from tests.integration.kafka_reads import lag
-from tests.integration.metrics_reads import rep_actuals
 from tests.integration.wallboard_page import (
     READ_BANNER,
     READ_TEAMS,
     expected_by_rep,
     number,
     page_reps,
-    report,
     running_wallboard,
     shown_by_rep,
 )
-from tests.services import free_port, in_daytime_zone, running_worker, wait_until
+from tests.support.browser import Chromium
+from tests.support.cli import report
+from tests.support.daytime import in_daytime_zone
+from tests.support.kafka import lag
+from tests.support.ports import free_port
+from tests.support.processes import Worker, running_worker
+from tests.support.scrape import rep_actuals
+from tests.support.waiting import wait_for
 from wallboard.server import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.integration
@@ -85,17 +88,17 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
     settings = _board_settings(settings, tmp_path, spec)
     ensure_topics(settings)
     produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
-    today = business_day(datetime.now(UTC), settings.zone)
+    day = business_day(datetime.now(UTC), settings.zone).isoformat()
     url = f"http://127.0.0.1:{settings.wallboard_port}/"
 
     with running_wallboard(settings, logs_dir / "wallboard-page.log"):
         worker = running_worker(settings, logs_dir / "wallboard-page-worker.log")
         with worker:
-            wait_until(lambda: _drained(settings), 180, "the worker to drain", every_s=2)
-            expected = expected_by_rep(report(settings, today))
+            wait_for(lambda: _drained(settings), 180, "the worker to drain", every_s=2)
+            expected = expected_by_rep(report(settings, day, day))
             assert len(expected) == REPS
             browser.open(url)
-            wait_until(lambda: shown_by_rep(page_reps(browser)) == expected, 60,
+            wait_for(lambda: shown_by_rep(page_reps(browser)) == expected, 60,
                        "the page to show every rep with the report's numbers")  # fmt: skip
             rows = page_reps(browser)
             assert sorted(r["rep"] for r in rows) == sorted(expected), "a rep shown twice or missing"
@@ -104,7 +107,8 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
                 settings.web_port, "valid_connects"
             )
             teams = {row[1]: number(row[2]) for row in browser.evaluate(READ_TEAMS)}
-            assert teams == {r["team_id"]: r["dials"] for r in report(settings, today, by="team")}
+            by_team = report(settings, day, day, by="team")
+            assert teams == {r["team_id"]: r["dials"] for r in by_team}
             assert browser.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
             browser.screenshot(artifacts / "wallboard-en.png")
 
@@ -112,26 +116,26 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             more = SimulationSpec(reps=REPS, calls=300, days=1, seed=12, timezone=settings.timezone)
             sent_at = time.monotonic()
             produce(more, settings.kafka_bootstrap, settings.cdr_topic)
-            wait_until(lambda: _drained(settings), 120, "the worker to take the new calls", every_s=1)
-            moved = expected_by_rep(report(settings, today))
+            wait_for(lambda: _drained(settings), 120, "the worker to take the new calls", every_s=1)
+            moved = expected_by_rep(report(settings, day, day))
             assert moved != expected
-            wait_until(lambda: shown_by_rep(page_reps(browser)) == moved, 30,
+            wait_for(lambda: shown_by_rep(page_reps(browser)) == moved, 30,
                        "the page to show the new calls", every_s=0.1)  # fmt: skip
             elapsed = time.monotonic() - sent_at
             print(f"new calls produced -> on the page: {elapsed:.2f} s (including the drain check)")
             assert browser.evaluate("window.notReloaded === true"), "the page reloaded instead of updating"
 
             browser.open(url + "?lang=zh")
-            wait_until(lambda: len(page_reps(browser)) == REPS, 30, "the Chinese page")
+            wait_for(lambda: len(page_reps(browser)) == REPS, 30, "the Chinese page")
             heading = browser.evaluate("document.querySelector('[data-label=leaderboard]').textContent")
             assert heading == "今日团队排名"
             browser.screenshot(artifacts / "wallboard-zh.png")
 
             team = rows[0]["team"]
             browser.open(url + f"?team={team}")
-            wait_until(lambda: {r["team"] for r in page_reps(browser)} == {team}, 30, "the team filter")
+            wait_for(lambda: {r["team"] for r in page_reps(browser)} == {team}, 30, "the team filter")
         # the worker is stopped: the page must say its numbers are not live
-        wait_until(lambda: browser.evaluate(READ_BANNER) is not None, 30, "the stale banner")
+        wait_for(lambda: browser.evaluate(READ_BANNER) is not None, 30, "the stale banner")
         banner = browser.evaluate(READ_BANNER)
         assert "NOT LIVE" in banner and " s old" in banner, banner
         browser.screenshot(artifacts / "wallboard-stale.png")
@@ -146,23 +150,19 @@ def test_two_workers_one_killed_every_rep_shown_once(
     second = settings.model_copy(update={"web_port": free_port()})
     ensure_topics(settings)
     produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
-    today = business_day(datetime.now(UTC), settings.zone)
+    day = business_day(datetime.now(UTC), settings.zone).isoformat()
 
     with running_wallboard(settings, logs_dir / "wallboard-two.log"), \
             running_worker(settings, logs_dir / "wallboard-two-a.log"):  # fmt: skip
-        doomed = running_worker(second, logs_dir / "wallboard-two-b.log")
-        victim = doomed.__enter__()
+        victim = Worker(second, logs_dir / "wallboard-two-b.log").start()
         try:
-            wait_until(lambda: _drained(settings), 180, "both workers to drain", every_s=2)
-            wait_until(lambda: bool(rep_actuals(settings.web_port)) and bool(rep_actuals(second.web_port)),
+            wait_for(lambda: _drained(settings), 180, "both workers to drain", every_s=2)
+            wait_for(lambda: bool(rep_actuals(settings.web_port)) and bool(rep_actuals(second.web_port)),
                        120, "both workers to hold reps")  # fmt: skip
-            expected = expected_by_rep(report(settings, today))
+            expected = expected_by_rep(report(settings, day, day))
             browser.open(f"http://127.0.0.1:{settings.wallboard_port}/")
-            wait_until(
-                lambda: shown_by_rep(page_reps(browser)) == expected, 60, "every rep, from both workers"
-            )
+            wait_for(lambda: shown_by_rep(page_reps(browser)) == expected, 60, "every rep, from both workers")
             victim.kill()  # SIGKILL: no goodbye, its last snapshots stay in the topic
-            victim.wait()
             seen_counts = []
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -174,10 +174,10 @@ def test_two_workers_one_killed_every_rep_shown_once(
                     break
                 time.sleep(0.25)
             assert rep_actuals(settings.web_port).keys() == expected.keys(), "the survivor never took over"
-            wait_until(lambda: shown_by_rep(page_reps(browser)) == expected, 60,
+            wait_for(lambda: shown_by_rep(page_reps(browser)) == expected, 60,
                        "the survivor's numbers on the page")  # fmt: skip
         finally:
-            doomed.__exit__(None, None, None)
+            victim.stop()
 
 
 def test_hostile_names_are_shown_as_text_under_the_policy(
@@ -205,7 +205,7 @@ def test_hostile_names_are_shown_as_text_under_the_policy(
         with urlopen(url) as response:
             assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
         browser.open(url)
-        wait_until(lambda: len(page_reps(browser)) == 1, 30, "the hostile rep on the page")
+        wait_for(lambda: len(page_reps(browser)) == 1, 30, "the hostile rep on the page")
         row = page_reps(browser)[0]
         assert (row["name"], row["team"]) == (rep, team)
         campaign = browser.evaluate("document.querySelector('[data-campaign] .name').textContent")

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
-
-import orjson
 
 from deploy.local.broker import wait_for_port
 from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.settings import Settings
-from tests.browser import Chromium
+from tests.support.browser import Chromium
 
 # Every rep row the page drew: rep id, team and the number of each cell, as the text shows them.
 READ_REPS = """
@@ -53,14 +49,6 @@ def page_reps(browser: Chromium) -> list[dict]:
 def shown_by_rep(rows: list[dict]) -> dict[str, dict[str, int]]:
     """rep -> {dials, connects, valid_connects, talk_minutes, sales} as numbers."""
     return {row["rep"]: {k: number(v) for k, v in row["cells"].items()} for row in rows}
-
-
-def report(settings: Settings, day: date, by: str = "rep") -> list[dict]:
-    """``callfloor report`` for one day, run as a user runs it."""
-    argv = callfloor_command("report", "--from", day.isoformat(), "--to", day.isoformat(), "--by", by)
-    env = settings.to_env()
-    done = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, check=True)
-    return orjson.loads(done.stdout)
 
 
 def expected_by_rep(rows: list[dict]) -> dict[str, dict[str, int]]:

@@ -35,7 +35,7 @@ class Clock:
         return self.now
 
 
-def make(month: dict | None = None):  # noqa: ANN201 - test helper returning a tuple
+def make(month: dict | None = None) -> tuple[LiveState, SnapshotPublisher, dict[str, int], Clock]:
     state = LiveState(today=lambda: TODAY)
     reps = ["rep-1", "rep-2"]
     for rep in reps:

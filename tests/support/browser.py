@@ -21,7 +21,7 @@ from urllib.request import urlopen
 
 import aiohttp
 
-from deploy.local.processes import free_port
+from tests.support.ports import free_port
 
 
 class Chromium:
