@@ -25,6 +25,7 @@ from schemas.snapshots import Heartbeat, RepSnapshot, encode, key_of
 from simulator import SimulationSpec, produce, roster
 from streams.topics import ensure_topics
 from tests.integration.wallboard_page import (
+    ALL_ROWS_VISIBLE,
     READ_BANNER,
     READ_TEAMS,
     expected_by_rep,
@@ -109,7 +110,7 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             teams = {row[1]: number(row[2]) for row in browser.evaluate(READ_TEAMS)}
             by_team = report(settings, day, day, by="team")
             assert teams == {r["team_id"]: r["dials"] for r in by_team}
-            assert browser.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+            assert browser.evaluate(ALL_ROWS_VISIBLE), "a team of 30 does not fit the 1080p screen"
             browser.screenshot(artifacts / "wallboard-en.png")
 
             browser.evaluate("window.notReloaded = true")
@@ -138,6 +139,7 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
         wait_for(lambda: browser.evaluate(READ_BANNER) is not None, 30, "the stale banner")
         banner = browser.evaluate(READ_BANNER)
         assert "NOT LIVE" in banner and " s old" in banner, banner
+        wait_for(lambda: browser.evaluate(ALL_ROWS_VISIBLE), 5, "the rows to fit under the banner")
         browser.screenshot(artifacts / "wallboard-stale.png")
 
 

@@ -25,6 +25,11 @@ READ_REPS = """
 READ_TEAMS = """
 [...document.querySelectorAll('#teams tbody tr')].map(tr => [...tr.children].map(td => td.textContent))
 """
+# Every rep row is inside the window: nothing needs scrolling (the page itself never scrolls).
+ALL_ROWS_VISIBLE = """
+[...document.querySelectorAll('#reps .rep[data-rep]')].every(
+  row => row.getBoundingClientRect().bottom <= window.innerHeight + 0.5)
+"""
 READ_BANNER = "(b => b.hidden ? null : b.textContent)(document.getElementById('stale'))"
 
 

@@ -151,18 +151,20 @@ function drawFreshness(view) {
   if (offlineFor > OFFLINE_AFTER_MS) text = say("offline", { age: Math.round(offlineFor / 1000) });
   else if (view && view.fresh.age === null) text = T.no_data;
   else if (view && view.fresh.stale) text = say("stale", { age: Math.round(view.fresh.age) });
+  const changed = banner.hidden !== (text === null);
   banner.hidden = text === null;
   banner.textContent = text || "";
   document.body.classList.toggle("stale", text !== null);
+  if (changed && view) drawReps(view); // the banner takes height from the rows
 }
 
 function draw(view) {
   drawHeader(view);
+  drawFreshness(view);
   drawTeams(view);
   drawReps(view);
   drawCampaigns(view);
   drawAlerts(view);
-  drawFreshness(view);
 }
 
 function start() {
