@@ -9,6 +9,7 @@ Screenshots (English and Chinese) are saved and their folder printed.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from kafka import KafkaProducer
 
 from schemas.kpis import business_day
 from schemas.settings import Settings
-from schemas.snapshots import Heartbeat, RepSnapshot, encode, key_of
+from schemas.snapshots import Heartbeat, RepSnapshot, decode, encode, key_of
 from simulator import SimulationSpec, produce, roster
 from streams.topics import ensure_topics
 from tests.integration.wallboard_page import (
@@ -37,7 +38,7 @@ from tests.integration.wallboard_page import (
 from tests.support.browser import Chromium
 from tests.support.cli import report
 from tests.support.daytime import in_daytime_zone
-from tests.support.kafka import lag
+from tests.support.kafka import lag, read_topic
 from tests.support.ports import free_port
 from tests.support.processes import Worker, running_worker
 from tests.support.scrape import rep_actuals
@@ -176,10 +177,32 @@ def test_two_workers_one_killed_every_rep_shown_once(
                     break
                 time.sleep(0.25)
             assert rep_actuals(settings.web_port).keys() == expected.keys(), "the survivor never took over"
-            wait_for(lambda: shown_by_rep(page_reps(browser)) == expected, 60,
-                       "the survivor's numbers on the page")  # fmt: skip
+            # new calls for every rep: only the survivor's snapshots can carry them to the page
+            produce(
+                dataclasses.replace(spec, calls=300, seed=22), settings.kafka_bootstrap, settings.cdr_topic
+            )
+            wait_for(lambda: _drained(settings), 120, "the survivor to take the new calls", every_s=1)
+            moved = expected_by_rep(report(settings, day, day))
+            assert moved != expected
+            wait_for(
+                lambda: shown_by_rep(page_reps(browser)) == moved, 60, "the survivor's numbers on the page"
+            )
+            _assert_survivor_generation_higher(settings)
         finally:
             victim.stop()
+
+
+def _assert_survivor_generation_higher(settings: Settings) -> None:
+    """The worker that took over published in a later group generation than the killed one."""
+    messages = [decode(r.value) for r in read_topic(settings.kafka_bootstrap, settings.snapshot_topic)]
+    last_seen: dict[str, float] = {}
+    generations: dict[str, int] = {}
+    for m in messages:
+        last_seen[m.worker] = max(last_seen.get(m.worker, 0.0), m.ts)
+        generations[m.worker] = max(generations.get(m.worker, 0), m.generation)
+    assert len(last_seen) == 2, f"expected two workers in the topic, found {sorted(last_seen)}"
+    survivor, victim = sorted(last_seen, key=last_seen.__getitem__, reverse=True)
+    assert generations[survivor] > generations[victim], generations
 
 
 def test_hostile_names_are_shown_as_text_under_the_policy(
