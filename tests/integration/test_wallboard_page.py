@@ -238,3 +238,11 @@ def test_hostile_names_are_shown_as_text_under_the_policy(
         assert browser.evaluate("typeof window.pwned") == "undefined"
         assert browser.evaluate("document.scripts.length") == 1
         assert browser.evaluate("document.querySelectorAll('img, i').length") == 0
+
+        # a second wallboard process beside the first: no group, each reads everything
+        other = settings.model_copy(update={"wallboard_port": free_port()})
+        with running_wallboard(other, logs_dir / "wallboard-escaping-2.log"):
+            browser.open(f"http://127.0.0.1:{other.wallboard_port}/")
+            wait_for(
+                lambda: [r["rep"] for r in page_reps(browser)] == [rep], 30, "the rep on a second wallboard"
+            )
