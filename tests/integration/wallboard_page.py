@@ -33,6 +33,9 @@ ALL_ROWS_VISIBLE = """
 READ_BANNER = "(b => b.hidden ? null : b.textContent)(document.getElementById('stale'))"
 
 
+COUNTED = ("dials", "connects", "valid_connects", "talk_seconds", "sales")
+
+
 @contextmanager
 def running_wallboard(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     process = spawn(callfloor_command("wallboard"), settings.to_env(), log_path)
@@ -64,3 +67,14 @@ def expected_by_rep(rows: list[dict]) -> dict[str, dict[str, int]]:
                       "talk_minutes": r["talk_seconds"] // 60, "sales": r["sales"]}
         for r in rows
     }  # fmt: skip
+
+
+def summed(*row_lists: list[dict]) -> list[dict]:
+    """Report-shaped rows added up per rep (the counters the page shows)."""
+    totals: dict[str, dict] = {}
+    for rows in row_lists:
+        for row in rows:
+            total = totals.setdefault(row["rep_id"], {"rep_id": row["rep_id"], **dict.fromkeys(COUNTED, 0)})
+            for name in COUNTED:
+                total[name] += row[name]
+    return list(totals.values())
