@@ -42,7 +42,7 @@ from tests.support.daytime import in_daytime_zone
 from tests.support.kafka import lag, read_topic
 from tests.support.ports import free_port
 from tests.support.processes import Worker, running_worker
-from tests.support.scrape import rep_actuals, rep_day_actuals
+from tests.support.scrape import rep_actuals, rep_day_actuals, samples
 from tests.support.waiting import wait_for
 from wallboard.server import CONTENT_SECURITY_POLICY
 
@@ -78,6 +78,21 @@ def _board_settings(settings: Settings, tmp_path: Path, spec: SimulationSpec) ->
     })  # fmt: skip
 
 
+def page_campaigns(browser: Chromium) -> dict[str, str]:
+    rows = browser.evaluate("[...document.querySelectorAll('[data-campaign]')].map(r => [r.dataset.campaign, "
+                            "r.querySelector('.rate').textContent])")  # fmt: skip
+    return dict(rows or [])
+
+
+def metrics_campaigns(port: int) -> dict[str, str]:
+    """campaign -> the 30-day abandon rate of /metrics, as the page prints it."""
+    return {
+        dict(labels)["campaign"]: f"{value * 100:.2f} %"
+        for (name, labels), value in samples(port).items()
+        if name == "callfloor_campaign_abandon_rate_30d"
+    }
+
+
 def _drained(settings: Settings) -> bool:
     return lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0
 
@@ -109,6 +124,9 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             live = rep_day_actuals(settings.web_port) or {}
             as_rows = [{"rep_id": rep, **{k: int(v) for k, v in m.items()}} for rep, m in live.items()]
             assert shown_by_rep(rows) == expected_by_rep(as_rows), "the page differs from /metrics"
+            wait_for(lambda: page_campaigns(browser) == metrics_campaigns(settings.web_port), 30,
+                     "the abandon rates of /metrics on the page")  # fmt: skip
+            assert len(page_campaigns(browser)) == 3
             teams = {row[1]: number(row[2]) for row in browser.evaluate(READ_TEAMS)}
             by_team = report(settings, day, day, by="team")
             assert teams == {r["team_id"]: r["dials"] for r in by_team}
