@@ -81,6 +81,12 @@ def cmd_wallboard(args: argparse.Namespace) -> int:
     return run_wallboard(load_settings(), port=args.port)
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.cli import run_ingest
+
+    return run_ingest(load_settings(), args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from deploy.local.demo import run_demo
 
@@ -141,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wallboard", help="the floor's TV page, live from the workers' snapshots")
     p.add_argument("--port", type=int, help="override CALLFLOOR_WALLBOARD_PORT")
     p.set_defaults(func=cmd_wallboard)
+
+    p = sub.add_parser("ingest", help="import Asterisk, FreeSWITCH or VICIdial CDRs into the CDR topic")
+    from ingest.cli import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("demo", help="broker + embedded ClickHouse + worker + simulated traffic")
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")

@@ -1,0 +1,44 @@
+"""What every format adapter shares: the mapping, the clock, the identity rules, the leg fields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from ingest.clock import LocalClock
+from ingest.identity import Defaults, IdentityResolver
+from ingest.legs import Leg
+from ingest.mapping import IngestMapping
+from ingest.sources import LineFeed, SourceRecord
+
+
+class Adapter:
+    """Subclasses read records (:meth:`records`) and turn one into a :class:`Leg` (:meth:`leg`)."""
+
+    name = ""
+    defaults: Defaults = {}
+
+    def __init__(self, mapping: IngestMapping, clock: LocalClock) -> None:
+        self.mapping, self.clock = mapping, clock
+        self.resolver = IdentityResolver(mapping, self.defaults)
+
+    def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
+        raise NotImplementedError
+
+    def leg(self, record: SourceRecord) -> Leg:
+        raise NotImplementedError
+
+    def make_leg(self, record: SourceRecord, call_id: str, *, started: datetime, answered: datetime | None,
+                 ended: datetime, disposition: str, talk_seconds: int, amd: str | None = None,
+                 outcome: str | None = None) -> Leg:  # fmt: skip
+        fields: Mapping[str, str] = record.fields
+        rep, team, campaign = self.resolver.identity(fields)
+        if outcome is None and disposition == "answered":
+            outcome = self.resolver.outcome(fields)
+        return Leg(
+            call_id=call_id, origin=record.origin, line=record.line, raw=record.raw,
+            started=started, answered=answered, ended=ended, disposition=disposition,
+            talk_seconds=talk_seconds, rep_id=rep, team_id=team, campaign_id=campaign,
+            amd=amd if amd is not None else self.resolver.amd(fields), outcome=outcome,
+            sale_amount=self.resolver.sale_amount(fields) if outcome == "sale" else None,
+        )  # fmt: skip

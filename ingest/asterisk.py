@@ -1,0 +1,85 @@
+"""Asterisk CDRs: ``cdr_csv``'s Master.csv (both column layouts), ``cdr_custom`` and JSON lines.
+
+``cdr_csv`` writes no header; its columns (Asterisk's CDR variables, see the README) are
+told apart by their number: 18 (``loguniqueid``/``loguserfield``) or 21 (``newcdrcolumns``:
+also ``peeraccount``, ``linkedid``, ``sequence``). A ``cdr_custom`` file, whose column
+order is the admin's, is read with the mapping's ``columns``; a file whose first row names
+the columns is read by that header. ``asterisk-json`` is one object per line keyed by the
+same CDR variable names (``calldate`` is taken for ``start``, as in the ``cdr`` SQL table).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+from ingest.adapter import Adapter
+from ingest.legs import Leg
+from ingest.mapping import Rule
+from ingest.records import csv_records, flat_fields, json_records, required, whole_seconds
+from ingest.rejects import IngestRejection, Unmappable
+from ingest.sources import LineFeed, SourceRecord
+
+CLASSIC_COLUMNS = [
+    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
+    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield",
+]  # fmt: skip
+NEW_COLUMNS = [*CLASSIC_COLUMNS, "peeraccount", "linkedid", "sequence"]
+LAYOUTS = {len(CLASSIC_COLUMNS): CLASSIC_COLUMNS, len(NEW_COLUMNS): NEW_COLUMNS}
+KNOWN_NAMES = frozenset(NEW_COLUMNS) | {"calldate"}
+
+DISPOSITIONS = {"ANSWERED": "answered", "NO ANSWER": "no_answer", "BUSY": "busy", "FAILED": "failed",
+                "CONGESTION": "congestion"}  # fmt: skip
+
+
+class AsteriskAdapter(Adapter):
+    defaults = {
+        "rep": [Rule(field="accountcode"),
+                Rule(field="channel", pattern=re.compile(r"^(?:SIP|PJSIP|IAX2)/(?P<rep>[^-/@]+)"))],
+        "team": [Rule(value="unassigned")],
+        "campaign": [Rule(field="dcontext")],
+    }  # fmt: skip
+
+    def leg(self, record: SourceRecord) -> Leg:
+        fields = record.fields
+        source_id = fields.get("linkedid", "").strip() or required(fields, "uniqueid")
+        status = required(fields, "disposition").upper()
+        if status not in DISPOSITIONS:
+            raise Unmappable(IngestRejection.UNKNOWN_STATUS,
+                             f"disposition {status!r} is not one of {', '.join(DISPOSITIONS)}")  # fmt: skip
+        started = self.clock.parse(fields.get("start") or required(fields, "calldate"))
+        ended = self.clock.parse(required(fields, "end"), not_before=started)
+        billsec = whole_seconds(fields, "billsec")
+        answered = None
+        if status == "ANSWERED":
+            answer_text = fields.get("answer", "").strip()
+            answered = (self.clock.parse(answer_text, not_before=started) if answer_text
+                        else ended - timedelta(seconds=billsec))  # fmt: skip
+        return self.make_leg(record, f"ast-{source_id}", started=started, answered=answered, ended=ended,
+                             disposition=DISPOSITIONS[status], talk_seconds=billsec)  # fmt: skip
+
+
+class AsteriskCsvAdapter(AsteriskAdapter):
+    name = "asterisk-csv"
+
+    def _layout(self, row: list[str], first: bool) -> tuple[list[str] | None, bool]:
+        if (
+            first
+            and row[0].strip().lower() in KNOWN_NAMES
+            and {c.strip().lower() for c in row} <= KNOWN_NAMES | {""}
+        ):
+            return [c.strip().lower() for c in row], True
+        if self.mapping.columns is not None:
+            return self.mapping.columns, False
+        return LAYOUTS.get(len(row)), False
+
+    def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
+        return csv_records(feed, origin, self._layout)
+
+
+class AsteriskJsonAdapter(AsteriskAdapter):
+    name = "asterisk-json"
+
+    def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
+        return json_records(feed, origin, lambda doc: {k.lower(): v for k, v in flat_fields(doc).items()})

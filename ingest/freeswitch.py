@@ -1,0 +1,92 @@
+"""FreeSWITCH ``mod_json_cdr``: one JSON document per leg, channel variables under ``variables``.
+
+Files are ``<uuid>.cdr.json`` (one pretty-printed document each, ``a_``/``b_`` prefixed when
+both legs are logged) or JSON lines. Variable values are URL-decoded (``encode-values``
+defaults to true). A B leg carries ``originating_leg_uuid``: its call id is its A leg's,
+so a bridged call counts once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from ingest.adapter import Adapter
+from ingest.legs import Leg
+from ingest.mapping import Rule
+from ingest.records import encoded_fields, json_records, required, whole_seconds
+from ingest.rejects import IngestRejection, Unmappable
+from ingest.sources import LineFeed, SourceRecord
+
+# hangup_cause of a leg that was never answered -> disposition (Q.850 names, as FreeSWITCH logs them)
+HANGUP_CAUSES = {
+    "NO_ANSWER": "no_answer", "NO_USER_RESPONSE": "no_answer", "ORIGINATOR_CANCEL": "no_answer",
+    "ALLOTTED_TIMEOUT": "no_answer", "PROGRESS_TIMEOUT": "no_answer", "NORMAL_CLEARING": "no_answer",
+    "USER_BUSY": "busy",
+    "NORMAL_CIRCUIT_CONGESTION": "congestion", "SWITCH_CONGESTION": "congestion",
+    "CALL_REJECTED": "failed", "UNALLOCATED_NUMBER": "failed", "NUMBER_CHANGED": "failed",
+    "INVALID_NUMBER_FORMAT": "failed", "NETWORK_OUT_OF_ORDER": "failed",
+    "DESTINATION_OUT_OF_ORDER": "failed", "NORMAL_TEMPORARY_FAILURE": "failed",
+    "RECOVERY_ON_TIMER_EXPIRE": "failed", "SERVICE_UNAVAILABLE": "failed",
+    "INCOMPATIBLE_DESTINATION": "failed", "NO_ROUTE_DESTINATION": "failed",
+    "SUBSCRIBER_ABSENT": "failed", "MEDIA_TIMEOUT": "failed",
+}  # fmt: skip
+
+
+def _variables(document: dict) -> dict[str, str]:
+    variables = document.get("variables")
+    return encoded_fields(variables) if isinstance(variables, dict) else {}
+
+
+class FreeswitchJsonAdapter(Adapter):
+    name = "freeswitch-json"
+    defaults = {
+        "rep": [Rule(field="rep_id"), Rule(field="cc_agent"), Rule(field="accountcode")],
+        "team": [Rule(field="team_id"), Rule(value="unassigned")],
+        "campaign": [Rule(field="campaign_id"), Rule(value="unassigned")],
+        "amd": [Rule(field="amd_result"), Rule(field="amd_status")],
+    }  # fmt: skip
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.causes = {**HANGUP_CAUSES, **self.mapping.hangup_causes}
+
+    def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
+        return json_records(feed, origin, _variables, whole=whole_file)
+
+    def _moment(self, fields: Mapping[str, str], kind: str, not_before: datetime | None) -> datetime | None:
+        epoch = fields.get(f"{kind}_epoch", "").strip()
+        if epoch and not re.fullmatch(r"\d+", epoch):
+            raise Unmappable(IngestRejection.BAD_NUMBER, f"{kind}_epoch: {epoch!r} is not a number")
+        if epoch:
+            return self.clock.from_epoch(int(epoch)) if int(epoch) > 0 else None
+        stamp = fields.get(f"{kind}_stamp", "").strip()
+        return self.clock.parse(stamp, not_before=not_before) if stamp else None
+
+    def leg(self, record: SourceRecord) -> Leg:
+        fields = record.fields
+        if record.fields == {}:
+            raise Unmappable(
+                IngestRejection.MISSING_FIELD, "variables: absent (not a mod_json_cdr document?)"
+            )
+        uuid = required(fields, "uuid")
+        started = self._moment(fields, "start", None)
+        if started is None:
+            raise Unmappable(IngestRejection.MISSING_FIELD, "start_epoch/start_stamp: empty or absent")
+        answered = self._moment(fields, "answer", started)
+        ended = self._moment(fields, "end", started)
+        if ended is None:
+            raise Unmappable(IngestRejection.MISSING_FIELD, "end_epoch/end_stamp: empty or absent")
+        billsec = whole_seconds(fields, "billsec") if answered is not None else 0
+        if answered is not None:
+            disposition = "answered"
+        else:
+            cause = required(fields, "hangup_cause").upper()
+            if cause not in self.causes:
+                raise Unmappable(IngestRejection.UNKNOWN_STATUS,
+                                 f"hangup_cause {cause!r} is not in the table (hangup_causes)")  # fmt: skip
+            disposition = self.causes[cause]
+        call_key = fields.get("originating_leg_uuid", "").strip() or uuid
+        return self.make_leg(record, f"fs-{call_key}", started=started, answered=answered, ended=ended,
+                             disposition=disposition, talk_seconds=billsec)  # fmt: skip

@@ -1,0 +1,138 @@
+"""Dialer lines -> named fields: CSV rows (with or without a header) and JSON objects.
+
+Shared by the format adapters, which differ only in column names and in what the fields mean.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Mapping
+from urllib.parse import unquote
+
+import orjson
+
+from ingest.rejects import IngestRejection, Unmappable
+from ingest.sources import LineFeed, SourceRecord, decode
+
+# given a row (the first one of a file, or any later one), the column names to read it with,
+# and whether that row was a header
+Layout = Callable[[list[str], bool], tuple[list[str] | None, bool]]
+
+
+def csv_records(feed: LineFeed, origin: str, layout: Layout) -> Iterator[SourceRecord]:
+    """Rows as name -> value, numbered by their first line; a row of the wrong width has a problem."""
+    reader = csv.reader(feed)
+    header: list[str] | None = None
+    first = True
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line, raw = feed.take()
+            yield SourceRecord(origin, line, raw, problem=f"not CSV: {exc}")
+            continue
+        line, raw = feed.take()
+        if not row or row == [""]:
+            continue
+        if header is not None:
+            columns = header
+        else:
+            columns, was_header = layout(row, first)
+            first = False
+            if was_header:
+                header = columns
+                continue
+        if columns is not None and len(row) == len(columns):
+            yield SourceRecord(origin, line, raw, dict(zip(columns, row, strict=True)))
+        elif b"\n" in raw:
+            yield from _line_by_line(origin, line, raw, header, layout)
+        else:
+            yield _wrong_width(origin, line, raw, row, columns)
+
+
+def _wrong_width(
+    origin: str, line: int, raw: bytes, row: list[str], columns: list[str] | None
+) -> SourceRecord:
+    expected = str(len(columns)) if columns else "a known layout"
+    return SourceRecord(origin, line, raw, problem=f"{len(row)} columns, expected {expected}")
+
+
+def _line_by_line(
+    origin: str, line: int, raw: bytes, header: list[str] | None, layout: Layout
+) -> Iterator[SourceRecord]:
+    """A bad record that spans lines is read again one line at a time.
+
+    A row cut short by a crash leaves a quote open, which swallows the next line; read
+    alone, the cut row is unreadable and the next one is whole again.
+    """
+    for offset, text in enumerate(raw.split(b"\n")):
+        row = next(csv.reader([decode(text)]), [])
+        columns = header if header is not None else layout(row, False)[0]
+        if columns is not None and len(row) == len(columns):
+            yield SourceRecord(origin, line + offset, text, dict(zip(columns, row, strict=True)))
+        elif row:
+            yield _wrong_width(origin, line + offset, text, row, columns)
+
+
+def _scalars(document: Mapping[str, object], *, url_encoded: bool) -> dict[str, str]:
+    fields = {}
+    for name, value in document.items():
+        if isinstance(value, str):
+            fields[name] = unquote(value) if url_encoded else value
+        elif isinstance(value, bool):
+            fields[name] = "true" if value else "false"
+        elif isinstance(value, int | float):
+            fields[name] = str(value)
+    return fields
+
+
+def json_records(
+    feed: LineFeed, origin: str, pick: Callable[[dict], dict[str, str]], *, whole: bool = False
+) -> Iterator[SourceRecord]:
+    """One JSON object per line (or, with ``whole``, one document per file) -> its fields via ``pick``."""
+    if whole:
+        text = "".join(feed)
+        chunks = [feed.take()] if text.strip() else []
+    else:
+        chunks = (chunk for _ in feed if (chunk := feed.take())[1].strip())
+    for line, raw in chunks:
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield SourceRecord(origin, line, raw, problem=f"not JSON: {exc}")
+            continue
+        if not isinstance(document, dict):
+            yield SourceRecord(
+                origin, line, raw, problem=f"expected a JSON object, got {type(document).__name__}"
+            )
+            continue
+        yield SourceRecord(origin, line, raw, pick(document))
+
+
+def flat_fields(document: dict) -> dict[str, str]:
+    return _scalars(document, url_encoded=False)
+
+
+def encoded_fields(document: Mapping[str, object]) -> dict[str, str]:
+    """Values URL-encoded by the writer (mod_json_cdr's default ``encode-values``)."""
+    return _scalars(document, url_encoded=True)
+
+
+def required(fields: Mapping[str, str], name: str) -> str:
+    value = fields.get(name, "").strip()
+    if not value:
+        raise Unmappable(IngestRejection.MISSING_FIELD, f"{name}: empty or absent")
+    return value
+
+
+def whole_seconds(fields: Mapping[str, str], name: str) -> int:
+    text = required(fields, name)
+    try:
+        value = float(text)
+    except ValueError:
+        raise Unmappable(IngestRejection.BAD_NUMBER, f"{name}: {text!r} is not a number") from None
+    if value < 0 or value != value:
+        raise Unmappable(IngestRejection.BAD_NUMBER, f"{name}: {text!r} is negative")
+    return int(value)

@@ -1,0 +1,100 @@
+"""FreeSWITCH mod_json_cdr documents and VICIdial vicidial_log exports mapped to CDR v1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.ingest_helpers import SAMPLES, ingest
+
+FS_A = "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000001"
+
+
+def test_freeswitch_b_leg_folds_into_its_a_leg() -> None:
+    sink = ingest("freeswitch-json", SAMPLES / "freeswitch")
+    calls = sink.by_call_id()
+    assert set(calls) == {
+        FS_A,
+        "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000003",
+        "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000004",
+    }
+    bridged = calls[FS_A]
+    assert (bridged["rep_id"], bridged["team_id"], bridged["talk_seconds"]) == ("2001", "east", 70)
+    assert bridged["version"] == 26  # two legs, answered
+    assert bridged["answered_at"] == "2026-11-02T13:00:06+08:00" and bridged["amd"] == "human"
+    assert sink.letters == []
+
+
+def test_freeswitch_unanswered_leg_takes_its_hangup_cause() -> None:
+    calls = ingest("freeswitch-json", SAMPLES / "freeswitch").by_call_id()
+    busy = calls["fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000003"]
+    assert (busy["disposition"], busy["answered_at"], busy["talk_seconds"]) == ("busy", None, 0)
+
+
+def test_freeswitch_url_encoded_stamps_without_epochs_read_in_the_zone() -> None:
+    machine = ingest("freeswitch-json", SAMPLES / "freeswitch").by_call_id()[
+        "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000004"
+    ]
+    assert machine["dialed_at"] == "2026-11-02T13:20:00+08:00" and machine["amd"] == "machine"
+
+
+def test_freeswitch_unknown_hangup_cause_and_a_non_cdr_document_are_rejected(tmp_path: Path) -> None:
+    (tmp_path / "cdrs.jsonl").write_text(
+        '{"variables": {"uuid": "u1", "start_epoch": "1762059600", "answer_epoch": "0",'
+        ' "end_epoch": "1762059601", "billsec": "0", "hangup_cause": "SOMETHING_NEW", "rep_id": "9"}}\n'
+        '{"hello": "world"}\n'
+        "[1, 2]\n"
+    )
+    sink = ingest("freeswitch-json", tmp_path / "cdrs.jsonl")
+    assert [h["reason"] for _, _, h in sink.letters] == [
+        "unknown_status",
+        "missing_field",
+        "unreadable_record",
+    ]
+    assert [h["source_line"] for _, _, h in sink.letters] == ["1", "2", "3"]
+
+
+def test_vicidial_statuses_map_to_disposition_amd_and_outcome() -> None:
+    sink = ingest("vicidial-csv", SAMPLES / "vicidial" / "vicidial_log.csv", "vicidial.yaml")
+    calls = sink.by_call_id()
+    got = {cid: (c["disposition"], c["amd"], c["outcome"]) for cid, c in calls.items()}
+    assert got == {
+        "vd-1762059600.101": ("answered", "human", "sale"),
+        "vd-1762059610.102": ("no_answer", None, None),
+        "vd-1762059620.103": ("abandoned", "human", None),
+        "vd-1762059630.104": ("voicemail", "machine", None),
+        "vd-1762059640.105": ("answered", "human", "dnc"),
+        "vd-1762059650.106": ("busy", None, None),
+        "vd-1762059680.109": ("answered", "human", "not_interested"),
+    }
+    sale = calls["vd-1762059600.101"]
+    assert (sale["sale_amount"], sale["talk_seconds"], sale["rep_id"], sale["team_id"]) == (
+        "199.00",
+        300,
+        "3001",
+        "WEST",
+    )
+    assert calls["vd-1762059610.102"]["team_id"] == "unassigned"
+    assert [(h["reason"], h["source_line"]) for _, _, h in sink.letters] == [
+        ("not_final", "8"),
+        ("unknown_status", "9"),
+    ]
+
+
+def test_vicidial_status_table_is_overridable(tmp_path: Path) -> None:
+    (tmp_path / "map.yaml").write_text(
+        "statuses:\n  XYZ: {disposition: answered, amd: human, outcome: callback}\n"
+    )
+    calls = ingest(
+        "vicidial-csv", SAMPLES / "vicidial" / "vicidial_log.csv", tmp_path / "map.yaml"
+    ).by_call_id()
+    assert calls["vd-1762059670.108"]["outcome"] == "callback"
+    assert (
+        calls["vd-1762059600.101"]["sale_amount"] == "0.00"
+    )  # no sale_amount rule: the sale counts, no revenue
+
+
+def test_vicidial_without_header_reads_vicidial_log_column_order(tmp_path: Path) -> None:
+    rows = (SAMPLES / "vicidial" / "vicidial_log.csv").read_text().splitlines(keepends=True)[1:3]
+    (tmp_path / "noheader.csv").write_text("".join(rows))
+    assert set(ingest("vicidial-csv", tmp_path / "noheader.csv").by_call_id()) == {
+        "vd-1762059600.101", "vd-1762059610.102"}  # fmt: skip
