@@ -156,6 +156,8 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             team = rows[0]["team"]
             browser.open(url + f"?team={team}")
             wait_for(lambda: {r["team"] for r in page_reps(browser)} == {team}, 30, "the team filter")
+            browser.open(url + "?campaign=camp-02")
+            wait_for(lambda: list(page_campaigns(browser)) == ["camp-02"], 30, "the campaign filter")
         # the worker is stopped: the page must say its numbers are not live
         wait_for(lambda: browser.evaluate(READ_BANNER) is not None, 30, "the stale banner")
         banner = browser.evaluate(READ_BANNER)
