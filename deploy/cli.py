@@ -28,13 +28,15 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_clickhouse(args: argparse.Namespace) -> int:
-    from deploy.local.clickhouse_server import serve
+    from deploy.local.clickhouse import Limits, serve
 
     settings = load_settings()
     path = args.path or settings.data_dir / "clickhouse"
     path.mkdir(parents=True, exist_ok=True)
     password = settings.clickhouse_password.get_secret_value()
-    serve(path, args.host, args.port, settings.clickhouse_user, password, delay_ms=args.delay_ms)
+    limits = Limits.from_flags(args.max_body_mb, args.max_connections, args.request_timeout)
+    serve(path, args.host, args.port, settings.clickhouse_user, password, delay_ms=args.delay_ms,
+          token_file=settings.clickhouse_token_file, limits=limits)  # fmt: skip
     return 0
 
 
@@ -121,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8123)
     p.add_argument("--path", type=Path, help="data directory (default CALLFLOOR_DATA_DIR/clickhouse)")
     p.add_argument("--delay-ms", type=int, default=0, help="delay every query (testing a slow sink)")
+    p.add_argument("--max-body-mb", type=int, help="largest request body, in MiB (default 256)")
+    p.add_argument("--max-connections", type=int, help="connections served at once (default 256)")
+    p.add_argument("--request-timeout", type=float, help="seconds to send one whole request (default 60)")
     p.set_defaults(func=cmd_clickhouse)
 
     p = sub.add_parser("simulate", help="produce simulated dialer CDRs and write the exact truth")

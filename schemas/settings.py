@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def clickhouse_token_file(self) -> Path:
+        """The embedded endpoint's per-install token (created by ``callfloor clickhouse``)."""
+        return self.data_dir / "clickhouse.token"
+
+    @property
     def dlq_topic(self) -> str:
         return f"{self.cdr_topic}.dlq"
 

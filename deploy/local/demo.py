@@ -140,6 +140,13 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
     return 0
 
 
+def _curl_user(settings: Settings) -> str:
+    """`-u` for curl: the per-install token, never a configured password (it stays in the env)."""
+    if settings.clickhouse_password.get_secret_value():
+        return "default:$CALLFLOOR_CLICKHOUSE_PASSWORD"
+    return f"default:{settings.clickhouse_token_file.read_text().strip()}"
+
+
 def _print_where_to_look(settings: Settings, ch_port: int, logs: Path, rate: float) -> None:
     today = business_day(datetime.now(UTC), settings.zone).isoformat()
     query = ("SELECT rep_id, dials, connects, valid_connects FROM callfloor.rep_day "
@@ -152,8 +159,8 @@ callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
 
   today's exact per-rep report (what payroll reads), in another terminal:
       .venv/bin/callfloor report --from {today} --to {today} --format csv
-  ClickHouse over HTTP:
-      curl 'http://127.0.0.1:{ch_port}/' --data-binary "{query}"
+  ClickHouse over HTTP (the token, from {settings.clickhouse_token_file}, is its password):
+      curl -u "{_curl_user(settings)}" 'http://127.0.0.1:{ch_port}/' --data-binary "{query}"
   live targets vs. actuals (Prometheus format):
       curl -s http://127.0.0.1:{settings.web_port}/metrics | grep 'callfloor_rep_.*rep-001'
   targets file (edit it; the worker reloads it within seconds): {settings.targets_file}

@@ -72,3 +72,12 @@ def test_wallboard_benchmark_runs() -> None:
     for line in (screen, metrics):
         assert line["n"] > 0 and {"p50_s", "p99_s", "max_s", "screens"} <= line.keys()
     assert {"cpu_per_screen_percent", "baseline_cpu_no_screen_percent"} <= cpu.keys()
+
+
+def test_endpoint_requests_benchmark_runs() -> None:
+    argv = [sys.executable, "-m", "benchmarks.endpoint_requests", "--requests", "10", "--rows", "200"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert [line["what"].split(" ")[0] for line in lines] == ["baseline:", "fresh", "SELECT", "insert"]
+    assert all(line["median_ms"] > 0 and {"cores", "loadavg_1m", "chdb"} <= line.keys() for line in lines)
