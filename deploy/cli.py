@@ -74,6 +74,12 @@ def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: A
     write_csv(out, rows)  # a clerk opens it in a spreadsheet: no cell may run as a formula
 
 
+def cmd_wallboard(args: argparse.Namespace) -> int:
+    from wallboard.server import run_wallboard
+
+    return run_wallboard(load_settings(), port=args.port)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.cli import run_ingest
 
@@ -139,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=("rep", "team", "campaign"), default="rep")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("wallboard", help="the floor's TV page, live from the workers' snapshots")
+    p.add_argument("--port", type=int, help="override CALLFLOOR_WALLBOARD_PORT")
+    p.set_defaults(func=cmd_wallboard)
 
     p = sub.add_parser("ingest", help="import Asterisk, FreeSWITCH or VICIdial CDRs into the CDR topic")
     from ingest.cli import add_arguments

@@ -30,6 +30,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def parse_breaks(text: str) -> tuple[tuple[time, time], ...]:
+    """``"12:00-13:00, 15:30-15:45"`` -> ((12:00, 13:00), (15:30, 15:45)); empty text: no breaks."""
+    breaks = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            start, end = (time.fromisoformat(t.strip()) for t in part.split("-"))
+        except ValueError:
+            raise ValueError(f"break {part!r} is not HH:MM-HH:MM") from None
+        if end <= start:
+            raise ValueError(f"break {part!r} ends before it starts")
+        breaks.append((start, end))
+    return tuple(sorted(breaks))
+
+
 class Settings(BaseSettings):
     """Defaults start the embedded stack on 127.0.0.1."""
 
@@ -64,6 +78,15 @@ class Settings(BaseSettings):
         description="largest sale_amount, list_price or sold_price accepted",
     )  # fmt: skip
     late_horizon_days: int = Field(35, ge=1, le=36_500, description="calls dialed longer ago go to the DLQ")
+    snapshot_topic: str = Field(
+        "callfloor.rep_snapshots", min_length=1, description="compacted per-rep snapshots for the wallboard"
+    )
+    snapshot_interval_seconds: float = Field(0.25, gt=0, le=0.5, description="how often changed reps publish")
+    wallboard_host: str = Field("127.0.0.1", description="wallboard bind address")
+    wallboard_port: int = Field(6080, ge=1, le=65535, description="wallboard HTTP port")
+    wallboard_stale_seconds: float = Field(10.0, gt=0, description="data older than this shows the banner")
+    shift_breaks: str = Field("12:00-13:00", description="breaks in the shift, HH:MM-HH:MM, comma-separated")
+    alerts_url: str | None = Field(None, description="Alertmanager or Prometheus URL for firing alerts")
 
     @field_validator("timezone")
     @classmethod
@@ -81,6 +104,16 @@ class Settings(BaseSettings):
         if start is not None and value <= start:
             raise ValueError(f"shift_end {value} must be after shift_start {start}")
         return value
+
+    @field_validator("shift_breaks")
+    @classmethod
+    def _breaks_parse(cls, value: str) -> str:
+        parse_breaks(value)
+        return value
+
+    @cached_property
+    def breaks(self) -> tuple[tuple[time, time], ...]:
+        return parse_breaks(self.shift_breaks)
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -28,6 +28,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     from streams.health import install_health
     from streams.live_metrics import install_live_metrics
     from streams.pipeline_metrics import PipelineMetrics
+    from streams.snapshots import install_snapshots
 
     app = BatchingApp(
         settings.app_id,
@@ -50,7 +51,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     registry = registry if registry is not None else CollectorRegistry()
     pipeline = install_cdr_agent(app, settings, PipelineMetrics(registry))
-    install_live_metrics(app, settings, pipeline, registry)
+    collector = install_live_metrics(app, settings, pipeline, registry)
+    install_snapshots(app, settings, pipeline, collector)
     install_health(app, settings, pipeline)
     app.pipeline = pipeline  # type: ignore[attr-defined]
     return app

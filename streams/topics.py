@@ -1,12 +1,14 @@
 """The topics the pipeline needs, created and described with kafka-python's admin client.
 
-Two topics, both ``cleanup.policy=delete``, never compacted: the CDR key is ``rep_id``,
-so compaction would keep only each rep's last call.
+Three topics. The CDR and DLQ topics are ``cleanup.policy=delete``, never compacted: the
+CDR key is ``rep_id``, so compaction would keep only each rep's last call.
 
 - the CDR topic, ``settings.partitions`` partitions, kept ``retention_days`` (default 7):
   ClickHouse is the durable copy; the topic only has to outlast an outage of the sink;
 - its dead-letter topic ``<topic>.dlq``, 1 partition, kept ``dlq_retention_days`` (30):
-  long enough for someone to look at what the dialer sent wrong.
+  long enough for someone to look at what the dialer sent wrong;
+- the wallboard's snapshot topic (``settings.snapshot_topic``), 1 partition, compacted:
+  the newest snapshot of each rep and heartbeat of each worker is all a wallboard needs.
 
 There are no internal topics: the worker has no Faust tables and the leader topic is
 disabled. Replication defaults to min(3, brokers), with ``min.insync.replicas`` one
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 CDR_RETENTION_DAYS = 7
 DLQ_RETENTION_DAYS = 30
 DAY_MS = 24 * 3600 * 1000
+# One partition holds a snapshot per rep and a heartbeat per worker; compaction keeps the newest.
+SNAPSHOT_PARTITIONS = 1
 
 
 class TopicsError(Exception):
@@ -51,7 +55,7 @@ def planned_topics(
     retention_days: float = CDR_RETENTION_DAYS,
     dlq_retention_days: float = DLQ_RETENTION_DAYS,
 ) -> list[TopicSpec]:
-    """The CDR and DLQ topics as documented in this module's docstring."""
+    """The CDR, DLQ and snapshot topics as documented in this module's docstring."""
 
     def configs(days: float) -> dict[str, str]:
         return {
@@ -63,6 +67,9 @@ def planned_topics(
     return [
         TopicSpec(settings.cdr_topic, settings.partitions, replication_factor, configs(retention_days)),
         TopicSpec(settings.dlq_topic, 1, replication_factor, configs(dlq_retention_days),
+                  exact_partitions=False),
+        TopicSpec(settings.snapshot_topic, SNAPSHOT_PARTITIONS, replication_factor,
+                  {"cleanup.policy": "compact", "min.insync.replicas": str(max(1, replication_factor - 1))},
                   exact_partitions=False),
     ]  # fmt: skip
 

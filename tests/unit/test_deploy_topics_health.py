@@ -15,14 +15,16 @@ from streams.topics import DAY_MS, TopicSpec, check_worker_partitions, partition
 SETTINGS = Settings(cdr_topic="cdr", partitions=12)
 
 
-def test_planned_topics_are_deleted_by_age_never_compacted() -> None:
-    cdr, dlq = planned_topics(SETTINGS, replication_factor=3, retention_days=7, dlq_retention_days=30)
+def test_cdr_and_dlq_are_deleted_by_age_and_snapshots_compacted() -> None:
+    topics = planned_topics(SETTINGS, replication_factor=3, retention_days=7, dlq_retention_days=30)
+    cdr, dlq, snapshots = topics
+    assert snapshots.configs["cleanup.policy"] == "compact" and snapshots.partitions == 1
     assert (cdr.name, cdr.partitions, cdr.replication_factor) == ("cdr", 12, 3)
     assert (dlq.name, dlq.partitions) == ("cdr.dlq", 1)
     assert cdr.configs == {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS),
                            "min.insync.replicas": "2"}  # fmt: skip
     assert dlq.configs["retention.ms"] == str(30 * DAY_MS)
-    (single, _) = planned_topics(SETTINGS, replication_factor=1)
+    (single, _, _) = planned_topics(SETTINGS, replication_factor=1)
     assert single.configs["min.insync.replicas"] == "1"
 
 
