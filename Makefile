@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_TOOLS := prometheus promtool amtool
 
-.PHONY: install system-deps demo test unit integration chaos lint clean
+.PHONY: install system-deps demo test unit integration chaos attack lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ integration: install system-deps
 
 chaos: install
 	$(BIN)/pytest tests/chaos
+
+attack: install
+	$(BIN)/pytest tests/attack
 
 lint: install
 	$(BIN)/ruff check .

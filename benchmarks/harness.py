@@ -173,7 +173,8 @@ class Stack:
             self.broker.start()
             argv = callfloor_command("clickhouse", "--port", str(self.clickhouse_port),
                                      "--path", str(self.dir / "chdata"))  # fmt: skip
-            self.clickhouse = spawn(argv, {}, self.dir / "clickhouse.log")
+            # the token lands in self.dir, where settings() points every client
+            self.clickhouse = spawn(argv, {"CALLFLOOR_DATA_DIR": str(self.dir)}, self.dir / "clickhouse.log")
             wait_for_port("127.0.0.1", self.clickhouse_port, 60, "embedded ClickHouse")
         except BaseException:
             self.__exit__(*sys.exc_info())

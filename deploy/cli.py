@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,8 @@ from pathlib import Path
 import orjson
 
 from schemas.settings import load_settings
+from sinks.csv_file import write_csv
+from streams.topics_cli import add_topics_parser
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -28,13 +29,15 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_clickhouse(args: argparse.Namespace) -> int:
-    from deploy.local.clickhouse_server import serve
+    from deploy.local.clickhouse import Limits, serve
 
     settings = load_settings()
     path = args.path or settings.data_dir / "clickhouse"
     path.mkdir(parents=True, exist_ok=True)
     password = settings.clickhouse_password.get_secret_value()
-    serve(path, args.host, args.port, settings.clickhouse_user, password, delay_ms=args.delay_ms)
+    limits = Limits.from_flags(args.max_body_mb, args.max_connections, args.request_timeout)
+    serve(path, args.host, args.port, settings.clickhouse_user, password, delay_ms=args.delay_ms,
+          token_file=settings.clickhouse_token_file, limits=limits)  # fmt: skip
     return 0
 
 
@@ -68,11 +71,13 @@ def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: A
     if fmt == "json":
         out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    if not rows:
-        return
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_csv(out, rows)  # a clerk opens it in a spreadsheet: no cell may run as a formula
+
+
+def cmd_wallboard(args: argparse.Namespace) -> int:
+    from wallboard.server import run_wallboard
+
+    return run_wallboard(load_settings(), port=args.port)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -115,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8123)
     p.add_argument("--path", type=Path, help="data directory (default CALLFLOOR_DATA_DIR/clickhouse)")
     p.add_argument("--delay-ms", type=int, default=0, help="delay every query (testing a slow sink)")
+    p.add_argument("--max-body-mb", type=int, help="largest request body, in MiB (default 256)")
+    p.add_argument("--max-connections", type=int, help="connections served at once (default 256)")
+    p.add_argument("--request-timeout", type=float, help="seconds to send one whole request (default 60)")
     p.set_defaults(func=cmd_clickhouse)
 
     p = sub.add_parser("simulate", help="produce simulated dialer CDRs and write the exact truth")
@@ -138,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser("wallboard", help="the floor's TV page, live from the workers' snapshots")
+    p.add_argument("--port", type=int, help="override CALLFLOOR_WALLBOARD_PORT")
+    p.set_defaults(func=cmd_wallboard)
+
     p = sub.add_parser("ingest", help="import Asterisk, FreeSWITCH or VICIdial CDRs into the CDR topic")
     from ingest.cli import add_arguments
 
@@ -148,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
     p.add_argument("--reps", type=int, default=40)
     p.set_defaults(func=cmd_demo)
+
+    add_topics_parser(sub)
     return parser
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from schemas.cdr import CDR, parse_cdr
+from schemas.cdr import CDR, DEFAULT_RULES, CdrRules, parse_cdr
 from schemas.kpis import counters
 from schemas.rejections import CDRRejected, Rejection
 from sinks.clickhouse.calls import BUSINESS_DAY, RANK, Row, call_row
@@ -63,10 +63,10 @@ class BatchOutcome:
     newest_event: datetime | None = None
 
 
-def validate(event: Record, now: datetime) -> CDR | DeadLetter:
+def validate(event: Record, now: datetime, rules: CdrRules = DEFAULT_RULES) -> CDR | DeadLetter:
     """Never raises: whatever the bytes are, the answer is a call or a dead letter."""
     try:
-        cdr = parse_cdr(event.value or b"", now=now)
+        cdr = parse_cdr(event.value or b"", now=now, rules=rules)
     except CDRRejected as rejected:
         return DeadLetter(event, rejected.reason, rejected.detail)
     except Exception as exc:  # noqa: BLE001 - a validator bug must not stop the floor
@@ -82,14 +82,17 @@ def process_batch(
     zone: ZoneInfo,
     valid_call_seconds: int,
     now: datetime,
+    rules: CdrRules = DEFAULT_RULES,
 ) -> BatchOutcome:
-    """Route each event; the partitions of ``events`` must already be seeded in ``state``."""
+    """Route each event; the partitions of ``events`` must already be seeded in ``state``.
+
+    ``rules``: the floor's currency, amount bound and horizon (``Settings.cdr_rules``)."""
     outcome = BatchOutcome()
     state.roll()
     rows, verdicts = outcome.rows, outcome.verdicts
     newest = None
     for event in events:
-        cdr = validate(event, now)
+        cdr = validate(event, now, rules)
         if isinstance(cdr, DeadLetter):
             outcome.dead_letters.append(cdr)
             continue

@@ -167,6 +167,7 @@ class CdrPipeline:
                     zone=self.settings.zone,
                     valid_call_seconds=self.settings.valid_call_seconds,
                     now=now,
+                    rules=self.settings.cdr_rules,
                 )
                 outcomes.append((len(piece), outcome))
                 writes.append(asyncio.ensure_future(self.writer.write(outcome.rows)))

@@ -23,6 +23,16 @@ from tests.support.processes import ClickHouseProcess
 _counter = itertools.count()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _install_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One CALLFLOOR_DATA_DIR for the session, as one install: the embedded endpoints the
+    suite starts write their per-install token there, and every Settings() reads it."""
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("install")
+        patch.setenv("CALLFLOOR_DATA_DIR", str(home))
+        yield home
+
+
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("logs")
@@ -58,6 +68,7 @@ def settings(broker: LocalBroker, clickhouse: ClickHouseProcess) -> Settings:
         web_port=free_port(),
         refresh_seconds=1.0,
         targets_reload_seconds=0.5,
+        late_horizon_days=36_500,  # samples and fixtures have fixed dates: no test expires
     )
 
 

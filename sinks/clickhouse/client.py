@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from schemas.settings import Settings
+from schemas.settings import Settings, is_loopback
+from sinks.clickhouse.cluster import CLIENT_SETTINGS as CLUSTER_CLIENT_SETTINGS
 
 
 def connect(settings: Settings, *, database: str | None = None, **kwargs: object) -> Client:
@@ -17,15 +18,31 @@ def connect(settings: Settings, *, database: str | None = None, **kwargs: object
         raise ValueError(
             f"CALLFLOOR_CLICKHOUSE_URL must look like http://host:8123, got {url.geturl()!r}"
         )
+    if settings.clickhouse_cluster:
+        kwargs["settings"] = {**CLUSTER_CLIENT_SETTINGS, **dict(kwargs.get("settings") or {})}
     return clickhouse_connect.get_client(
         host=url.hostname,
         port=url.port or (8443 if url.scheme == "https" else 8123),
         secure=url.scheme == "https",
         username=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(),
+        password=password_for(settings),
         database=settings.clickhouse_database if database is None else database,
         **kwargs,
     )
+
+
+def password_for(settings: Settings) -> str:
+    """The configured password; without one, the embedded endpoint's per-install token when
+    the URL is on this machine and the token file exists (a real ClickHouse user without a
+    password ignores it), so nothing a user types changes."""
+    password = settings.clickhouse_password.get_secret_value()
+    host = urlsplit(settings.clickhouse_url).hostname or ""
+    if password or not is_loopback(host):
+        return password
+    try:
+        return settings.clickhouse_token_file.read_text().strip()
+    except FileNotFoundError:
+        return ""
 
 
 def without_dataframes() -> None:

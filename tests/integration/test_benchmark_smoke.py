@@ -63,3 +63,21 @@ def test_catchup_benchmark_runs() -> None:
     assert produce["what"].startswith("baseline") and produce["events"] == 2000
     assert {"committed_s", "wall_events_per_s", "deciles_events_per_s", "peak_rss_mib"} <= drain.keys()
     assert len(drain["deciles_events_per_s"]) == 10 and "events_per_s" in ratio
+
+
+def test_wallboard_benchmark_runs() -> None:
+    screen, metrics, cpu = run_benchmark("wallboard", "--rate", "300", "--seconds", "4", "--warmup", "1",
+                                         "--reps", "20", "--screens", "3")  # fmt: skip
+    assert screen["what"].startswith("produce") and metrics["what"].startswith("baseline")
+    for line in (screen, metrics):
+        assert line["n"] > 0 and {"p50_s", "p99_s", "max_s", "screens"} <= line.keys()
+    assert {"cpu_per_screen_percent", "baseline_cpu_no_screen_percent"} <= cpu.keys()
+
+
+def test_endpoint_requests_benchmark_runs() -> None:
+    argv = [sys.executable, "-m", "benchmarks.endpoint_requests", "--requests", "10", "--rows", "200"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert [line["what"].split(" ")[0] for line in lines] == ["baseline:", "fresh", "SELECT", "insert"]
+    assert all(line["median_ms"] > 0 and {"cores", "loadavg_1m", "chdb"} <= line.keys() for line in lines)

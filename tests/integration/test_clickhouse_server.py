@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from deploy.local.clickhouse_server import EmbeddedClickHouse
+from deploy.local.clickhouse import EmbeddedClickHouse
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -38,20 +38,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedClickHo
     ch.stop()
 
 
+def token_of(server: EmbeddedClickHouse) -> str:
+    assert server.token_file is not None
+    return server.token_file.read_text().strip()
+
+
 @pytest.fixture(scope="module")
 def client(server: EmbeddedClickHouse) -> Iterator[Client]:
     """A client on the `callfloor` database, created first, as the services will use it."""
-    admin = clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
+    token = token_of(server)
+    admin = clickhouse_connect.get_client(host="127.0.0.1", port=server.port, password=token)
     admin.command("CREATE DATABASE IF NOT EXISTS callfloor")
     admin.close()
-    cl = clickhouse_connect.get_client(host="127.0.0.1", port=server.port, database="callfloor")
+    cl = clickhouse_connect.get_client(
+        host="127.0.0.1", port=server.port, database="callfloor", password=token
+    )
     yield cl
     cl.close()
 
 
-def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None):
+def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None, token: str = ""):
     """A raw HTTP call, returning (status, body) even for error statuses."""
-    request = urllib.request.Request(url, data=body, headers=headers or {})
+    headers = {"X-ClickHouse-Key": token, **(headers or {})} if token else headers or {}
+    request = urllib.request.Request(url, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -117,7 +126,8 @@ def test_insert_spanning_several_compressed_blocks(client: Client) -> None:
 @pytest.mark.parametrize("compress", ["zstd", "gzip", False])
 def test_other_request_compressions(server: EmbeddedClickHouse, compress: str | bool) -> None:
     cl = clickhouse_connect.get_client(
-        host="127.0.0.1", port=server.port, database="callfloor", compress=compress
+        host="127.0.0.1", port=server.port, database="callfloor", compress=compress,
+        password=token_of(server),
     )
     cl.command("CREATE TABLE IF NOT EXISTS comp (k String, v UInt32) ENGINE = Memory")
     cl.insert("comp", [[str(compress), i] for i in range(3000)], column_names=["k", "v"])
@@ -133,7 +143,8 @@ def test_server_side_parameters(server: EmbeddedClickHouse, client: Client) -> N
     # Raw HTTP: values arrive in ClickHouse's escaped form, as the real server expects them.
     query = urllib.parse.urlencode({"param_who": "O'Brien\\tx", "database": "callfloor"})
     status, body = http(
-        f"{server.url}/?{query}", b"SELECT concat('hi ', {who:String}) FORMAT RawBLOB"
+        f"{server.url}/?{query}", b"SELECT concat('hi ', {who:String}) FORMAT RawBLOB",
+        token=token_of(server),
     )
     assert (status, body) == (200, b"hi O'Brien\tx")
 
@@ -178,18 +189,12 @@ def test_refuses_non_loopback_host_without_password(tmp_path: Path) -> None:
     EmbeddedClickHouse(tmp_path / "data", host="0.0.0.0", password="s3cret")  # not started
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_password_protected_server(tmp_path: Path) -> None:
     """In its own process (chdb allows one data directory per process), stopped by SIGTERM."""
     port, password = free_port(), "pa55-w0rd!"
     code = (
         "import logging, sys; from pathlib import Path; "
-        "from deploy.local.clickhouse_server import serve; logging.basicConfig(level=logging.DEBUG); "
+        "from deploy.local.clickhouse import serve; logging.basicConfig(level=logging.DEBUG); "
         f"serve(Path(sys.argv[1]), '127.0.0.1', {port}, 'default', sys.argv[2])"
     )
     proc = subprocess.Popen(
