@@ -40,6 +40,8 @@ _VIEW = re.compile(
     r"^\s*(?P<create>CREATE VIEW IF NOT EXISTS|CREATE OR REPLACE VIEW) (?P<name>\w+) AS\b(?P<body>.*)$", re.S
 )
 
+_ALTER = re.compile(r"^\s*ALTER TABLE (?P<name>\w+) (?P<change>.*)$", re.S)
+
 
 class ClusterDDLError(ValueError):
     """A statement this layer does not know how to run on a cluster."""
@@ -61,6 +63,11 @@ def on_cluster(statements: Iterable[str], cluster: str, database: str) -> list[s
     for statement in statements:
         if view := _VIEW.match(statement):
             out.append(f"{view['create']} {view['name']} {on} AS{view['body']}")
+            continue
+        if alter := _ALTER.match(statement):  # a sharded table changes on its shards and its front
+            name = alter["name"]
+            names = [f"{name}_local", name] if name in SHARD_KEYS else [name]
+            out.extend(f"ALTER TABLE {name} {on} {alter['change'].strip()}" for name in names)
             continue
         table = _TABLE.match(statement)
         if table is None or table["engine"].startswith("Replicated"):

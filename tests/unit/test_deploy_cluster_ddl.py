@@ -56,8 +56,14 @@ def test_small_tables_are_whole_on_every_node_and_views_run_on_cluster() -> None
 
 
 def test_a_statement_without_a_cluster_form_is_refused_by_name() -> None:
-    with pytest.raises(ClusterDDLError, match="ALTER TABLE calls"):
-        on_cluster(["ALTER TABLE calls ADD COLUMN x UInt8"], "floor", "callfloor")
+    with pytest.raises(ClusterDDLError, match="DROP TABLE calls"):
+        on_cluster(["DROP TABLE calls"], "floor", "callfloor")
+
+
+def test_an_alter_of_a_sharded_table_changes_its_shards_and_its_distributed_front() -> None:
+    out = on_cluster(["ALTER TABLE calls ADD COLUMN IF NOT EXISTS x UInt8"], "floor", "callfloor")
+    assert out == ["ALTER TABLE calls_local ON CLUSTER 'floor' ADD COLUMN IF NOT EXISTS x UInt8",
+                   "ALTER TABLE calls ON CLUSTER 'floor' ADD COLUMN IF NOT EXISTS x UInt8"]  # fmt: skip
 
 
 def test_cluster_clients_insert_synchronously_and_join_shard_locally() -> None:
