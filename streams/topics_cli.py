@@ -25,7 +25,7 @@ def run_topics(args: argparse.Namespace) -> int:
     try:
         with admin_client(settings) as admin:
             if args.action == "describe":
-                names = [settings.cdr_topic, settings.dlq_topic]
+                names = [settings.cdr_topic, settings.dlq_topic, settings.snapshot_topic]
                 print(orjson.dumps(describe_topics(admin, names), option=orjson.OPT_INDENT_2).decode())
                 return 0
             replication = args.replication_factor or default_replication(admin)
@@ -42,7 +42,7 @@ def run_topics(args: argparse.Namespace) -> int:
 
 
 def add_topics_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("topics", help="create or describe the CDR and dead-letter topics (idempotent)")
+    p = sub.add_parser("topics", help="create or describe the CDR, dead-letter and snapshot topics (idempotent)")
     p.add_argument("action", choices=("create", "describe"))
     p.add_argument("--replication-factor", type=int, help="default: min(3, brokers in the cluster)")
     p.add_argument("--retention-days", type=float, default=CDR_RETENTION_DAYS, help="CDR topic retention")

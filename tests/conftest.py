@@ -62,13 +62,13 @@ def settings(broker: LocalBroker, clickhouse: ClickHouseProcess) -> Settings:
         kafka_bootstrap=broker.bootstrap,
         clickhouse_url=clickhouse.url,
         cdr_topic=f"cdr.t{n}",
+        snapshot_topic=f"snapshots.t{n}",
         app_id=f"callfloor-t{n}",
         clickhouse_database=f"callfloor_t{n}",
         partitions=4,
         web_port=free_port(),
         refresh_seconds=1.0,
         targets_reload_seconds=0.5,
-        late_horizon_days=36_500,  # samples and fixtures have fixed dates: no test expires
     )
 
 

@@ -27,20 +27,23 @@ def test_create_is_idempotent_and_describe_shows_the_documented_shape(settings: 
     assert first.stdout.splitlines() == [
         f"{settings.cdr_topic}: created, {settings.partitions} partitions",
         f"{settings.dlq_topic}: created, 1 partitions",
+        f"{settings.snapshot_topic}: created, 1 partitions",
     ]
     again = callfloor(settings, "topics", "create")
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines() == [
         f"{settings.cdr_topic}: exists, {settings.partitions} partitions",
         f"{settings.dlq_topic}: exists, 1 partitions",
+        f"{settings.snapshot_topic}: exists, 1 partitions",
     ]
     described = callfloor(settings, "topics", "describe")
     assert described.returncode == 0, described.stderr
-    cdr, dlq = orjson.loads(described.stdout)
+    cdr, dlq, snapshots = orjson.loads(described.stdout)
     assert (cdr["topic"], cdr["partitions"], cdr["replication_factor"]) == (settings.cdr_topic, 4, 1)
     assert cdr["configs"] == {"cleanup.policy": "delete", "retention.ms": str(3 * DAY_MS),
                               "min.insync.replicas": "1"}  # fmt: skip
     assert (dlq["partitions"], dlq["configs"]["retention.ms"]) == (1, str(30 * DAY_MS))
+    assert (snapshots["partitions"], snapshots["configs"]["cleanup.policy"]) == (1, "compact")
 
 
 def test_create_refuses_another_partition_count_than_exists(settings: Settings) -> None:
@@ -57,7 +60,7 @@ def test_create_refuses_another_partition_count_than_exists(settings: Settings) 
 def test_describe_says_a_topic_is_missing(settings: Settings) -> None:
     described = callfloor(settings, "topics", "describe")
     assert described.returncode == 0, described.stderr
-    assert [t["exists"] for t in orjson.loads(described.stdout)] == [False, False]
+    assert [t["exists"] for t in orjson.loads(described.stdout)] == [False, False, False]
 
 
 def test_worker_refuses_to_start_on_a_partition_mismatch(settings: Settings, logs_dir: Path) -> None:
