@@ -42,7 +42,7 @@ def run_topics(args: argparse.Namespace) -> int:
 
 
 def add_topics_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("topics", help="create or describe the CDR, dead-letter and snapshot topics (idempotent)")
+    p = sub.add_parser("topics", help="create or describe the pipeline's topics (idempotent)")
     p.add_argument("action", choices=("create", "describe"))
     p.add_argument("--replication-factor", type=int, help="default: min(3, brokers in the cluster)")
     p.add_argument("--retention-days", type=float, default=CDR_RETENTION_DAYS, help="CDR topic retention")
