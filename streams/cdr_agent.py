@@ -8,10 +8,10 @@ from typing import Any
 import faust
 
 from schemas.settings import Settings
-from streams.batch import Record
 from streams.faust_internals import mark_done
 from streams.pipeline import CdrPipeline
 from streams.pipeline_metrics import PipelineMetrics
+from streams.routing import KafkaRecord
 
 # The CDR topic reaches the agent in chunks of up to CHUNK_ROWS records, one Faust event
 # each (streams.faust_internals); the agent's queue holds up to BUFFERED_CHUNKS of them
@@ -33,7 +33,7 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
 
     async def cdr_agent(stream: faust.StreamT) -> None:
         async for chunks in stream.take_events(chunks_per_flush, within=settings.sink_flush_seconds):
-            batch: list[Record] = [record for chunk in chunks for record in chunk.value]
+            batch: list[KafkaRecord] = [record for chunk in chunks for record in chunk.value]
             await pipeline.handle_until_done(batch)
             # take_events acks in a finally, also when cancelled or failing: only chunks
             # marked here, after ClickHouse and the broker acknowledged them, may be acked.

@@ -37,7 +37,7 @@ from faust.types.tuples import ConsumerMessage, ack_lock
 from mode import ServiceT
 from mode.utils.futures import notify
 
-from streams.batch import Record
+from streams.routing import KafkaRecord
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class ChunkMessage(ConsumerMessage):
     """A run of records of one partition, carried as one message; ``offset`` is the last one's.
     ``done`` is set by :func:`mark_done` once everything in it is stored or dead-lettered."""
 
-    def __init__(self, tp: TP, records: Sequence[Record], generation_id: int | None) -> None:
+    def __init__(self, tp: TP, records: Sequence[KafkaRecord], generation_id: int | None) -> None:
         last = cast(Any, records[-1])
         super().__init__(
             topic=tp.topic, partition=tp.partition, offset=last.offset,
@@ -93,7 +93,7 @@ class ChunkMessage(ConsumerMessage):
 
     @property
     def offsets(self) -> list[int]:
-        return [record.offset for record in cast("Sequence[Record]", self.value)]
+        return [record.offset for record in cast("Sequence[KafkaRecord]", self.value)]
 
 
 def mark_done(events: Iterable[EventT]) -> None:

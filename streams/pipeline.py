@@ -25,10 +25,10 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.ddl import apply_schema
 from sinks.clickhouse.reads import partition_calls
 from sinks.clickhouse.writer import Backoff, CallWriter
-from streams.batch import BatchOutcome, Record, process_batch
 from streams.dead_letters import send_dead_letters
 from streams.live_state import NO_COUNTS, CallFacts, LiveState
 from streams.pipeline_metrics import PipelineMetrics
+from streams.routing import KafkaRecord, PieceOutcome, route_piece
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,7 +132,7 @@ class CdrPipeline:
         with contextlib.suppress(Exception):  # ClickHouse away: the first write retries anyway
             await asyncio.to_thread(self.writer.connect)
 
-    async def handle_until_done(self, events: list[Record]) -> None:
+    async def handle_until_done(self, events: list[KafkaRecord]) -> None:
         """Never let a batch go unfinished: on any exception the batch's partitions are
         re-seeded from ClickHouse (what is really stored) and the batch is tried again.
         Cancellation (the worker stopping: SIGTERM, SIGINT, a cancelled task) is not
@@ -150,18 +150,18 @@ class CdrPipeline:
                     self.state.drop(partition)
                 await asyncio.sleep(delay)
 
-    async def handle(self, events: list[Record]) -> None:
+    async def handle(self, events: list[KafkaRecord]) -> None:
         """Process the batch in pieces, each written while the next is processed: ClickHouse
         parses one piece on the other core while this one validates and counts the next.
         Returns only when every piece is written and every dead letter sent."""
         await self.ensure_seeded(event.partition for event in events)
         now = datetime.now(UTC)
-        outcomes: list[tuple[int, BatchOutcome]] = []
+        outcomes: list[tuple[int, PieceOutcome]] = []
         writes: list[asyncio.Future[None]] = []
         try:
             for start in range(0, len(events), WRITE_PIECE_ROWS):
                 piece = events[start : start + WRITE_PIECE_ROWS]
-                outcome = process_batch(
+                outcome = route_piece(
                     piece,
                     self.state,
                     zone=self.settings.zone,
@@ -182,4 +182,4 @@ class CdrPipeline:
         for event in events:
             self.next_offsets[event.partition] = event.offset + 1
         for count, outcome in outcomes:
-            self.metrics.observe_batch(count, outcome)
+            self.metrics.observe_piece(count, outcome)

@@ -90,7 +90,7 @@ class SnapshotPublisher:
 
     def _changed_reps(self, today: date, generation: int, now: float) -> list[Message]:
         # The collector's own selection, so the wallboard and /metrics show the same reps.
-        reps: dict[str, tuple[str, Contribution]] = self.collector._reps_today(
+        reps: dict[str, tuple[str, Contribution]] = self.collector.reps_today(
             today, self.collector.targets()
         )
         month_before = self.collector.month_before_today()

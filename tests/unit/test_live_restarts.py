@@ -18,12 +18,12 @@ from schemas.kpis import COUNTER_NAMES
 from schemas.settings import Settings
 from sinks.clickhouse.calls import rank
 from streams.app import create_app
-from streams.batch import RawEvent, process_batch
 from streams.live_collector import LiveCollector
 from streams.live_metrics import partition_for
 from streams.live_state import LiveState, Verdict
 from streams.pipeline import CdrPipeline
 from streams.pipeline_metrics import PipelineMetrics
+from streams.routing import RawEvent, route_piece
 from tests.factories import cdr_dict, encode
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -97,7 +97,7 @@ def test_an_old_copy_of_a_moved_call_stays_stale_after_seeding() -> None:
     pipeline.take_assignment({2})
     asyncio.run(pipeline.ensure_seeded({2}))
     v1 = cdr_dict(call_id="c-9", rep_id="rep-a", dialed_at="2026-11-26T10:00:00+08:00")
-    outcome = process_batch([RawEvent(2, 5, b"rep-a", encode(v1))], pipeline.state,
+    outcome = route_piece([RawEvent(2, 5, b"rep-a", encode(v1))], pipeline.state,
                             zone=ZONE, valid_call_seconds=30, now=NOW)  # fmt: skip
     assert outcome.verdicts[Verdict.STALE] == 1 and exported_dials(collector(pipeline, {2})) == {}
 
@@ -123,10 +123,10 @@ def test_a_correction_out_of_the_live_window_takes_the_old_counts_out_of_today()
     v2 = cdr_dict(call_id="c-5", version=2, dialed_at="2026-11-23T10:00:00+08:00",
                   answered_at="2026-11-23T10:00:12+08:00", ended_at="2026-11-23T10:01:12+08:00")  # fmt: skip
     events = [RawEvent(0, 0, b"rep-1", encode(v1)), RawEvent(0, 1, b"rep-1", encode(v2))]
-    outcome = process_batch(events, state, zone=ZONE, valid_call_seconds=30, now=NOW)
+    outcome = route_piece(events, state, zone=ZONE, valid_call_seconds=30, now=NOW)
     assert outcome.verdicts[Verdict.OUTSIDE_WINDOW] == 1 and len(outcome.rows) == 2
     assert {rep: c.dials for rep, _, c in state.day_counters(TODAY)} in ({}, {"rep-1": 0})
-    stale_v1 = process_batch([RawEvent(0, 2, b"rep-1", encode(v1))], state, zone=ZONE,
+    stale_v1 = route_piece([RawEvent(0, 2, b"rep-1", encode(v1))], state, zone=ZONE,
                              valid_call_seconds=30, now=NOW)  # fmt: skip
     assert stale_v1.verdicts[Verdict.STALE] == 1
 

@@ -10,10 +10,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
-from streams.batch import RawEvent
 from streams.live_state import LiveState
 from streams.pipeline import CdrPipeline
 from streams.pipeline_metrics import PipelineMetrics
+from streams.routing import RawEvent
 from tests.factories import cdr_dict, encode
 
 

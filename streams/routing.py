@@ -1,4 +1,4 @@
-"""One batch of raw Kafka messages in, rows for ClickHouse and dead letters out.
+"""One write piece of Kafka records in, rows for ClickHouse and dead letters out.
 
 Pure logic over :class:`LiveState`: no Kafka, no ClickHouse, so every routing
 rule (reject, duplicate, correction, late) is unit-testable.
@@ -23,7 +23,7 @@ from streams.live_state import CallFacts, LiveState, Verdict
 log = logging.getLogger(__name__)
 
 
-class Record(Protocol):
+class KafkaRecord(Protocol):
     """What the pipeline reads of a Kafka record: aiokafka's ConsumerRecord as fetched
     (no copy is made per record), or a :class:`RawEvent`."""
 
@@ -50,20 +50,20 @@ class RawEvent(NamedTuple):
 class DeadLetter:
     """A rejected message, kept byte for byte, with why and where it came from."""
 
-    event: Record
+    event: KafkaRecord
     reason: Rejection
     detail: str
 
 
 @dataclass
-class BatchOutcome:
+class PieceOutcome:
     rows: list[Row] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     verdicts: Counter[Verdict] = field(default_factory=Counter)
     newest_event: datetime | None = None
 
 
-def validate(event: Record, now: datetime, rules: CdrRules = DEFAULT_RULES) -> CDR | DeadLetter:
+def validate(event: KafkaRecord, now: datetime, rules: CdrRules = DEFAULT_RULES) -> CDR | DeadLetter:
     """Never raises: whatever the bytes are, the answer is a call or a dead letter."""
     try:
         cdr = parse_cdr(event.value or b"", now=now, rules=rules)
@@ -75,19 +75,19 @@ def validate(event: Record, now: datetime, rules: CdrRules = DEFAULT_RULES) -> C
     return cdr
 
 
-def process_batch(
-    events: Iterable[Record],
+def route_piece(
+    events: Iterable[KafkaRecord],
     state: LiveState,
     *,
     zone: ZoneInfo,
     valid_call_seconds: int,
     now: datetime,
     rules: CdrRules = DEFAULT_RULES,
-) -> BatchOutcome:
+) -> PieceOutcome:
     """Route each event; the partitions of ``events`` must already be seeded in ``state``.
 
     ``rules``: the floor's currency, amount bound and horizon (``Settings.cdr_rules``)."""
-    outcome = BatchOutcome()
+    outcome = PieceOutcome()
     state.roll()
     rows, verdicts = outcome.rows, outcome.verdicts
     newest = None

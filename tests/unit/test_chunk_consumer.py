@@ -19,7 +19,7 @@ TOPIC = "cdrs"
 TPX = TP(TOPIC, 3)
 
 
-class Record(NamedTuple):
+class KafkaRecord(NamedTuple):
     """The fields of an aiokafka ConsumerRecord that a chunk reads."""
 
     offset: int
@@ -44,14 +44,14 @@ def chunk(
 ) -> ChunkMessage:
     """A chunk; ``done`` as the pipeline marks it once ClickHouse and the broker acknowledged it."""
     gen = consumer.app.consumer_generation_id if generation is None else generation
-    message = ChunkMessage(TPX, [Record(o) for o in offsets], gen)
+    message = ChunkMessage(TPX, [KafkaRecord(o) for o in offsets], gen)
     message.done = done
     return message
 
 
 def test_a_chunk_carries_its_records_as_fetched(consumer: BatchingConsumer) -> None:
     message = chunk(consumer, range(5, 8))
-    assert message.value == [Record(o) for o in (5, 6, 7)]
+    assert message.value == [KafkaRecord(o) for o in (5, 6, 7)]
     assert (message.offset, message.tp, message.offsets) == (7, TPX, [5, 6, 7])
 
 
