@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_TOOLS := prometheus promtool amtool
+SYSTEM_TOOLS := prometheus promtool amtool chromium
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei
 
 .PHONY: install system-deps demo test unit integration chaos attack lint clean
 
@@ -16,13 +17,14 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# Debian's Prometheus (prometheus, promtool) and Alertmanager (amtool), which the tests drive.
+# Debian's Prometheus (prometheus, promtool), Alertmanager (amtool) and Chromium (the wallboard's
+# page tests), which the tests drive; a CJK font so the Chinese wallboard screenshot has glyphs.
 system-deps:
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages: prometheus prometheus-alertmanager"; \
+	  echo "installing Debian packages: $(SYSTEM_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 
 demo: install
@@ -37,7 +39,7 @@ unit: install
 integration: install system-deps
 	$(BIN)/pytest tests/integration
 
-chaos: install
+chaos: install system-deps
 	$(BIN)/pytest tests/chaos
 
 attack: install

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,8 @@ from pathlib import Path
 import orjson
 
 from schemas.settings import load_settings
+from sinks.csv_file import write_csv
+from streams.topics_cli import add_topics_parser
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -70,11 +71,13 @@ def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: A
     if fmt == "json":
         out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    if not rows:
-        return
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_csv(out, rows)  # a clerk opens it in a spreadsheet: no cell may run as a formula
+
+
+def cmd_wallboard(args: argparse.Namespace) -> int:
+    from wallboard.server import run_wallboard
+
+    return run_wallboard(load_settings(), port=args.port)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -143,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser("wallboard", help="the floor's TV page, live from the workers' snapshots")
+    p.add_argument("--port", type=int, help="override CALLFLOOR_WALLBOARD_PORT")
+    p.set_defaults(func=cmd_wallboard)
+
     from payroll.cli import add_payroll_parser
 
     add_payroll_parser(sub, load_settings)
@@ -157,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
     p.add_argument("--reps", type=int, default=40)
     p.set_defaults(func=cmd_demo)
+
+    add_topics_parser(sub)
     return parser
 
 

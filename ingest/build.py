@@ -15,7 +15,7 @@ import orjson
 
 from ingest.legs import Leg, call_version, primary_leg
 from ingest.rejects import IngestRejection, Unmappable
-from schemas.cdr import parse_cdr
+from schemas.cdr import SCHEMA_ONLY, parse_cdr
 from schemas.rejections import CDRRejected
 
 ZERO_AMOUNT = "0.00"
@@ -70,7 +70,7 @@ def call_to_cdr(legs: list[Leg], *, direction: str, currency: str) -> tuple[str,
     }
     value = orjson.dumps(document)
     try:
-        parse_cdr(value)
+        parse_cdr(value, rules=SCHEMA_ONLY)  # the worker applies the floor's rules (its DLQ keeps those)
     except CDRRejected as exc:
         raise Unmappable(exc.reason.value, exc.detail) from None
     return rep_id, value

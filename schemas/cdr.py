@@ -5,19 +5,26 @@ matches the contract in DESIGN.md or is rejected with one :class:`Rejection`.
 It runs for every Kafka message, so the schema is a ``msgspec.Struct`` read straight
 from the bytes by one reusable decoder; why a message was rejected is worked out
 afterwards, on the rare error path (:mod:`schemas.cdr_errors`).
+
+Two layers: the schema (fixed, the same for every floor) and :class:`CdrRules`, the
+floor's own settings (its one currency, the largest amount, how old a call may be),
+checked after the schema, in that order, each with its own rejection reason.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Context, Decimal
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
+from msgspec.structs import force_setattr
 
 from schemas.cdr_errors import CrossFieldError, Explainer
+from schemas.identifiers import MAX_ID_LENGTH, IdentifierError, normalised_id
 from schemas.rejections import CDRRejected, Rejection
 
 SCHEMA_VERSION = 1
@@ -41,7 +48,7 @@ Disposition = Literal["answered", "no_answer", "busy", "failed", "congestion", "
 Amd = Literal["human", "machine", "notsure"]
 Outcome = Literal["sale", "callback", "not_interested", "dnc", "wrong_number"]
 
-Id = Annotated[str, Meta(min_length=1, max_length=128)]
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 # RFC 3339 text with an offset only: msgspec reads no epoch numbers for datetimes in strict mode.
 Timestamp = Annotated[datetime, Meta(tz=True)]
 Seconds = Annotated[int, Meta(ge=0, le=MAX_SECONDS)]
@@ -49,6 +56,27 @@ Seconds = Annotated[int, Meta(ge=0, le=MAX_SECONDS)]
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}\Z")]
 TIMESTAMP_FIELDS = frozenset({"dialed_at", "answered_at", "ended_at"})
 MONEY_FIELDS = ("sale_amount", "list_price", "sold_price")
+ID_FIELDS = ("call_id", "rep_id", "team_id", "campaign_id")
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRules:
+    """A floor's rules on top of schema v1 (``Settings.cdr_rules``; defaults = default settings).
+
+    ``currency``: the one currency revenue is summed in (``""``: any); ``max_amount``: the
+    largest sale_amount, list_price or sold_price; ``late_horizon_days``: a call dialed more
+    than this many 24-hour days before the worker's clock is refused (too late to count).
+    """
+
+    currency: str = "CNY"
+    max_amount: Decimal = Decimal("10000000.00")
+    late_horizon_days: int = 35
+
+
+DEFAULT_RULES = CdrRules()
+# schema v1 alone: for checking a message before it reaches the worker (``callfloor ingest``),
+# where the floor's own rules are applied and their rejects kept in the DLQ
+SCHEMA_ONLY = CdrRules(currency="", max_amount=MONEY_LIMIT, late_horizon_days=366 * 300)
 
 
 def money_problem(amount: Decimal) -> str | None:
@@ -116,8 +144,43 @@ class CDR(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True,
             raise CrossFieldError(Rejection.INVALID_VALUE, "cdr: sale_amount goes with outcome sale only")
 
 
-def _field_rule(name: str, value: object) -> str | None:
-    return money_problem(value) if name in MONEY_FIELDS and isinstance(value, Decimal) else None
+def _plain_ids(raw: bytes, cdr: CDR) -> bool:
+    """True when the ids need no Unicode work: printable ASCII without edge spaces.
+
+    Cheap C checks, measured against the alternatives (``benchmarks/cdr_checks.py``): JSON
+    carries no raw byte below 0x20 (msgspec refuses one), so an ASCII message without a
+    backslash (92) or DEL (127) has printable strings only; ``strip()`` returns the very
+    same string when there is nothing to strip."""
+    call_id, rep_id, team_id, campaign_id = cdr.call_id, cdr.rep_id, cdr.team_id, cdr.campaign_id
+    return (
+        raw.isascii() and 92 not in raw and 127 not in raw
+        and call_id.strip() is call_id and rep_id.strip() is rep_id
+        and team_id.strip() is team_id and campaign_id.strip() is campaign_id
+    )  # fmt: skip
+
+
+def _normalise_ids(cdr: CDR) -> None:
+    """Refuse a bad id (:mod:`schemas.identifiers`), store the others NFKC-normalised."""
+    for name in ID_FIELDS:
+        value = getattr(cdr, name)
+        try:
+            normal = normalised_id(value)
+        except IdentifierError as exc:
+            raise CDRRejected(Rejection.BAD_IDENTIFIER, f"{name}: {exc}") from None
+        if normal is not value:
+            force_setattr(cdr, name, normal)  # the struct is frozen for everyone after this
+
+
+def _field_rule(name: str, value: object) -> tuple[Rejection, str] | None:
+    if name in MONEY_FIELDS and isinstance(value, Decimal):
+        problem = money_problem(value)
+        return None if problem is None else (Rejection.INVALID_VALUE, problem)
+    if name in ID_FIELDS and isinstance(value, str):
+        try:
+            normalised_id(value)
+        except IdentifierError as exc:
+            return Rejection.BAD_IDENTIFIER, str(exc)
+    return None
 
 
 DECODER = msgspec.json.Decoder(CDR)
@@ -128,27 +191,52 @@ _REASONS_BY_FIELD = {
 _explain = Explainer(DECODER, CDR, _REASONS_BY_FIELD, _field_rule)
 
 
-_last_limit: tuple[datetime | None, tzinfo | None, datetime] = (None, None, datetime.max)
+_Seen = tuple[datetime | None, tzinfo | None, CdrRules | None, datetime, datetime]
+_last_window: _Seen = (None, None, None, datetime.min, datetime.max)
 
 
-def _ahead(dialed: datetime, now: datetime | None) -> bool:
-    """Whether ``dialed`` is more than the tolerance after ``now``.
-
-    A batch passes one ``now`` and its CDRs share a few offsets (and msgspec one tzinfo per
-    offset), so the limit is kept in dialed's zone: comparing then skips two offset lookups.
-    """
-    global _last_limit
-    if now is None:
-        return dialed.timestamp() > time.time() + FUTURE_TOLERANCE_SECONDS
-    seen_now, seen_zone, limit = _last_limit
-    if now is not seen_now or dialed.tzinfo is not seen_zone:
-        limit = (now + FUTURE_TOLERANCE).astimezone(dialed.tzinfo)
-        _last_limit = (now, dialed.tzinfo, limit)
-    return dialed > limit
+def _window(dialed: datetime, now: datetime | None, rules: CdrRules) -> tuple[datetime, datetime]:
+    """The oldest and newest accepted ``dialed_at``, in dialed's own zone (comparing then
+    skips offset lookups); kept for the next CDR of the batch, which shares ``now``."""
+    global _last_window
+    zone = dialed.tzinfo
+    at = datetime.fromtimestamp(time.time(), UTC) if now is None else now
+    oldest = (at - timedelta(days=rules.late_horizon_days)).astimezone(zone)
+    newest = (at + FUTURE_TOLERANCE).astimezone(zone)
+    _last_window = (now, zone, rules, oldest, newest)
+    return oldest, newest
 
 
-def parse_cdr(raw: bytes, *, now: datetime | None = None) -> CDR:
-    """Validate one Kafka message value; raise :class:`CDRRejected` with the reason."""
+def _floor_rules(cdr: CDR, now: datetime | None, rules: CdrRules) -> None:
+    """Raise the rejection of a valid v1 CDR this floor does not take (checked in this order).
+
+    A batch passes one ``now`` and its CDRs share a few offsets (msgspec: one tzinfo per
+    offset), so the window of the previous CDR is nearly always the one to use."""
+    dialed = cdr.dialed_at
+    seen_now, seen_zone, seen_rules, oldest, newest = _last_window
+    if now is None or now is not seen_now or dialed.tzinfo is not seen_zone or rules is not seen_rules:
+        oldest, newest = _window(dialed, now, rules)
+    if dialed > newest:
+        raise CDRRejected(Rejection.FUTURE_EVENT, "cdr: dialed_at is more than 5 minutes ahead")
+    if dialed < oldest:
+        raise CDRRejected(
+            Rejection.TOO_OLD, f"cdr: dialed_at is more than {rules.late_horizon_days} days before now"
+        )
+    if cdr.currency != rules.currency and rules.currency:
+        raise CDRRejected(
+            Rejection.CURRENCY_MISMATCH, f"currency: {cdr.currency}, this floor counts {rules.currency}"
+        )
+    if cdr.sale_amount is not None or cdr.list_price is not None or cdr.sold_price is not None:
+        limit = rules.max_amount
+        for name in MONEY_FIELDS:
+            amount = getattr(cdr, name)
+            if amount is not None and amount > limit:
+                raise CDRRejected(Rejection.AMOUNT_TOO_LARGE, f"{name}: {amount} is above {limit}")
+
+
+def parse_cdr(raw: bytes, *, now: datetime | None = None, rules: CdrRules = DEFAULT_RULES) -> CDR:
+    """Validate one Kafka message value against schema v1 and the floor's ``rules``;
+    raise :class:`CDRRejected` with the reason."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise CDRRejected(Rejection.TOO_LARGE, f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
     try:
@@ -157,7 +245,8 @@ def parse_cdr(raw: bytes, *, now: datetime | None = None) -> CDR:
         cdr = _explain(raw)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise CDRRejected(Rejection.INVALID_JSON, f"cdr: {exc}"[:500]) from None
-    # No validation context in msgspec: the clock check needs ``now``, so it lives here.
-    if _ahead(cdr.dialed_at, now):
-        raise CDRRejected(Rejection.FUTURE_EVENT, "cdr: dialed_at is more than 5 minutes ahead")
+    if not _plain_ids(raw, cdr):
+        _normalise_ids(cdr)  # a bad id with other problems is found, in field order, by _explain
+    # No validation context in msgspec: the clock and the floor's settings are applied here.
+    _floor_rules(cdr, now, rules)
     return cdr

@@ -66,10 +66,11 @@ class Explainer(Generic[T]):
         decoder: msgspec.json.Decoder[T],
         struct: type[T],
         reasons: Mapping[str, Rejection],
-        check: Callable[[str, Any], str | None],
+        check: Callable[[str, Any], tuple[Rejection, str] | None],
     ) -> None:
-        """``reasons``: the reason for a bad value of a field other than invalid_value;
-        ``check``: field rules the struct applies in ``__post_init__`` (None when fine)."""
+        """``reasons``: the reason for a value of a field's wrong type, other than invalid_value;
+        ``check``: field rules the struct applies in ``__post_init__``, as (reason, problem)
+        or None when fine."""
         self.decoder = decoder
         self.reasons = reasons
         self.check = check
@@ -96,11 +97,12 @@ class Explainer(Generic[T]):
                     raise _rejected(Rejection.MISSING_FIELD, f"{name}: field required")
                 continue
             try:
-                problem = self.check(name, decoder.decode(values[name]))
+                found = self.check(name, decoder.decode(values[name]))
             except msgspec.ValidationError as exc:
-                problem = str(exc)
-            if problem:
-                raise _rejected(self.reasons.get(name, Rejection.INVALID_VALUE), f"{name}: {problem}")
+                found = self.reasons.get(name, Rejection.INVALID_VALUE), str(exc)
+            if found:
+                reason, problem = found
+                raise _rejected(reason, f"{name}: {problem}")
         for name in values:
             if name not in self.known:
                 raise _rejected(Rejection.UNKNOWN_FIELD, f"{name}: not a field of schema v1")

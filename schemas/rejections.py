@@ -19,6 +19,10 @@ class Rejection(StrEnum):
     TIME_ORDER = "time_order"  # answered_at < dialed_at or ended_at before the start
     TALK_MISMATCH = "talk_mismatch"  # talk_seconds != ended_at - answered_at (±1 s)
     FUTURE_EVENT = "future_event"  # dialed_at more than 5 minutes ahead of the worker
+    BAD_IDENTIFIER = "bad_identifier"  # an id is blank, padded, or holds control/invisible characters
+    CURRENCY_MISMATCH = "currency_mismatch"  # not the floor's one currency (CALLFLOOR_CURRENCY)
+    AMOUNT_TOO_LARGE = "amount_too_large"  # an amount above CALLFLOOR_MAX_AMOUNT
+    TOO_OLD = "too_old"  # dialed before the horizon (CALLFLOOR_LATE_HORIZON_DAYS)
 
 
 class CDRRejected(ValueError):

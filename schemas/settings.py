@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from datetime import time
+from decimal import Decimal
 from functools import cached_property
 from ipaddress import ip_address
 from pathlib import Path
@@ -15,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.cdr import MONEY_LIMIT, CdrRules
 
 
 def is_loopback(host: str) -> bool:
@@ -27,6 +30,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def parse_breaks(text: str) -> tuple[tuple[time, time], ...]:
+    """``"12:00-13:00, 15:30-15:45"`` -> ((12:00, 13:00), (15:30, 15:45)); empty text: no breaks."""
+    breaks = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            start, end = (time.fromisoformat(t.strip()) for t in part.split("-"))
+        except ValueError:
+            raise ValueError(f"break {part!r} is not HH:MM-HH:MM") from None
+        if end <= start:
+            raise ValueError(f"break {part!r} ends before it starts")
+        breaks.append((start, end))
+    return tuple(sorted(breaks))
+
+
 class Settings(BaseSettings):
     """Defaults start the embedded stack on 127.0.0.1."""
 
@@ -37,6 +54,7 @@ class Settings(BaseSettings):
     clickhouse_user: str = Field("default", description="ClickHouse user")
     clickhouse_password: SecretStr = Field(SecretStr(""), description="ClickHouse password")
     clickhouse_database: str = Field("callfloor", description="ClickHouse database")
+    clickhouse_cluster: str = Field("", description="ClickHouse cluster: replicated, sharded DDL ON CLUSTER")
     timezone: str = Field("Asia/Shanghai", description="business time zone (IANA name)")
     valid_call_seconds: int = Field(30, ge=0, description="talk seconds that make a valid connect")
     cdr_topic: str = Field("callfloor.cdr", min_length=1, description="topic the dialer writes")
@@ -54,6 +72,21 @@ class Settings(BaseSettings):
     dial_rate_floor_per_hour: float = Field(40.0, ge=0, description="alert when a rep dials slower")
     refresh_seconds: float = Field(30.0, gt=0, description="refresh of ClickHouse-backed gauges")
     pay_plan_file: Path | None = Field(None, description="payroll plan YAML")
+    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="the floor's one currency (ISO 4217)")
+    max_amount: Decimal = Field(
+        Decimal("10000000.00"), gt=0, lt=MONEY_LIMIT, decimal_places=2,
+        description="largest sale_amount, list_price or sold_price accepted",
+    )  # fmt: skip
+    late_horizon_days: int = Field(35, ge=1, le=36_500, description="calls dialed longer ago go to the DLQ")
+    snapshot_topic: str = Field(
+        "callfloor.rep_snapshots", min_length=1, description="compacted per-rep snapshots for the wallboard"
+    )
+    snapshot_interval_seconds: float = Field(0.25, gt=0, le=0.5, description="how often changed reps publish")
+    wallboard_host: str = Field("127.0.0.1", description="wallboard bind address")
+    wallboard_port: int = Field(6080, ge=1, le=65535, description="wallboard HTTP port")
+    wallboard_stale_seconds: float = Field(10.0, gt=0, description="data older than this shows the banner")
+    shift_breaks: str = Field("12:00-13:00", description="breaks in the shift, HH:MM-HH:MM, comma-separated")
+    alerts_url: str | None = Field(None, description="Alertmanager or Prometheus URL for firing alerts")
 
     @field_validator("timezone")
     @classmethod
@@ -72,9 +105,24 @@ class Settings(BaseSettings):
             raise ValueError(f"shift_end {value} must be after shift_start {start}")
         return value
 
+    @field_validator("shift_breaks")
+    @classmethod
+    def _breaks_parse(cls, value: str) -> str:
+        parse_breaks(value)
+        return value
+
+    @cached_property
+    def breaks(self) -> tuple[tuple[time, time], ...]:
+        return parse_breaks(self.shift_breaks)
+
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def cdr_rules(self) -> CdrRules:
+        """The floor's own rules on top of schema v1 (currency, amount bound, horizon)."""
+        return CdrRules(self.currency, self.max_amount, self.late_horizon_days)
 
     @property
     def clickhouse_token_file(self) -> Path:

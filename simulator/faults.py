@@ -16,12 +16,13 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from random import Random
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 
-from schemas.cdr import MAX_MESSAGE_BYTES
+from schemas.cdr import DEFAULT_RULES, ID_FIELDS, MAX_MESSAGE_BYTES
 
 Cdr = dict[str, Any]
 BaseFactory = Callable[[str], Cdr]
@@ -148,6 +149,43 @@ def future_event(rng: Random, base: BaseFactory) -> bytes:
     return _dumps(base("future"))
 
 
+# what a dialer's admin screen or a copy-paste slips into an id (the floor's default rules)
+_BAD_IDS: tuple[Callable[[str], str], ...] = (
+    lambda _: " ", lambda _: "\u3000", lambda v: f"{v}\u200b", lambda v: f"\u202e{v}",
+    lambda v: f"{v}\x00", lambda v: f" {v}", lambda v: f"{v}\t",
+)  # fmt: skip
+
+
+def bad_identifier(rng: Random, base: BaseFactory) -> bytes:
+    cdr = base("any")
+    field = rng.choice(ID_FIELDS)
+    cdr[field] = rng.choice(_BAD_IDS)(cdr[field])
+    return _dumps(cdr)
+
+
+def currency_mismatch(rng: Random, base: BaseFactory) -> bytes:
+    cdr = base(rng.choice(["sale", "any"]))
+    cdr["currency"] = rng.choice([c for c in ("USD", "EUR", "XXX", "CNY") if c != DEFAULT_RULES.currency])
+    return _dumps(cdr)
+
+
+def amount_too_large(rng: Random, base: BaseFactory) -> bytes:
+    cdr = base("sale")
+    over = DEFAULT_RULES.max_amount + rng.choice([Decimal("0.01"), Decimal(1), DEFAULT_RULES.max_amount * 99])
+    cdr[rng.choice(["sale_amount", "list_price", "sold_price"])] = f"{over:.2f}"
+    return _dumps(cdr)
+
+
+def too_old(rng: Random, base: BaseFactory) -> bytes:
+    """A valid call moved back past the horizon, every timestamp by the same days."""
+    cdr = base("any")
+    days = DEFAULT_RULES.late_horizon_days + rng.randint(1, 400)
+    for field in ("dialed_at", "answered_at", "ended_at"):
+        if cdr[field] is not None:
+            cdr[field] = _shift(cdr[field], -days * 86_400)
+    return _dumps(cdr)
+
+
 FAULTS: dict[str, Maker] = {
     "invalid_json": invalid_json,
     "not_an_object": not_an_object,
@@ -160,6 +198,10 @@ FAULTS: dict[str, Maker] = {
     "time_order": time_order,
     "talk_mismatch": talk_mismatch,
     "future_event": future_event,
+    "bad_identifier": bad_identifier,
+    "currency_mismatch": currency_mismatch,
+    "amount_too_large": amount_too_large,
+    "too_old": too_old,
 }
 REASONS = tuple(FAULTS)
 

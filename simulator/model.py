@@ -22,11 +22,13 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from schemas.cdr import DEFAULT_RULES
 from simulator.faults import make_bad
 
 KINDS = ("call", "duplicate", "correction", "bad", "late")
 SHIFT = (clock(9), clock(18))  # local shift hours; dialed_at always falls inside them
 DEFAULT_END_AFTER = clock(9, 15)  # before this, "today" has too little shift to simulate
+HORIZON = DEFAULT_RULES.late_horizon_days  # days the simulator may reach back
 ANSWERED = frozenset({"answered", "voicemail", "abandoned"})  # calls that have answered_at
 UNANSWERED = ("no_answer", "busy", "failed", "congestion")
 RING_MS = {"answered": (4000, 25000), "voicemail": (8000, 30000), "abandoned": (4000, 20000),
@@ -63,6 +65,8 @@ class SimulationSpec:
         ZoneInfo(self.timezone)  # raises for an unknown zone
         checks = {
             "reps >= 1": self.reps >= 1, "days >= 1": self.days >= 1, "rate >= 0": self.rate >= 0,
+            # older calls would be too_old for the worker (CALLFLOOR_LATE_HORIZON_DAYS)
+            f"days <= {HORIZON} (the default late horizon)": self.days <= HORIZON,
             "calls >= 1 (0 only with live)": self.calls > 0 or (self.live and self.calls == 0),
             "campaigns >= 1": self.campaigns >= 1,
             "1 <= teams <= reps": self.teams is None or 1 <= self.teams <= self.reps,

@@ -6,7 +6,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
-from streams.fetch_batches import BatchingApp
+from streams.faust_internals import BatchingApp
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -25,8 +25,10 @@ GROUP_TIMEOUTS = {
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     """A Faust app with the CDR agent and /metrics installed (a fresh registry by default)."""
     from streams.cdr_agent import BUFFERED_CHUNKS, CHUNK_ROWS, install_cdr_agent
+    from streams.health import install_health
     from streams.live_metrics import install_live_metrics
     from streams.pipeline_metrics import PipelineMetrics
+    from streams.snapshots import install_snapshots
 
     app = BatchingApp(
         settings.app_id,
@@ -49,6 +51,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     registry = registry if registry is not None else CollectorRegistry()
     pipeline = install_cdr_agent(app, settings, PipelineMetrics(registry))
-    install_live_metrics(app, settings, pipeline, registry)
+    collector = install_live_metrics(app, settings, pipeline, registry)
+    install_snapshots(app, settings, pipeline, collector)
+    install_health(app, settings, pipeline)
+    app.live_collector = collector  # type: ignore[attr-defined]
     app.pipeline = pipeline  # type: ignore[attr-defined]
     return app

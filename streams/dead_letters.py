@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import faust
 
 from schemas.cdr import MAX_MESSAGE_BYTES
-from streams.batch import DeadLetter
+from streams.routing import DeadLetter
 
 REPUBLISH_LIMIT = 512 * 1024
 KEPT_BYTES = MAX_MESSAGE_BYTES

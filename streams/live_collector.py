@@ -54,13 +54,16 @@ class LiveCollector(Collector):
         now = self.clock()
         today = business_day(now, self.settings.zone)
         targets = self.targets()
-        reps = self._reps_today(today, targets)
+        reps = self.reps_today(today, targets)
         yield from self._rep_families(reps, targets)
         yield from self._team_targets(targets)
         yield from self._shift_families(now)
         yield from self._campaign_families()
 
-    def _reps_today(self, today: date, targets: TargetSet | None) -> dict[str, tuple[str, Contribution]]:
+    def reps_today(self, today: date, targets: TargetSet | None) -> dict[str, tuple[str, Contribution]]:
+        """(rep, (team, today's counters)) this worker reports: the reps of its seeded partitions, and
+        reps with a target but no call yet whose partition it holds. /metrics and the snapshots
+        for the wallboard both use it, so they always name the same reps."""
         owned = self.exported_partitions()
         reps = {rep: (team, c) for rep, team, c in self.state.day_counters(today, owned)}
         for rep in targets.reps if targets else ():

@@ -86,7 +86,7 @@ class TargetsKeeper(Collector):
         log.error("targets file refused, previous targets stay in force: %s", error)
 
     async def tick(self) -> None:
-        if self.watcher.check():
+        if await self.watcher.check_async():  # parsed in a thread: a big file must not stall the agent
             log.info("targets reloaded from %s", self.settings.targets_file)
             self._remember_current()
         while self._unrecorded:  # every version that was in force, even briefly, in order
@@ -147,7 +147,7 @@ def install_live_metrics(
         settings,
         pipeline.state,
         exported_partitions=pipeline.exported_partitions,
-        partition_of=lambda rep: partition_for(rep, settings.partitions),
+        partition_of=lambda rep: partition_for(rep, pipeline.topic_partitions),
         targets=targets.in_force,
         month_before_today=lambda: gauges.month,
         campaign_abandons=lambda: gauges.abandons,

@@ -66,9 +66,15 @@ class PartitionState:
         seen = self.seen[facts.call_id] = (facts.rank, key, counters)
         return seen
 
+    def remember_superseded(self, call_id: str, rank: int, day: date) -> None:
+        """A call whose winning version counts elsewhere (another partition, or a day
+        outside the window): known, so older copies stay stale, but no rep's figures here."""
+        self.seen[call_id] = (rank, ("", day), NO_COUNTS)
+
     def count(self, seen: Seen, sign: int) -> None:
-        sums = self.sums[seen[1]]
-        sums[:] = map(add if sign > 0 else sub, sums, seen[2])
+        sums = self.sums.get(seen[1])
+        if sums is not None:  # a superseded call has no sums to take from
+            sums[:] = map(add if sign > 0 else sub, sums, seen[2])
 
     def forget_before(self, first: date) -> None:
         self.seen = {call_id: s for call_id, s in self.seen.items() if s[1][1] >= first}
@@ -98,9 +104,12 @@ class LiveState:
     def owns(self, partition: int) -> bool:
         return partition in self.partitions
 
-    def seed(self, partition: int, calls: Iterable[CallFacts]) -> None:
-        """Replace a partition's state with what ClickHouse holds for it."""
+    def seed(self, partition: int, calls: Iterable[CallFacts], superseded: Iterable[CallFacts] = ()) -> None:
+        """Replace a partition's state with what ClickHouse holds for it: ``calls`` count
+        here; ``superseded`` are calls whose winning version counts on another partition."""
         state = PartitionState()
+        for facts in superseded:
+            state.remember_superseded(facts.call_id, facts.rank, facts.day)
         for facts in calls:
             if facts.day >= self._first_day:
                 state.count(state.remember(facts), +1)
@@ -126,6 +135,9 @@ class LiveState:
         if previous is not None and previous[0] >= facts.rank:
             return Verdict.STALE
         if facts.day < self._first_day:
+            if previous is not None:  # its old version counted in the window: take that back
+                state.count(previous, -1)
+                state.remember_superseded(facts.call_id, facts.rank, facts.day)
             return Verdict.OUTSIDE_WINDOW
         state.count(state.remember(facts), +1)
         if previous is None:
@@ -134,10 +146,11 @@ class LiveState:
         return Verdict.CORRECTION
 
     def seen_calls(self, partition: int) -> Iterator[CallFacts]:
-        """What the partition remembers, as the calls it was built from."""
+        """The calls that count on the partition, as it was built from them."""
         state = self.partitions[partition]
         for call_id, (rank, (rep_id, day), counters) in state.seen.items():
-            yield CallFacts(call_id, rank, rep_id, state.teams.get(rep_id, ""), day, counters)
+            if rep_id:  # not a superseded call
+                yield CallFacts(call_id, rank, rep_id, state.teams.get(rep_id, ""), day, counters)
 
     def day_counters(
         self, day: date, partitions: Iterable[int] | None = None

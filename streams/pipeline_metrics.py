@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streams.batch import BatchOutcome
 from streams.live_state import Verdict
+from streams.routing import PieceOutcome
 
 FLUSH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -62,7 +62,7 @@ class PipelineMetrics:
         """NaN until a first CDR is seen, so "no data" never reads as "fresh"."""
         return math.nan if self._newest_event is None else max(0.0, time.time() - self._newest_event)
 
-    def observe_batch(self, events: int, outcome: BatchOutcome) -> None:
+    def observe_piece(self, events: int, outcome: PieceOutcome) -> None:
         self.processed.inc(events)
         for letter in outcome.dead_letters:
             self.rejected.labels(letter.reason.value).inc()

@@ -1,17 +1,23 @@
 """Hot reload of the targets file, without Faust so it can be tested on its own.
 
-The worker calls :meth:`TargetsWatcher.check` from a timer every few seconds. A
+The worker awaits :meth:`TargetsWatcher.check_async` from a timer every few seconds. A
 supervisor may save a broken file mid-shift: the floor must keep the targets it
 had, the mistake must be reported (once, not every few seconds) and counted,
 and the next good save must take effect without a restart.
+
+Reading and parsing run in a thread: a 1 MB file of 10,000 reps took 5.7 s to parse,
+and on the event loop that stalled the CDR agent and ``/metrics`` for as long. Only
+taking the result into use (a few assignments) happens on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,6 +29,16 @@ log = logging.getLogger(__name__)
 HISTORY = 8  # loaded sets kept for in_force(); more than enough for future-dated files
 
 Stamp = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    """What the file held when looked at (off the loop), before any state changes."""
+
+    stamp: Stamp | None = None
+    digest: str = ""
+    parsed: TargetSet | TargetsError | None = None  # None: not parsed (nothing new to parse)
+    unreadable: OSError | None = None
 
 
 class TargetsWatcher:
@@ -62,31 +78,49 @@ class TargetsWatcher:
 
     def check(self) -> bool:
         """True when a changed, valid file replaced ``current``; cheap (one stat) otherwise."""
+        return self._apply(self._probe())
+
+    async def check_async(self) -> bool:
+        """:meth:`check` with the file read and parsed in a thread, so the loop keeps running."""
+        return self._apply(await asyncio.to_thread(self._probe))
+
+    def _probe(self) -> _Probe | None:
+        """Stat, read and parse as needed; changes nothing (``None``: unchanged on disk)."""
         if self.path is None:
-            return False
+            return None
         try:
             stamp = _stamp(os.stat(self.path))
             if stamp == self._stamp:
-                return False
+                return None
             stamp, data = self._read()
         except OSError as exc:  # vanished, or permissions changed
+            return _Probe(unreadable=exc)
+        digest = hashlib.sha256(data).hexdigest()
+        if (self.current is not None and digest == self.current.sha256) or digest == self._reported:
+            return _Probe(stamp, digest)
+        try:
+            return _Probe(stamp, digest, parse_targets(data, str(self.path)))
+        except TargetsError as exc:
+            return _Probe(stamp, digest, exc)
+
+    def _apply(self, probe: _Probe | None) -> bool:
+        if probe is None:
+            return False
+        if probe.unreadable is not None:
             self._stamp = None  # read again as soon as it is back
-            error = self._unreadable(exc)
+            error = self._unreadable(probe.unreadable)
             self._report(f"unreadable: {error}", error)
             return False
-        self._stamp = stamp
-        digest = hashlib.sha256(data).hexdigest()
-        if self.current is not None and digest == self.current.sha256:
+        self._stamp = probe.stamp
+        if self.current is not None and probe.digest == self.current.sha256:
             self._clear()  # touched, or put back as it was: nothing to reload
             return False
-        if digest == self._reported:
+        if probe.parsed is None:
             return False  # the same broken content, already reported
-        try:
-            targets = parse_targets(data, str(self.path))
-        except TargetsError as exc:
-            self._report(digest, exc)
+        if isinstance(probe.parsed, TargetsError):
+            self._report(probe.digest, probe.parsed)
             return False
-        self._take(targets)
+        self._take(probe.parsed)
         self.reloads += 1
         return True
 

@@ -62,6 +62,7 @@ def settings(broker: LocalBroker, clickhouse: ClickHouseProcess) -> Settings:
         kafka_bootstrap=broker.bootstrap,
         clickhouse_url=clickhouse.url,
         cdr_topic=f"cdr.t{n}",
+        snapshot_topic=f"snapshots.t{n}",
         app_id=f"callfloor-t{n}",
         clickhouse_database=f"callfloor_t{n}",
         partitions=4,

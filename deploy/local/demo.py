@@ -83,12 +83,13 @@ def write_demo_targets(path: Path, spec: SimulationSpec, rate: float) -> None:
 def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
     ch_port = _port_of(settings.clickhouse_url, 8123)
     kafka_port = _port_of(settings.kafka_bootstrap, 9092)
-    _check_ports({"Kafka": kafka_port, "ClickHouse": ch_port, "worker web": settings.web_port})
+    _check_ports({"Kafka": kafka_port, "ClickHouse": ch_port, "worker web": settings.web_port,
+                  "wallboard": settings.wallboard_port})  # fmt: skip
     home = settings.data_dir.resolve()
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     broker = LocalBroker(port=kafka_port, log_path=logs / "broker.log")
-    clickhouse = worker = feeder = None
+    clickhouse = worker = wallboard = feeder = None
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     spec = SimulationSpec(reps=reps, calls=0, rate=rate, live=True, late=0.01, duplicates=0.01,
@@ -111,6 +112,8 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         print("starting worker ...", flush=True)
         worker = spawn(callfloor_command("worker"), settings.to_env(), logs / "worker.log")
         wait_for_port("127.0.0.1", settings.web_port, 60, "the worker")
+        wallboard = spawn(callfloor_command("wallboard"), settings.to_env(), logs / "wallboard.log")
+        wait_for_port(settings.wallboard_host, settings.wallboard_port, 60, "the wallboard")
         feeder = threading.Thread(
             target=produce, args=(spec, settings.kafka_bootstrap, settings.cdr_topic),
             kwargs={"stop": stopping}, daemon=True, name="simulated-dialer",
@@ -129,6 +132,7 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         print("\nstopping ...", flush=True)
         if feeder is not None:
             feeder.join(timeout=30)  # the simulated dialer flushes while the broker is still up
+        stop(wallboard)
         stop(worker)
         stop(clickhouse)
         broker.stop()
@@ -149,6 +153,9 @@ def _print_where_to_look(settings: Settings, ch_port: int, logs: Path, rate: flo
              f"WHERE business_day = '{today}' ORDER BY dials DESC LIMIT 5")
     print(f"""
 callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
+
+  the wallboard (open it in a browser; ?lang=zh for Chinese, ?team=team-01 for one team):
+      http://{settings.wallboard_host}:{settings.wallboard_port}/
 
   today's exact per-rep report (what payroll reads), in another terminal:
       .venv/bin/callfloor report --from {today} --to {today} --format csv

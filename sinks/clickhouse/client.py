@@ -8,6 +8,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from schemas.settings import Settings, is_loopback
+from sinks.clickhouse.cluster import CLIENT_SETTINGS as CLUSTER_CLIENT_SETTINGS
 
 
 def connect(settings: Settings, *, database: str | None = None, **kwargs: object) -> Client:
@@ -17,6 +18,8 @@ def connect(settings: Settings, *, database: str | None = None, **kwargs: object
         raise ValueError(
             f"CALLFLOOR_CLICKHOUSE_URL must look like http://host:8123, got {url.geturl()!r}"
         )
+    if settings.clickhouse_cluster:
+        kwargs["settings"] = {**CLUSTER_CLIENT_SETTINGS, **dict(kwargs.get("settings") or {})}
     return clickhouse_connect.get_client(
         host=url.hostname,
         port=url.port or (8443 if url.scheme == "https" else 8123),

@@ -21,14 +21,18 @@ from clickhouse_connect.driver.client import Client
 from schemas.kpis import KPI_COUNTERS, KpiCounter
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.cluster import create_database, on_cluster
 from sinks.clickhouse.targets import TARGET_STATEMENTS
 
 CALLS_TABLE = "calls"
+# the instant the local hour began; rows written before the column existed get the UTC hour
+_HOUR_START = "hour_start DateTime('UTC') DEFAULT toStartOfHour(dialed_at)"
 
 
 def kpi_sum(counter: KpiCounter) -> str:
     """``sum(column) AS name`` for one KPI counter: the one way every read totals it."""
-    return f"toInt64(sum({counter.column})) AS {counter.sum_alias}"
+    return f"sum(toInt128({counter.column})) AS {counter.sum_alias}"  # Int64 would wrap on money
+
 
 # One column per KPI counter (schemas.kpis): what this call version adds to its rep's day.
 _COUNTER_COLUMNS = ",\n    ".join(f"{c.column:<15} {c.column_type}" for c in KPI_COUNTERS)
@@ -47,6 +51,7 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
     ended_at        DateTime64(3, 'UTC'),
     business_day    Date,
     business_hour   UInt8,
+    {_HOUR_START},
     disposition     LowCardinality(String),
     amd             LowCardinality(Nullable(String)),
     talk_seconds    UInt32,
@@ -68,15 +73,18 @@ ORDER BY call_id
 # ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning version.
 EXACT_CALLS = f"{CALLS_TABLE} FINAL WHERE 1"
 
+# Money sums in Int128 / Decimal128 (kpi_sum, and list/sold prices summed as Decimal128):
+# an Int64 sum wraps silently and Decimal(18, 2) * 100 overflows near the schema's limit.
 # Price control (Σ sold / Σ list over sales) is not a per-call counter: its two sums, in cents.
 PRICE_SUMS = """
-    sumIf(toInt64(list_price * 100), outcome = 'sale' AND list_price IS NOT NULL) AS list_cents,
-    sumIf(toInt64(sold_price * 100), outcome = 'sale' AND sold_price IS NOT NULL) AS sold_cents
+    toInt128(sumIf(list_price, outcome = 'sale' AND list_price IS NOT NULL) * 100) AS list_cents,
+    toInt128(sumIf(sold_price, outcome = 'sale' AND sold_price IS NOT NULL) * 100) AS sold_cents
 """
 
 _SUMS = f"""
     {", ".join(kpi_sum(c) for c in KPI_COUNTERS)},{PRICE_SUMS}"""
 
+# OR REPLACE: a database made by an older version gets today's definitions at start-up.
 _REP_DAY = f"""
 CREATE OR REPLACE VIEW rep_day AS
 SELECT business_day, rep_id, any(team_id) AS team_id, {_SUMS}
@@ -86,10 +94,11 @@ GROUP BY business_day, rep_id
 
 _REP_HOUR = f"""
 CREATE OR REPLACE VIEW rep_hour AS
-SELECT business_day, business_hour, rep_id, any(team_id) AS team_id, {_SUMS}
+SELECT business_day, business_hour, hour_start, rep_id, any(team_id) AS team_id, {_SUMS}
 FROM {EXACT_CALLS}
-GROUP BY business_day, business_hour, rep_id
+GROUP BY business_day, business_hour, hour_start, rep_id
 """
+_ADD_HOUR_START = f"ALTER TABLE {CALLS_TABLE} ADD COLUMN IF NOT EXISTS {_HOUR_START} AFTER business_hour"
 
 # Every partition a call ever arrived on. ``calls`` keeps only a call's winning copy (a
 # losing one can vanish at insert or merge), so this is how a worker seeding partition p
@@ -104,17 +113,20 @@ CREATE TABLE IF NOT EXISTS {PARTITIONS_TABLE} (
 ORDER BY (kafka_partition, call_id, business_day)
 """
 
-STATEMENTS: tuple[str, ...] = (_CALLS, _CALL_PARTITIONS, _REP_DAY, _REP_HOUR, *TARGET_STATEMENTS)
+STATEMENTS: tuple[str, ...] = (
+    _CALLS, _CALL_PARTITIONS, _REP_DAY, _ADD_HOUR_START, _REP_HOUR, *TARGET_STATEMENTS
+)
 
 
 def apply_schema(settings: Settings) -> Client:
     """Create the database, tables and views (safe on every start); return a client to it."""
+    cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
     with connect(settings, database="") as admin:
-        admin.command(f"CREATE DATABASE IF NOT EXISTS `{settings.clickhouse_database}`")
+        admin.command(create_database(database, cluster))
     from sinks.clickhouse.payroll_ddl import ensure_payroll_schema  # it builds on this module's tables
 
     client = connect(settings)
-    for statement in STATEMENTS:
+    for statement in on_cluster(STATEMENTS, cluster, database) if cluster else STATEMENTS:
         client.command(statement)
     ensure_payroll_schema(client, settings.timezone)
     return client

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schemas.cdr import CDR, parse_cdr
+from schemas.cdr import CDR, DEFAULT_RULES, CdrRules, parse_cdr
 from schemas.kpis import COUNTER_NAMES, business_day, contribution, reported_counters
 from schemas.rejections import CDRRejected
 from schemas.settings import Settings
@@ -176,7 +176,7 @@ class Expected:
 
 
 def expected_from(sent: Iterable[Sent], zone: ZoneInfo, valid_call_seconds: int = 30,
-                  now: datetime | None = None) -> Expected:  # fmt: skip
+                  now: datetime | None = None, rules: CdrRules = DEFAULT_RULES) -> Expected:  # fmt: skip
     """The README's rule, applied independently: highest version wins; among equal
     versions, the first received (lowest Kafka offset) wins. Hand-made traffic keeps
     each call_id on one key, so offsets of a call are comparable."""
@@ -184,7 +184,7 @@ def expected_from(sent: Iterable[Sent], zone: ZoneInfo, valid_call_seconds: int 
     rejected = []
     for record in sent:
         try:
-            cdr = parse_cdr(record.value or b"", now=now)
+            cdr = parse_cdr(record.value or b"", now=now, rules=rules)
         except CDRRejected as exc:
             rejected.append((record, exc.reason.value))
             continue

@@ -65,6 +65,15 @@ def test_catchup_benchmark_runs() -> None:
     assert len(drain["deciles_events_per_s"]) == 10 and "events_per_s" in ratio
 
 
+def test_wallboard_benchmark_runs() -> None:
+    screen, metrics, cpu = run_benchmark("wallboard", "--rate", "300", "--seconds", "4", "--warmup", "1",
+                                         "--reps", "20", "--screens", "3")  # fmt: skip
+    assert screen["what"].startswith("produce") and metrics["what"].startswith("baseline")
+    for line in (screen, metrics):
+        assert line["n"] > 0 and {"p50_s", "p99_s", "max_s", "screens"} <= line.keys()
+    assert {"cpu_per_screen_percent", "baseline_cpu_no_screen_percent"} <= cpu.keys()
+
+
 def test_endpoint_requests_benchmark_runs() -> None:
     argv = [sys.executable, "-m", "benchmarks.endpoint_requests", "--requests", "10", "--rows", "200"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=150)

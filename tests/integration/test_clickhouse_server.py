@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from deploy.local.clickhouse import EmbeddedClickHouse
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -189,18 +189,12 @@ def test_refuses_non_loopback_host_without_password(tmp_path: Path) -> None:
     EmbeddedClickHouse(tmp_path / "data", host="0.0.0.0", password="s3cret")  # not started
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_password_protected_server(tmp_path: Path) -> None:
     """In its own process (chdb allows one data directory per process), stopped by SIGTERM."""
     port, password = free_port(), "pa55-w0rd!"
     code = (
         "import logging, sys; from pathlib import Path; "
-        "from deploy.local.clickhouse_server import serve; logging.basicConfig(level=logging.DEBUG); "
+        "from deploy.local.clickhouse import serve; logging.basicConfig(level=logging.DEBUG); "
         f"serve(Path(sys.argv[1]), '127.0.0.1', {port}, 'default', sys.argv[2])"
     )
     proc = subprocess.Popen(

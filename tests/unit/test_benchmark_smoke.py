@@ -14,3 +14,11 @@ def test_scrape_cardinality_benchmark_runs() -> None:
     lines = [orjson.loads(line) for line in done.stdout.splitlines()]
     assert [line["what"] for line in lines][0] == "live collector"
     assert lines[0]["series"] > 20 * 12 and "ratio" in lines[1]
+
+
+def test_cdr_checks_benchmark_runs() -> None:
+    argv = [sys.executable, "-m", "benchmarks.cdr_checks", "--events", "300", "--runs", "1"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=True)
+    lines = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert [line["what"] for line in lines] == ["ascii ids", "cjk/full-width ids"]
+    assert all(line["us_per_cdr"] > 0 and line["baseline_us_per_cdr"] > 0 for line in lines)

@@ -1,6 +1,6 @@
 """Fuzzing ``parse_cdr``: whatever the bytes, the answer is a CDR or CDRRejected.
 
-The worker turns any other exception into a dead letter too (streams.batch.validate), but
+The worker turns any other exception into a dead letter too (streams.routing.validate), but
 only by logging a validator bug; these properties keep such bugs out of the validator.
 """
 

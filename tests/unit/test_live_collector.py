@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.settings import Settings
-from streams.batch import RawEvent, process_batch
 from streams.live_collector import LiveCollector
 from streams.live_state import LiveState
+from streams.routing import RawEvent, route_piece
 from tests.factories import cdr_dict, encode, unanswered
 
 SETTINGS = Settings()  # Asia/Shanghai, shift 09:00-18:00
@@ -62,7 +62,7 @@ def build(
 
 def feed(state: LiveState, partition: int, *events: dict, now: datetime) -> None:
     raw = [RawEvent(partition, i, b"k", encode(e)) for i, e in enumerate(events)]
-    process_batch(raw, state, zone=SETTINGS.zone, valid_call_seconds=30, now=now)
+    route_piece(raw, state, zone=SETTINGS.zone, valid_call_seconds=30, now=now)
 
 
 def actual(samples: dict, rep: str, metric: str, period: str = "day") -> float | None:

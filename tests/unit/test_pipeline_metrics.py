@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
-from streams.batch import RawEvent, process_batch
 from streams.live_state import LiveState
 from streams.pipeline_metrics import PipelineMetrics
+from streams.routing import RawEvent, route_piece
 from tests.factories import cdr_dict, encode
 
 NOW = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
@@ -22,8 +22,8 @@ def test_batch_counts_rejects_by_reason_duplicates_and_corrections() -> None:
     state.seed(0, [])
     events = [cdr_dict(), cdr_dict(), cdr_dict(version=2), b"{", b"[]", b"{"]
     raw = [RawEvent(0, i, b"k", e if isinstance(e, bytes) else encode(e)) for i, e in enumerate(events)]
-    outcome = process_batch(raw, state, zone=Settings().zone, valid_call_seconds=30, now=NOW)
-    metrics.observe_batch(len(raw), outcome)
+    outcome = route_piece(raw, state, zone=Settings().zone, valid_call_seconds=30, now=NOW)
+    metrics.observe_piece(len(raw), outcome)
     metrics.observe_flush(3, 0.02)
     metrics.observe_sink_failure(RuntimeError("down"))
     metrics.set_lag("cdr", {0: 5, 1: 0}, gone=[])

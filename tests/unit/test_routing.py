@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sinks.clickhouse.calls import COLUMNS, rank
-from streams.batch import RawEvent, process_batch
 from streams.live_state import LiveState, Verdict
+from streams.routing import RawEvent, route_piece
 from tests.factories import cdr_dict, encode, unanswered
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -22,7 +22,7 @@ def run(events: list[RawEvent], state: LiveState | None = None):
     for event in events:
         if not state.owns(event.partition):
             state.seed(event.partition, [])
-    return process_batch(events, state, zone=ZONE, valid_call_seconds=30, now=NOW), state
+    return route_piece(events, state, zone=ZONE, valid_call_seconds=30, now=NOW), state
 
 
 def ev(offset: int, data: dict | bytes, partition: int = 0) -> RawEvent:

@@ -1,4 +1,4 @@
-"""One batch of raw Kafka messages in, rows for ClickHouse and dead letters out.
+"""One write piece of Kafka records in, rows for ClickHouse and dead letters out.
 
 Pure logic over :class:`LiveState`: no Kafka, no ClickHouse, so every routing
 rule (reject, duplicate, correction, late) is unit-testable.
@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from schemas.cdr import CDR, parse_cdr
+from schemas.cdr import CDR, DEFAULT_RULES, CdrRules, parse_cdr
 from schemas.kpis import counters
 from schemas.rejections import CDRRejected, Rejection
 from sinks.clickhouse.calls import BUSINESS_DAY, RANK, Row, call_row
@@ -23,7 +23,7 @@ from streams.live_state import CallFacts, LiveState, Verdict
 log = logging.getLogger(__name__)
 
 
-class Record(Protocol):
+class KafkaRecord(Protocol):
     """What the pipeline reads of a Kafka record: aiokafka's ConsumerRecord as fetched
     (no copy is made per record), or a :class:`RawEvent`."""
 
@@ -50,23 +50,23 @@ class RawEvent(NamedTuple):
 class DeadLetter:
     """A rejected message, kept byte for byte, with why and where it came from."""
 
-    event: Record
+    event: KafkaRecord
     reason: Rejection
     detail: str
 
 
 @dataclass
-class BatchOutcome:
+class PieceOutcome:
     rows: list[Row] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     verdicts: Counter[Verdict] = field(default_factory=Counter)
     newest_event: datetime | None = None
 
 
-def validate(event: Record, now: datetime) -> CDR | DeadLetter:
+def validate(event: KafkaRecord, now: datetime, rules: CdrRules = DEFAULT_RULES) -> CDR | DeadLetter:
     """Never raises: whatever the bytes are, the answer is a call or a dead letter."""
     try:
-        cdr = parse_cdr(event.value or b"", now=now)
+        cdr = parse_cdr(event.value or b"", now=now, rules=rules)
     except CDRRejected as rejected:
         return DeadLetter(event, rejected.reason, rejected.detail)
     except Exception as exc:  # noqa: BLE001 - a validator bug must not stop the floor
@@ -75,21 +75,24 @@ def validate(event: Record, now: datetime) -> CDR | DeadLetter:
     return cdr
 
 
-def process_batch(
-    events: Iterable[Record],
+def route_piece(
+    events: Iterable[KafkaRecord],
     state: LiveState,
     *,
     zone: ZoneInfo,
     valid_call_seconds: int,
     now: datetime,
-) -> BatchOutcome:
-    """Route each event; the partitions of ``events`` must already be seeded in ``state``."""
-    outcome = BatchOutcome()
+    rules: CdrRules = DEFAULT_RULES,
+) -> PieceOutcome:
+    """Route each event; the partitions of ``events`` must already be seeded in ``state``.
+
+    ``rules``: the floor's currency, amount bound and horizon (``Settings.cdr_rules``)."""
+    outcome = PieceOutcome()
     state.roll()
     rows, verdicts = outcome.rows, outcome.verdicts
     newest = None
     for event in events:
-        cdr = validate(event, now)
+        cdr = validate(event, now, rules)
         if isinstance(cdr, DeadLetter):
             outcome.dead_letters.append(cdr)
             continue

@@ -1,0 +1,188 @@
+"""How long from a CDR being produced to its number on the wallboard's connected screens,
+beside produce -> /metrics in the same run, and the wallboard's CPU per connected screen.
+
+A worker and ``callfloor wallboard`` run on a stack of their own. Live simulated CDRs are
+produced at a steady rate (2,000/s by default). Each screen is an SSE client of
+``/events``, exactly what the page's EventSource receives; per rep it notes when the dials
+it shows change. The k-th outbound call of a rep is visible on a screen at the first event
+showing >= k dials (same rule as ``benchmarks.latency`` for /metrics, scraped every 0.1 s).
+
+CPU per screen: the wallboard's CPU seconds per second during a phase with no screen
+connected, then during the measured phase with ``--screens`` connected, at the same rate;
+the difference divided by the screens.
+
+    .venv/bin/python -m benchmarks.wallboard --rate 2000 --seconds 30 --screens 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import threading
+import time
+from collections import defaultdict
+
+import aiohttp
+import orjson
+
+from benchmarks.harness import Stack, conditions, emit, main_guard, note, wait_assigned
+from benchmarks.latency import MetricsWatcher, metrics_latencies, percentiles, produce_paced
+from deploy.local.broker import wait_for_port
+from deploy.local.processes import callfloor_command
+from simulator import SimulationSpec
+from simulator.model import daytime_zone
+from streams.topics import ensure_topics
+from tests.support.ports import free_port
+from tests.support.waiting import wait_for
+
+History = dict[str, list[tuple[float, int]]]
+
+
+class Screens(threading.Thread):
+    """``count`` SSE clients on one event loop; per screen, per rep: (arrival time, dials)."""
+
+    def __init__(self, url: str, count: int) -> None:
+        super().__init__(name="screens", daemon=True)
+        self.url, self.count = url, count
+        self.seen: list[History] = [defaultdict(list) for _ in range(count)]
+        self.events = 0
+        self.connected = threading.Event()
+        self.error: BaseException | None = None
+        self._loop = asyncio.new_event_loop()
+        self._quit: asyncio.Event | None = None
+
+    def run(self) -> None:
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            self.error = exc
+
+    async def _main(self) -> None:
+        self._quit = asyncio.Event()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
+            tasks = [asyncio.create_task(self._screen(session, i)) for i in range(self.count)]
+            await self._quit.wait()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _screen(self, session: aiohttp.ClientSession, index: int) -> None:
+        seen = self.seen[index]
+        async with session.get(self.url) as response:
+            if index == self.count - 1:
+                self.connected.set()
+            async for line in response.content:
+                if not line.startswith(b"data: "):
+                    continue
+                arrived = time.time()
+                self.events += 1
+                for row in orjson.loads(line[6:])["reps"]:
+                    dials = row["cells"]["dials"]["value"]
+                    history = seen[row["rep"]]
+                    if not history or history[-1][1] != dials:
+                        history.append((arrived, dials))
+
+    def finish(self) -> None:
+        if self._quit is not None:
+            self._loop.call_soon_threadsafe(self._quit.set)
+        self.join(timeout=30)
+        if self.error:
+            raise RuntimeError("screens failed") from self.error
+
+    def lowest_total(self) -> int:
+        """Dials today on the screen that is furthest behind."""
+        return min(sum(h[-1][1] for h in seen.values() if h) for seen in self.seen)
+
+
+def run(args: argparse.Namespace) -> None:
+    zone = daytime_zone()  # today's numbers are compared: run where it is mid-afternoon
+    spec = SimulationSpec(reps=args.reps, calls=0, live=True, rate=args.rate, seed=args.seed, timezone=zone)
+    with Stack("wallboard", partitions=args.partitions) as stack:
+        settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port())
+        ensure_topics(settings)
+        worker = stack.worker(settings)
+        board = stack.start("wallboard", callfloor_command("wallboard"), settings)
+        wait_for_port("127.0.0.1", settings.wallboard_port, 60, "the wallboard")
+        waited = wait_assigned([worker], args.partitions)
+        note(f"worker holds all {args.partitions} partitions after {waited:.1f}s")
+
+        note(f"phase 1: {args.rate:g} CDR/s for {args.seconds:g}s, no screen connected")
+        cpu_before = board.cpu_seconds()
+        quiet_started = time.monotonic()
+        first = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, spec, args.seconds)
+        cpu_idle = (board.cpu_seconds() - cpu_before) / (time.monotonic() - quiet_started)
+        dials_first = sum(1 for s in first if s[2])
+
+        screens = Screens(f"http://127.0.0.1:{settings.wallboard_port}/events", args.screens)
+        watcher = MetricsWatcher(settings.web_port, args.scrape_every)
+        screens.start()
+        watcher.start()
+        try:
+            if not screens.connected.wait(30):
+                raise RuntimeError("the screens did not connect")
+            _wait_shown(watcher, screens, dials_first, "phase 1 on /metrics and on every screen")
+            note(f"phase 2: {args.rate:g} CDR/s for {args.seconds:g}s, {args.screens} screens connected")
+            cpu_before = board.cpu_seconds()
+            started = time.monotonic()
+            later = dataclasses.replace(spec, seed=args.seed + 1)
+            sent = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, later, args.seconds)
+            produce_seconds = time.monotonic() - started
+            cpu_screens = (board.cpu_seconds() - cpu_before) / produce_seconds
+            dials_all = dials_first + sum(1 for s in sent if s[2])
+            _wait_shown(watcher, screens, dials_all, "every call on /metrics and on every screen")
+        finally:
+            watcher.finish()
+            screens.finish()
+        worker.check_alive()
+        board.check_alive()
+
+        after = sent[0][3] + args.warmup
+        screen_latencies = [lat for seen in screens.seen for lat in _latencies(sent, seen, after)]
+        cond = conditions(rate=args.rate, achieved_rate=round(len(sent) / produce_seconds, 1),
+                          seconds=args.seconds, warmup_s=args.warmup, reps=args.reps, screens=args.screens,
+                          partitions=args.partitions, scrape_every_s=args.scrape_every,
+                          snapshot_interval_s=settings.snapshot_interval_seconds,
+                          sse_events=screens.events)  # fmt: skip
+        emit("wallboard", "produce -> number on a connected screen (SSE, every screen)",
+             **percentiles(screen_latencies), **cond)  # fmt: skip
+        emit("wallboard", "baseline: produce -> /metrics (rep dials), same run",
+             **percentiles(_latencies(sent, watcher.seen, after)), **cond)  # fmt: skip
+        per_screen = (cpu_screens - cpu_idle) / max(1, args.screens)
+        emit("wallboard", "wallboard CPU per connected screen",
+             cpu_per_screen_percent=round(100 * per_screen, 3),
+             cpu_with_screens_percent=round(100 * cpu_screens, 2),
+             baseline_cpu_no_screen_percent=round(100 * cpu_idle, 2), **cond)  # fmt: skip
+
+
+def _wait_shown(watcher: MetricsWatcher, screens: Screens, dials: int, what: str) -> None:
+    wait_for(lambda: watcher.total() >= dials and screens.lowest_total() >= dials, 120, what,
+             progress=lambda: f"/metrics {watcher.total():,}, slowest screen "
+                              f"{screens.lowest_total():,} of {dials:,} dials")  # fmt: skip
+
+
+def _latencies(sent: list[tuple], seen: History, after: float) -> list[float]:
+    """As metrics_latencies, counting from the dials each rep already had before ``sent``."""
+    shifted: History = {}
+    for rep, history in seen.items():
+        base = next((d for t, d in reversed(history) if t < sent[0][3]), 0)
+        shifted[rep] = [(t, d - base) for t, d in history if t >= sent[0][3]]
+    return metrics_latencies(sent, shifted, after)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=2000.0, help="CDRs per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long each phase produces")
+    parser.add_argument("--screens", type=int, default=20, help="connected SSE clients")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of calls left out of the figures")
+    parser.add_argument("--reps", type=int, default=100)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--scrape-every", type=float, default=0.1, help="seconds between /metrics scrapes")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    main_guard(lambda: run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""``callfloor topics create|describe`` against the real broker, and the worker's refusal
+to start when CALLFLOOR_PARTITIONS disagrees with the CDR topic."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+
+from deploy.local.processes import callfloor_command
+from schemas.settings import Settings
+from streams.topics import DAY_MS, ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+def callfloor(settings: Settings, *args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(callfloor_command(*args), env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=timeout_s)  # fmt: skip
+
+
+def test_create_is_idempotent_and_describe_shows_the_documented_shape(settings: Settings) -> None:
+    first = callfloor(settings, "topics", "create", "--retention-days", "3")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        f"{settings.cdr_topic}: created, {settings.partitions} partitions",
+        f"{settings.dlq_topic}: created, 1 partitions",
+        f"{settings.snapshot_topic}: created, 1 partitions",
+    ]
+    again = callfloor(settings, "topics", "create")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [
+        f"{settings.cdr_topic}: exists, {settings.partitions} partitions",
+        f"{settings.dlq_topic}: exists, 1 partitions",
+        f"{settings.snapshot_topic}: exists, 1 partitions",
+    ]
+    described = callfloor(settings, "topics", "describe")
+    assert described.returncode == 0, described.stderr
+    cdr, dlq, snapshots = orjson.loads(described.stdout)
+    assert (cdr["topic"], cdr["partitions"], cdr["replication_factor"]) == (settings.cdr_topic, 4, 1)
+    assert cdr["configs"] == {"cleanup.policy": "delete", "retention.ms": str(3 * DAY_MS),
+                              "min.insync.replicas": "1"}  # fmt: skip
+    assert (dlq["partitions"], dlq["configs"]["retention.ms"]) == (1, str(30 * DAY_MS))
+    assert (snapshots["partitions"], snapshots["configs"]["cleanup.policy"]) == (1, "compact")
+
+
+def test_create_refuses_another_partition_count_than_exists(settings: Settings) -> None:
+    ensure_topics(settings)  # 4 partitions
+    fewer = callfloor(settings.model_copy(update={"partitions": 2}), "topics", "create")
+    assert fewer.returncode == 2
+    assert "has 4 partitions, more than the 2" in fewer.stderr and "CALLFLOOR_PARTITIONS=4" in fewer.stderr
+    more = callfloor(settings.model_copy(update={"partitions": 6}), "topics", "create")
+    assert more.returncode == 2 and "fewer than the 6" in more.stderr, more.stderr
+    described = orjson.loads(callfloor(settings, "topics", "describe").stdout)
+    assert described[0]["partitions"] == 4, "a refused create changed nothing"
+
+
+def test_describe_says_a_topic_is_missing(settings: Settings) -> None:
+    described = callfloor(settings, "topics", "describe")
+    assert described.returncode == 0, described.stderr
+    assert [t["exists"] for t in orjson.loads(described.stdout)] == [False, False, False]
+
+
+def test_worker_refuses_to_start_on_a_partition_mismatch(settings: Settings, logs_dir: Path) -> None:
+    ensure_topics(settings)  # 4 partitions
+    done = callfloor(settings.model_copy(update={"partitions": 6}), "worker", timeout_s=120)
+    assert done.returncode == 2
+    assert f"CALLFLOOR_PARTITIONS=6 but topic {settings.cdr_topic} has 4 partitions" in done.stderr

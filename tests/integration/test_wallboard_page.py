@@ -1,0 +1,270 @@
+"""The wallboard in a real browser against real workers fed by the simulator.
+
+Headless Chromium loads the page from ``callfloor wallboard``; the numbers it shows must
+equal ``callfloor report`` (ClickHouse, what payroll reads) and the workers' /metrics for
+today. More CDRs move the page without a reload; a stopped pipeline raises the stale
+banner; with two workers, one killed, every rep is shown exactly once throughout.
+Screenshots (English and Chinese) are saved and their folder printed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+from kafka import KafkaProducer
+
+from schemas.kpis import business_day
+from schemas.settings import Settings
+from schemas.snapshots import Heartbeat, RepSnapshot, decode, encode, key_of
+from simulator import SimulationSpec, produce, roster
+from streams.topics import ensure_topics
+from tests.integration.wallboard_page import (
+    ALL_ROWS_VISIBLE,
+    READ_BANNER,
+    READ_TEAMS,
+    expected_by_rep,
+    number,
+    page_reps,
+    running_wallboard,
+    shown_by_rep,
+    summed,
+)
+from tests.support.browser import Chromium
+from tests.support.cli import report
+from tests.support.daytime import in_daytime_zone
+from tests.support.kafka import lag, read_topic
+from tests.support.ports import free_port
+from tests.support.processes import Worker, running_worker
+from tests.support.scrape import rep_actuals, rep_day_actuals, samples
+from tests.support.waiting import wait_for
+from wallboard.server import CONTENT_SECURITY_POLICY
+
+pytestmark = pytest.mark.integration
+REPS = 30
+
+
+@pytest.fixture
+def browser() -> Iterator[Chromium]:
+    chromium = Chromium(1920, 1080)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Outside pytest's temp folders, which later sessions (also other suites) prune."""
+    folder = Path(tempfile.mkdtemp(prefix="callfloor-wallboard-screenshots-"))
+    print(f"\nwallboard screenshots in {folder}")
+    return folder
+
+
+def _board_settings(settings: Settings, tmp_path: Path, spec: SimulationSpec) -> Settings:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        "version: 1\ndefaults:\n  daily: {dials: 120, connects: 12, valid_connects: 6, talk_minutes: 30}\n"
+        "  monthly: {sales: 20}\nreps:\n"
+        + "".join(f"  {rep}: {{team: {team}}}\n" for rep, team in roster(spec))
+    )
+    return in_daytime_zone(settings).model_copy(update={
+        "snapshot_topic": f"{settings.cdr_topic}.snapshots", "wallboard_port": free_port(),
+        "wallboard_stale_seconds": 3.0, "targets_file": targets,
+    })  # fmt: skip
+
+
+def page_campaigns(browser: Chromium) -> dict[str, str]:
+    rows = browser.evaluate("[...document.querySelectorAll('[data-campaign]')].map(r => [r.dataset.campaign, "
+                            "r.querySelector('.rate').textContent])")  # fmt: skip
+    return dict(rows or [])
+
+
+def metrics_campaigns(port: int) -> dict[str, str]:
+    """campaign -> the 30-day abandon rate of /metrics, as the page prints it."""
+    return {
+        dict(labels)["campaign"]: f"{value * 100:.2f} %"
+        for (name, labels), value in samples(port).items()
+        if name == "callfloor_campaign_abandon_rate_30d"
+    }
+
+
+def _drained(settings: Settings) -> bool:
+    return lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0
+
+
+def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
+    settings: Settings, logs_dir: Path, tmp_path: Path, browser: Chromium, artifacts: Path
+) -> None:
+    settings = in_daytime_zone(settings)
+    spec = SimulationSpec(reps=REPS, calls=3_000, days=1, seed=11, duplicates=0.02, corrections=0.02,
+                          timezone=settings.timezone)  # fmt: skip
+    settings = _board_settings(settings, tmp_path, spec)
+    ensure_topics(settings)
+    produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    day = business_day(datetime.now(UTC), settings.zone).isoformat()
+    url = f"http://127.0.0.1:{settings.wallboard_port}/"
+
+    with running_wallboard(settings, logs_dir / "wallboard-page.log"):
+        worker = running_worker(settings, logs_dir / "wallboard-page-worker.log")
+        with worker:
+            wait_for(lambda: _drained(settings), 180, "the worker to drain", every_s=2)
+            before = report(settings, day, day)
+            expected = expected_by_rep(before)
+            assert len(expected) == REPS
+            browser.open(url)
+            wait_for(lambda: shown_by_rep(page_reps(browser)) == expected, 60,
+                     "the page to show every rep with the report's numbers")  # fmt: skip
+            rows = page_reps(browser)
+            assert sorted(r["rep"] for r in rows) == sorted(expected), "a rep shown twice or missing"
+            live = rep_day_actuals(settings.web_port) or {}
+            as_rows = [{"rep_id": rep, **{k: int(v) for k, v in m.items()}} for rep, m in live.items()]
+            assert shown_by_rep(rows) == expected_by_rep(as_rows), "the page differs from /metrics"
+            wait_for(lambda: page_campaigns(browser) == metrics_campaigns(settings.web_port), 30,
+                     "the abandon rates of /metrics on the page")  # fmt: skip
+            assert len(page_campaigns(browser)) == 3
+            teams = {row[1]: number(row[2]) for row in browser.evaluate(READ_TEAMS)}
+            by_team = report(settings, day, day, by="team")
+            assert teams == {r["team_id"]: r["dials"] for r in by_team}
+            assert browser.evaluate(ALL_ROWS_VISIBLE), "a team of 30 does not fit the 1080p screen"
+            browser.screenshot(artifacts / "wallboard-en.png")
+
+            browser.evaluate("window.notReloaded = true")
+            more = SimulationSpec(reps=REPS, calls=300, days=1, seed=12, timezone=settings.timezone)
+            truth = produce(more, settings.kafka_bootstrap, settings.cdr_topic)
+            produced_at = time.monotonic()
+            added = [row for row in truth.calls.values() if row["business_day"] == day]
+            moved = expected_by_rep(summed(before, added))
+            assert moved != expected
+            wait_for(lambda: shown_by_rep(page_reps(browser)) == moved, 60,
+                     "the page to show the new calls", every_s=0.05)  # fmt: skip
+            print(f"new calls all produced -> all on the page: {time.monotonic() - produced_at:.2f} s")
+            wait_for(lambda: _drained(settings), 120, "the worker to commit the new calls", every_s=1)
+            assert expected_by_rep(report(settings, day, day)) == moved, "the page differs from the report"
+            assert browser.evaluate("window.notReloaded === true"), "the page reloaded instead of updating"
+
+            browser.open(url + "?lang=zh")
+            wait_for(lambda: len(page_reps(browser)) == REPS, 30, "the Chinese page")
+            heading = browser.evaluate("document.querySelector('[data-label=leaderboard]').textContent")
+            assert heading == "今日团队排名"
+            browser.screenshot(artifacts / "wallboard-zh.png")
+
+            team = rows[0]["team"]
+            browser.open(url + f"?team={team}")
+            wait_for(lambda: {r["team"] for r in page_reps(browser)} == {team}, 30, "the team filter")
+            browser.open(url + "?campaign=camp-02")
+            wait_for(lambda: list(page_campaigns(browser)) == ["camp-02"], 30, "the campaign filter")
+        # the worker is stopped: the page must say its numbers are not live
+        wait_for(lambda: browser.evaluate(READ_BANNER) is not None, 30, "the stale banner")
+        banner = browser.evaluate(READ_BANNER)
+        assert "NOT LIVE" in banner and " s old" in banner, banner
+        wait_for(lambda: browser.evaluate(ALL_ROWS_VISIBLE), 5, "the rows to fit under the banner")
+        browser.screenshot(artifacts / "wallboard-stale.png")
+
+
+def test_two_workers_one_killed_every_rep_shown_once(
+    settings: Settings, logs_dir: Path, tmp_path: Path, browser: Chromium
+) -> None:
+    settings = in_daytime_zone(settings)
+    spec = SimulationSpec(reps=24, calls=2_400, days=1, seed=21, timezone=settings.timezone)
+    settings = _board_settings(settings, tmp_path, spec)
+    second = settings.model_copy(update={"web_port": free_port()})
+    ensure_topics(settings)
+    produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    day = business_day(datetime.now(UTC), settings.zone).isoformat()
+
+    with running_wallboard(settings, logs_dir / "wallboard-two.log"), \
+            running_worker(settings, logs_dir / "wallboard-two-a.log"):  # fmt: skip
+        victim = Worker(second, logs_dir / "wallboard-two-b.log").start()
+        try:
+            wait_for(lambda: _drained(settings), 180, "both workers to drain", every_s=2)
+            wait_for(lambda: bool(rep_actuals(settings.web_port)) and bool(rep_actuals(second.web_port)),
+                       120, "both workers to hold reps")  # fmt: skip
+            expected = expected_by_rep(report(settings, day, day))
+            browser.open(f"http://127.0.0.1:{settings.wallboard_port}/")
+            wait_for(lambda: shown_by_rep(page_reps(browser)) == expected, 60, "every rep, from both workers")
+            victim.kill()  # SIGKILL: no goodbye, its last snapshots stay in the topic
+            seen_counts = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                reps = [r["rep"] for r in page_reps(browser)]
+                seen_counts.append(len(reps))
+                assert len(reps) == len(set(reps)), f"a rep shown twice: {sorted(reps)}"
+                assert set(reps) == set(expected), "a rep missing after the kill"
+                if len(seen_counts) > 20 and rep_actuals(settings.web_port).keys() == expected.keys():
+                    break
+                time.sleep(0.25)
+            assert rep_actuals(settings.web_port).keys() == expected.keys(), "the survivor never took over"
+            # new calls for every rep: only the survivor's snapshots can carry them to the page
+            produce(
+                dataclasses.replace(spec, calls=300, seed=22), settings.kafka_bootstrap, settings.cdr_topic
+            )
+            wait_for(lambda: _drained(settings), 120, "the survivor to take the new calls", every_s=1)
+            moved = expected_by_rep(report(settings, day, day))
+            assert moved != expected
+            wait_for(
+                lambda: shown_by_rep(page_reps(browser)) == moved, 60, "the survivor's numbers on the page"
+            )
+            _assert_survivor_generation_higher(settings)
+        finally:
+            victim.stop()
+
+
+def _assert_survivor_generation_higher(settings: Settings) -> None:
+    """The worker that took over published in a later group generation than the killed one."""
+    messages = [decode(r.value) for r in read_topic(settings.kafka_bootstrap, settings.snapshot_topic)]
+    last_seen: dict[str, float] = {}
+    generations: dict[str, int] = {}
+    for m in messages:
+        last_seen[m.worker] = max(last_seen.get(m.worker, 0.0), m.ts)
+        generations[m.worker] = max(generations.get(m.worker, 0), m.generation)
+    assert len(last_seen) == 2, f"expected two workers in the topic, found {sorted(last_seen)}"
+    survivor, victim = sorted(last_seen, key=last_seen.__getitem__, reverse=True)
+    assert generations[survivor] > generations[victim], generations
+
+
+def test_hostile_names_are_shown_as_text_under_the_policy(
+    settings: Settings, logs_dir: Path, browser: Chromium
+) -> None:
+    """Snapshots straight onto the topic (no worker needed): the names must come out as text."""
+    settings = settings.model_copy(update={
+        "snapshot_topic": f"{settings.cdr_topic}.snapshots", "wallboard_port": free_port(), "timezone": "UTC",
+    })  # fmt: skip
+    ensure_topics(settings)
+    rep, team = "<script>window.pwned=1</script>", '<img src=x onerror="window.pwned=2">'
+    now = time.time()
+    day = business_day(datetime.now(UTC), settings.zone).isoformat()
+    messages = [
+        RepSnapshot(rep, team, day, {"dials": 7}, {"sales": 0}, 0, "w", 1, now),
+        Heartbeat("w", 1, [0, 1, 2, 3], 4, now, now, 0, {"<i>camp</i>": (1, 9)}),
+    ]
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    for message in messages:
+        producer.send(settings.snapshot_topic, key=key_of(message), value=encode(message))
+    producer.flush()
+    producer.close()
+    with running_wallboard(settings, logs_dir / "wallboard-escaping.log"):
+        url = f"http://127.0.0.1:{settings.wallboard_port}/"
+        with urlopen(url) as response:
+            assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        browser.open(url)
+        wait_for(lambda: len(page_reps(browser)) == 1, 30, "the hostile rep on the page")
+        row = page_reps(browser)[0]
+        assert (row["name"], row["team"]) == (rep, team)
+        campaign = browser.evaluate("document.querySelector('[data-campaign] .name').textContent")
+        assert campaign == "<i>camp</i>"
+        assert browser.evaluate("typeof window.pwned") == "undefined"
+        assert browser.evaluate("document.scripts.length") == 1
+        assert browser.evaluate("document.querySelectorAll('img, i').length") == 0
+
+        # a second wallboard process beside the first: no group, each reads everything
+        other = settings.model_copy(update={"wallboard_port": free_port()})
+        with running_wallboard(other, logs_dir / "wallboard-escaping-2.log"):
+            browser.open(f"http://127.0.0.1:{other.wallboard_port}/")
+            wait_for(
+                lambda: [r["rep"] for r in page_reps(browser)] == [rep], 30, "the rep on a second wallboard"
+            )

@@ -1,0 +1,80 @@
+"""Running ``callfloor wallboard`` and reading what its page shows, for the wallboard tests."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from deploy.local.broker import wait_for_port
+from deploy.local.processes import callfloor_command, spawn, stop
+from schemas.settings import Settings
+from tests.support.browser import Chromium
+
+# Every rep row the page drew: rep id, team and the number of each cell, as the text shows them.
+READ_REPS = """
+[...document.querySelectorAll('#reps .rep[data-rep]')].map(row => ({
+  rep: row.dataset.rep,
+  name: row.querySelector('.who').firstChild.textContent,
+  team: row.querySelector('.who small').textContent,
+  cells: Object.fromEntries([...row.querySelectorAll('.cell')].map(
+    c => [c.dataset.metric, c.querySelector('.num').textContent])),
+}))
+"""
+READ_TEAMS = """
+[...document.querySelectorAll('#teams tbody tr')].map(tr => [...tr.children].map(td => td.textContent))
+"""
+# Every rep row is inside the window: nothing needs scrolling (the page itself never scrolls).
+ALL_ROWS_VISIBLE = """
+[...document.querySelectorAll('#reps .rep[data-rep]')].every(
+  row => row.getBoundingClientRect().bottom <= window.innerHeight + 0.5)
+"""
+READ_BANNER = "(b => b.hidden ? null : b.textContent)(document.getElementById('stale'))"
+
+
+COUNTED = ("dials", "connects", "valid_connects", "talk_seconds", "sales")
+
+
+@contextmanager
+def running_wallboard(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = spawn(callfloor_command("wallboard"), settings.to_env(), log_path)
+    try:
+        wait_for_port("127.0.0.1", settings.wallboard_port, 60, "the wallboard")
+        yield process
+    finally:
+        stop(process)
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", "").strip())
+
+
+def page_reps(browser: Chromium) -> list[dict]:
+    return browser.evaluate(READ_REPS) or []
+
+
+def shown_by_rep(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """rep -> {dials, connects, valid_connects, talk_minutes, sales} as numbers."""
+    return {row["rep"]: {k: number(v) for k, v in row["cells"].items()} for row in rows}
+
+
+def expected_by_rep(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """What the page must show for each report row (talk in whole minutes; sales month to date,
+    equal to today's when the month has no other day of traffic)."""
+    return {
+        r["rep_id"]: {"dials": r["dials"], "connects": r["connects"], "valid_connects": r["valid_connects"],
+                      "talk_minutes": r["talk_seconds"] // 60, "sales": r["sales"]}
+        for r in rows
+    }  # fmt: skip
+
+
+def summed(*row_lists: list[dict]) -> list[dict]:
+    """Report-shaped rows added up per rep (the counters the page shows)."""
+    totals: dict[str, dict] = {}
+    for rows in row_lists:
+        for row in rows:
+            total = totals.setdefault(row["rep_id"], {"rep_id": row["rep_id"], **dict.fromkeys(COUNTED, 0)})
+            for name in COUNTED:
+                total[name] += row[name]
+    return list(totals.values())

@@ -1,0 +1,186 @@
+// The wallboard page: one EventSource, every update re-drawn with textContent (never parsed as HTML),
+// so a rep or team name is always shown as text.
+"use strict";
+
+const LABELS = {
+  en: {
+    title: "Call floor", leaderboard: "Teams today", team: "Team", rep: "Rep", dials: "Dials",
+    connects: "Connects", valid_connects: "Valid", talk_minutes: "Talk min", sales: "Sales / month",
+    sales_today: "Sales", abandon: "Abandon rate, 30 days (line 3 %)", alerts: "Firing alerts",
+    no_alerts: "No alerts firing", alerts_unavailable: "Alerts unavailable", no_campaigns: "No campaigns yet",
+    stale: "NOT LIVE: data is {age} s old", no_data: "NOT LIVE: no data from the pipeline yet",
+    offline: "NOT LIVE: wallboard unreachable for {age} s", on_break: "Break", before: "Before shift",
+    after: "Shift over", shift: "Shift {pct} %", all_teams: "All teams", no_reps: "No reps yet today",
+    ahead: "ahead of pace", behind: "behind pace", met: "target met",
+  },
+  zh: {
+    title: "呼叫中心", leaderboard: "今日团队排名", team: "团队", rep: "坐席", dials: "拨打",
+    connects: "接通", valid_connects: "有效通话", talk_minutes: "通话分钟", sales: "销售 / 本月",
+    sales_today: "销售", abandon: "放弃率，30天（警戒线 3 %）", alerts: "当前告警",
+    no_alerts: "无告警", alerts_unavailable: "告警不可用", no_campaigns: "暂无活动",
+    stale: "非实时：数据已 {age} 秒未更新", no_data: "非实时：尚无流水线数据",
+    offline: "非实时：看板已断开 {age} 秒", on_break: "休息中", before: "未上班",
+    after: "已下班", shift: "班次 {pct} %", all_teams: "全部团队", no_reps: "今日暂无坐席",
+    ahead: "进度领先", behind: "进度落后", met: "已达标",
+  },
+};
+const MARKS = { ahead: "\u25B2", behind: "\u25BC", met: "\u2714", none: "" };
+const COLUMNS = ["dials", "connects", "valid_connects", "talk_minutes", "sales"];
+const OFFLINE_AFTER_MS = 5000;
+
+const params = new URLSearchParams(location.search);
+const lang = params.get("lang") === "zh" ? "zh" : "en";
+const T = LABELS[lang];
+let lastMessageAt = Date.now();
+let lastView = null;
+
+function say(key, values) {
+  let text = T[key] || key;
+  for (const [name, value] of Object.entries(values || {})) text = text.replace("{" + name + "}", value);
+  return text;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function fmt(n) {
+  return n === null || n === undefined ? "" : Math.round(n).toLocaleString(lang === "zh" ? "zh-CN" : "en-US");
+}
+
+function cellNode(metric, cell) {
+  const node = el("div", "cell " + cell.pace);
+  node.dataset.metric = metric;
+  const num = el("span", "num", fmt(cell.value));
+  node.append(num);
+  if (cell.target !== null) node.append(el("span", "of", "/" + fmt(cell.target)));
+  const mark = el("span", "mark", MARKS[cell.pace]);
+  if (cell.pace !== "none") mark.title = say(cell.pace);
+  node.append(mark);
+  const bar = el("div", "bar");
+  const fill = el("div", "fill");
+  fill.style.width = cell.progress === null ? "0" : (cell.progress * 100).toFixed(1) + "%";
+  bar.append(fill);
+  node.append(bar);
+  return node;
+}
+
+function repRow(row) {
+  const node = el("div", "rep");
+  node.dataset.rep = row.rep;
+  const who = el("div", "who", row.rep);
+  who.append(el("small", "", row.team));
+  node.append(who);
+  for (const metric of COLUMNS) node.append(cellNode(metric, row.cells[metric]));
+  return node;
+}
+
+function headRow() {
+  const node = el("div", "rep head");
+  node.append(el("div", "", T.rep));
+  for (const metric of COLUMNS) node.append(el("div", "", T[metric]));
+  return node;
+}
+
+function drawReps(view) {
+  const box = document.getElementById("reps");
+  const rows = view.reps;
+  const columns = rows.length > 14 ? 2 : 1;
+  const perColumn = Math.max(1, Math.ceil(rows.length / columns));
+  const height = box.clientHeight || window.innerHeight * 0.85;
+  const rowHeight = height / (perColumn + 1);
+  box.style.setProperty("--row-font", Math.max(14, Math.min(36, rowHeight * 0.42)).toFixed(1) + "px");
+  box.style.gridTemplateColumns = "repeat(" + columns + ", 1fr)";
+  box.style.gridTemplateRows = "repeat(" + (perColumn + 1) + ", " + rowHeight.toFixed(1) + "px)";
+  const nodes = [];
+  for (let c = 0; c < columns; c++) {
+    nodes.push(headRow());
+    for (const row of rows.slice(c * perColumn, (c + 1) * perColumn)) nodes.push(repRow(row));
+    while (nodes.length < (c + 1) * (perColumn + 1)) nodes.push(el("div", "rep"));
+  }
+  if (rows.length === 0) nodes.push(el("div", "rep", T.no_reps));
+  box.replaceChildren(...nodes);
+}
+
+function drawTeams(view) {
+  const body = document.querySelector("#teams tbody");
+  body.replaceChildren(...view.teams.map((team) => {
+    const tr = el("tr", team.team === view.filters.team ? "mine" : "");
+    tr.dataset.team = team.team;
+    tr.append(el("td", "", team.rank), el("td", "name", team.team), el("td", "", fmt(team.cells.dials.value)),
+      el("td", "", fmt(team.cells.valid_connects.value)), el("td", "", fmt(team.cells.sales.today)));
+    return tr;
+  }));
+}
+
+function drawCampaigns(view) {
+  const box = document.getElementById("campaigns");
+  if (view.campaigns.length === 0) { box.replaceChildren(el("div", "campaign", T.no_campaigns)); return; }
+  box.replaceChildren(...view.campaigns.map((c) => {
+    const row = el("div", "campaign" + (c.over ? " over" : ""));
+    row.dataset.campaign = c.campaign;
+    const rate = c.rate === null ? "\u2014" : (c.rate * 100).toFixed(2) + " %";
+    row.append(el("span", "name", c.campaign), el("span", "rate", rate));
+    return row;
+  }));
+}
+
+function drawAlerts(view) {
+  const list = document.getElementById("alerts");
+  if (!view.alerts_available) { list.replaceChildren(el("li", "critical", T.alerts_unavailable)); return; }
+  if (view.alerts.length === 0) { list.replaceChildren(el("li", "none", T.no_alerts)); return; }
+  list.replaceChildren(...view.alerts.map((a) => el("li", a.severity, a.name + (a.summary ? ": " + a.summary : ""))));
+}
+
+function drawHeader(view) {
+  document.getElementById("clock").textContent = view.day + "  " + view.clock;
+  const scope = [view.filters.team || T.all_teams, view.filters.campaign].filter(Boolean).join(" \u00B7 ");
+  document.getElementById("scope").textContent = scope;
+  const s = view.shift;
+  document.getElementById("shift").textContent = s.on_break ? T.on_break
+    : s.share <= 0 ? T.before : s.share >= 1 ? T.after : say("shift", { pct: Math.round(s.share * 100) });
+}
+
+function drawFreshness(view) {
+  const banner = document.getElementById("stale");
+  const offlineFor = Date.now() - lastMessageAt;
+  let text = null;
+  if (offlineFor > OFFLINE_AFTER_MS) text = say("offline", { age: Math.round(offlineFor / 1000) });
+  else if (view && view.fresh.age === null) text = T.no_data;
+  else if (view && view.fresh.stale) text = say("stale", { age: Math.round(view.fresh.age) });
+  const changed = banner.hidden !== (text === null);
+  banner.hidden = text === null;
+  banner.textContent = text || "";
+  document.body.classList.toggle("stale", text !== null);
+  if (changed && view) drawReps(view); // the banner takes height from the rows
+}
+
+function draw(view) {
+  drawHeader(view);
+  drawFreshness(view);
+  drawTeams(view);
+  drawReps(view);
+  drawCampaigns(view);
+  drawAlerts(view);
+}
+
+function start() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.title = T.title;
+  for (const node of document.querySelectorAll("[data-label]")) node.textContent = T[node.dataset.label];
+  const query = new URLSearchParams();
+  for (const key of ["team", "campaign"]) if (params.get(key)) query.set(key, params.get(key));
+  const source = new EventSource("/events?" + query.toString());
+  source.onmessage = (event) => {
+    lastMessageAt = Date.now();
+    lastView = JSON.parse(event.data);
+    draw(lastView);
+  };
+  setInterval(() => drawFreshness(lastView), 1000);
+  window.addEventListener("resize", () => lastView && drawReps(lastView));
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,142 @@
+"""What one screen shows, as plain JSON: built once per filter and sent to every screen with it.
+
+Numbers are the workers' counters unchanged (talk in whole minutes, as the floor says
+it); targets come from the same targets file the worker reads, so bars and pace marks
+agree with ``callfloor_rep_target``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.kpis import business_day
+from schemas.snapshots import RepSnapshot
+from schemas.targets import Key, TargetSet, Value
+from wallboard.floor import Floor
+from wallboard.pace import Shift, month_fraction, pace, progress
+
+ABANDON_LINE = 0.03  # US FTC safe harbour and UK Ofcom: 3 % of live answers
+
+# (shown name, counter in the snapshot, target key, divisor for display)
+DAILY_COLUMNS: tuple[tuple[str, str, Key, int], ...] = (
+    ("dials", "dials", ("day", "dials"), 1),
+    ("connects", "connects", ("day", "connects"), 1),
+    ("valid_connects", "valid_connects", ("day", "valid_connects"), 1),
+    ("talk_minutes", "talk_seconds", ("day", "talk_seconds"), 60),
+)
+SUMMED = ("dials", "connects", "valid_connects", "talk_seconds", "sales")
+
+
+@dataclass(frozen=True)
+class Filters:
+    team: str | None = None
+    campaign: str | None = None
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Filters:
+        return cls(query.get("team") or None, query.get("campaign") or None)
+
+
+def _cell(value: int, target: Value | None, divisor: int, fraction: float) -> dict[str, Any]:
+    goal = None if target is None else float(target) / divisor
+    shown = value // divisor
+    return {
+        "value": shown,
+        "target": goal,
+        "progress": progress(shown, goal),
+        "pace": pace(shown, goal, fraction),
+    }
+
+
+def _columns(today: Mapping[str, int], month_sales: int, targets: Mapping[Key, Value],
+             day_share: float, month_share: float) -> dict[str, dict[str, Any]]:  # fmt: skip
+    cells = {
+        name: _cell(today.get(counter, 0), targets.get(key), divisor, day_share)
+        for name, counter, key, divisor in DAILY_COLUMNS
+    }
+    sales = _cell(month_sales, targets.get(("month", "sales")), 1, month_share)
+    cells["sales"] = {**sales, "today": today.get("sales", 0)}
+    return cells
+
+
+def _rep_row(rep: RepSnapshot, targets: TargetSet | None, day_share: float, month_share: float) -> dict:
+    rep_targets = targets.rep(rep.rep_id) if targets else {}
+    return {
+        "rep": rep.rep_id,
+        "team": rep.team_id,
+        "cells": _columns(rep.today, rep.month.get("sales", 0), rep_targets, day_share, month_share),
+    }
+
+
+def _leaderboard_order(row: dict) -> tuple:
+    """Most sales today first, then valid connects, connects, dials; ties by name."""
+    cells = row["cells"]
+    return (-cells["sales"]["today"], -cells["valid_connects"]["value"], -cells["connects"]["value"],
+            -cells["dials"]["value"], row["team"])  # fmt: skip
+
+
+def _teams(reps: Iterable[RepSnapshot], targets: TargetSet | None, day_share: float,
+           month_share: float) -> list[dict]:  # fmt: skip
+    totals: dict[str, dict[str, int]] = {}
+    for rep in reps:
+        team = totals.setdefault(rep.team_id, dict.fromkeys((*SUMMED, "month_sales", "reps"), 0))
+        for name in SUMMED:
+            team[name] += rep.today.get(name, 0)
+        team["month_sales"] += rep.month.get("sales", 0)
+        team["reps"] += 1
+    rows = []
+    for team, t in totals.items():
+        team_targets = targets.team(team) if targets else {}
+        cells = _columns(t, t["month_sales"], team_targets, day_share, month_share)
+        rows.append({"team": team, "reps": t["reps"], "cells": cells})
+    rows.sort(key=_leaderboard_order)
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return rows
+
+
+def _campaigns(floor: Floor, only: str | None) -> list[dict]:
+    rows = []
+    for campaign, (abandoned, connects) in sorted(floor.campaigns().items()):
+        if only is not None and campaign != only:
+            continue
+        answers = abandoned + connects
+        rate = abandoned / answers if answers else None
+        rows.append({"campaign": campaign, "abandoned": abandoned, "answers": answers, "rate": rate,
+                     "over": rate is not None and rate > ABANDON_LINE})  # fmt: skip
+    return rows
+
+
+def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any, now: float,
+               filters: Filters, alerts: list[dict]) -> dict[str, Any]:  # fmt: skip
+    moment = datetime.fromtimestamp(now, UTC)
+    local = moment.astimezone(zone)
+    day = business_day(moment, zone).isoformat()
+    day_share, month_share = shift.fraction(local), month_fraction(local, shift)
+    reps = floor.reps_of_day(day)
+    shown = sorted(
+        (r for r in reps if filters.team in (None, r.team_id)), key=lambda r: (r.team_id, r.rep_id)
+    )
+    fresh = floor.freshness(now)
+    return {
+        "day": day,
+        "clock": local.strftime("%H:%M"),
+        "shift": {
+            "share": round(day_share, 4),
+            "on_break": shift.on_break(local),
+            "active": shift.active(local),
+        },
+        "fresh": {
+            "age": None if fresh.age_seconds is None else round(fresh.age_seconds, 1),
+            "stale": fresh.stale,
+        },
+        "filters": {"team": filters.team, "campaign": filters.campaign},
+        "teams": _teams(reps, targets, day_share, month_share),
+        "reps": [_rep_row(r, targets, day_share, month_share) for r in shown],
+        "campaigns": _campaigns(floor, filters.campaign),
+        "abandon_line": ABANDON_LINE,
+        "alerts": [a for a in alerts if filters.team is None or a.get("team") in (None, filters.team)],
+    }
