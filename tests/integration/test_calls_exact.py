@@ -7,7 +7,7 @@ campaign abandons, the partition seed and payroll's month read.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +24,7 @@ from tests.factories import cdr_dict, encode
 
 pytestmark = pytest.mark.integration
 ZONE = ZoneInfo("Asia/Shanghai")
+PARSED_AT = datetime(2026, 11, 5, tzinfo=UTC)  # the CDRs' dates are fixed: validate them as of then
 
 
 def at(day: str) -> dict[str, str]:
@@ -47,7 +48,7 @@ CDRS = [  # (cdr, kafka offset)
 def rows() -> list[tuple]:
     out = []
     for cdr, offset in CDRS:
-        parsed = parse_cdr(encode(cdr))
+        parsed = parse_cdr(encode(cdr), now=PARSED_AT)
         out.append(call_row(parsed, counters(parsed, 30), 0, offset, ZONE))
     return out
 

@@ -25,12 +25,12 @@ from deploy.local.processes import callfloor_command
 from schemas.kpis import KPI, KPI_COUNTERS
 from schemas.settings import Settings
 from schemas.targets import parse_targets
-from simulator import SimulationSpec, Truth, produce
+from simulator import SimulationSpec, Truth, compute_truth, generate
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.ddl import apply_schema
 from sinks.clickhouse.targets import record_targets
 from streams.topics import ensure_topics
-from tests.support.kafka import lag
+from tests.support.kafka import lag, send_all
 from tests.support.ports import free_port
 from tests.support.processes import ClickHouseProcess, running_worker
 from tests.support.waiting import wait_for
@@ -65,6 +65,7 @@ reps:
     + b"  rep-005: {team: team-01, daily: {connects: 0}}\n"
 )
 _ids = itertools.count()
+GENERATED_AT = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +81,17 @@ def loaded(
         clickhouse_database=f"callfloor_pay{n}",
         partitions=4,
         web_port=free_port(),
+        late_horizon_days=36_500,
     )
     apply_schema(settings).close()
     with connect(settings) as client:
         record_targets(client, parse_targets(TARGETS, "targets.yaml"), datetime(2026, 9, 30, tzinfo=UTC))
     ensure_topics(settings)
-    truth = produce(SPEC, settings.kafka_bootstrap, settings.cdr_topic)
+    # October's calls are generated as of early November (the truth checks them against the
+    # simulator's 35-day horizon then); the worker's horizon is widened so they stay countable.
+    events = list(generate(SPEC, now=GENERATED_AT))
+    truth = compute_truth(events, SPEC, now=GENERATED_AT)
+    send_all(settings.kafka_bootstrap, settings.cdr_topic, [(e.key, e.value) for e in events])
     assert truth.kinds["duplicate"] and truth.kinds["correction"] and truth.kinds["late"]
     worker_drains(settings, tmp_path_factory.mktemp("payroll") / "worker.log", 300)
     yield settings, truth
@@ -265,18 +271,10 @@ def answered(call_id: str, team: str, day: str, rep: str = "rep-002", **more: ob
     return cdr_dict(call_id=call_id, rep_id=rep, team_id=team, **times, **more)
 
 
-def _send(settings: Settings, cdrs: list[dict]) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    for cdr in cdrs:
-        producer.send(settings.cdr_topic, key=cdr["rep_id"].encode(), value=orjson.dumps(cdr))
-    producer.flush()
-    producer.close()
-
-
 def _drain(settings: Settings, cdrs: list[dict], log: Path) -> None:
-    _send(settings, cdrs)
+    send_all(
+        settings.kafka_bootstrap, settings.cdr_topic, [(c["rep_id"].encode(), orjson.dumps(c)) for c in cdrs]
+    )
     worker_drains(settings, log, 180)
 
 
