@@ -51,6 +51,7 @@ _ROW = """
     toDateTime64(business_day, 3, 'UTC') + toIntervalSecond(3600 + n % 28800) AS dialed_at,
     if(n % 10 = 0, dialed_at + toIntervalSecond(10), NULL) AS answered_at,
     dialed_at + toIntervalSecond(60) AS ended_at, toUInt8(9 + intDiv(n % 28800, 3600)) AS business_hour,
+    toDateTime(toStartOfHour(dialed_at), 'UTC') AS hour_start,
     if(n % 10 = 0, 'answered', 'no_answer') AS disposition, if(n % 10 = 0, 'human', NULL) AS amd,
     toUInt32(if(n % 10 = 0, (n * 7) % 300 + {version}, 0)) AS talk_seconds, toUInt32(5) AS wrap_seconds,
     if(n % 10 = 0 AND n % 7 = 0, 'sale', NULL) AS outcome,
