@@ -70,3 +70,11 @@ def test_cluster_clients_insert_synchronously_and_join_shard_locally() -> None:
     assert CLIENT_SETTINGS == {"insert_distributed_sync": 1, "distributed_product_mode": "local"}
     assert Settings().clickhouse_cluster == "", "one server unless configured"
     assert create_database("callfloor", "") == "CREATE DATABASE IF NOT EXISTS `callfloor`"
+
+
+def test_cluster_mode_stops_before_touching_clickhouse_until_payroll_has_a_cluster_form() -> None:
+    from schemas.settings import Settings
+    from sinks.clickhouse.ddl import apply_schema
+
+    with pytest.raises(ClusterDDLError, match="payroll's tables"):
+        apply_schema(Settings(clickhouse_cluster="floor", clickhouse_url="http://127.0.0.1:9"))
