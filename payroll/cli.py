@@ -5,16 +5,29 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from schemas.settings import Settings
 
+# Output formats of ``payroll run`` (payroll.render writes each); kept here so registering the
+# command imports nothing heavy: every ``callfloor`` command builds this parser.
+FORMATS = ("csv", "json", "html")
+
+
+def parse_month(text: str) -> date:
+    """``YYYY-MM`` -> its first day (an argparse type)."""
+    try:
+        year, month = text.split("-")
+        if len(year) != 4 or len(month) != 2:
+            raise ValueError
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
+
 
 def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callable[[], Settings]) -> None:
     """Register ``payroll`` and its sub-commands on the CLI's sub-parsers."""
-    from payroll.render import FORMATS
-    from payroll.run import parse_month
-
     payroll = sub.add_parser("payroll", help="month-end pay statements, explanations and closing")
     commands = payroll.add_subparsers(dest="payroll_command", required=True)
 

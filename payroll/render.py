@@ -16,7 +16,6 @@ from payroll.render_html import render_html
 from payroll.statements import PayRun, kpi_names, run_document, statement_rows, summary_rows
 from sinks.csv_file import write_csv
 
-FORMATS = ("csv", "json", "html")
 BOM = "\ufeff"
 
 

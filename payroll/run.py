@@ -24,17 +24,6 @@ from sinks.clickhouse.payroll_ddl import ensure_payroll_schema
 from sinks.clickhouse.payroll_reads import read_month
 
 
-def parse_month(text: str) -> date:
-    """``YYYY-MM`` -> its first day (an argparse type)."""
-    try:
-        year, month = text.split("-")
-        if len(year) != 4 or len(month) != 2:
-            raise ValueError
-        return date(int(year), int(month), 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
-
-
 def pay_run(
     client: Client,
     settings: Settings,

@@ -177,9 +177,22 @@ def _refuse_busy(request: socket.socket, limit: int) -> None:
         pass
 
 
+# http.server reads at most http.client._MAXHEADERS headers, a module global that other libraries
+# raise (clickhouse-connect sets 10,000 on import); the endpoint keeps its own limit.
+MAX_HEADERS = 100
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if len(self.headers) > MAX_HEADERS:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
+            return False
+        return True
 
     def setup(self) -> None:
         self.timeout = self.server.limits.idle_timeout_s
