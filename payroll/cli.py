@@ -33,7 +33,7 @@ def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callabl
 
     p = commands.add_parser("run", help="one statement per person for a month")
     p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
-    p.add_argument("--plan", type=Path, required=True, help="pay plan YAML")
+    p.add_argument("--plan", type=Path, help="pay plan YAML (default: CALLFLOOR_PAY_PLAN_FILE)")
     p.add_argument("--inputs", type=Path, help="directory of the CSV inputs the plan names")
     p.add_argument("--format", choices=FORMATS, default="json")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the HTML statements")
@@ -50,12 +50,18 @@ def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callabl
 
     p = commands.add_parser("close", help="record what is paid for a month (never changed afterwards)")
     p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
-    p.add_argument("--plan", type=Path, required=True)
+    p.add_argument("--plan", type=Path, help="pay plan YAML (default: CALLFLOOR_PAY_PLAN_FILE)")
     p.add_argument("--inputs", type=Path)
     p.set_defaults(func=lambda args: _run("close", settings_loader(), args))
 
 
 def _run(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    if command in ("run", "close"):
+        args.plan = args.plan or settings.pay_plan_file
+        if args.plan is None:
+            message = "no pay plan: pass --plan FILE or set CALLFLOOR_PAY_PLAN_FILE"
+            print(f"callfloor payroll {command}: {message}", file=sys.stderr)
+            return 2
     if command == "run":
         from payroll.run import run_payroll
 
