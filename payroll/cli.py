@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -56,12 +55,6 @@ def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callabl
 
 
 def _run(command: str, settings: Settings, args: argparse.Namespace) -> int:
-    if command in ("run", "close"):
-        args.plan = args.plan or settings.pay_plan_file
-        if args.plan is None:
-            message = "no pay plan: pass --plan FILE or set CALLFLOOR_PAY_PLAN_FILE"
-            print(f"callfloor payroll {command}: {message}", file=sys.stderr)
-            return 2
     if command == "run":
         from payroll.run import run_payroll
 
@@ -70,32 +63,6 @@ def _run(command: str, settings: Settings, args: argparse.Namespace) -> int:
         from payroll.explain import run_explain
 
         return run_explain(settings, args)
+    from payroll.run import run_close
+
     return run_close(settings, args)
-
-
-def run_close(settings: Settings, args: argparse.Namespace) -> int:
-    from payroll.close import AlreadyClosed, close_month
-    from payroll.run import load_plan_and_inputs, payroll_client
-
-    loaded = load_plan_and_inputs(args.plan, args.inputs)
-    if loaded is None:
-        return 2
-    plan, inputs = loaded
-    try:
-        with payroll_client(settings) as client:
-            record = close_month(client, settings, args.month, plan, inputs)
-    except AlreadyClosed as exc:
-        print(f"callfloor payroll close: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
-        print(
-            f"callfloor payroll close: cannot use ClickHouse at {settings.clickhouse_url}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
-    cutoff = record.cutoff.isoformat() if record.cutoff else "no calls"
-    print(
-        f"closed {args.month:%Y-%m}: plan {record.plan} v{record.plan_version}, targets "
-        f"{record.targets_version or 'none'}, cut-off {cutoff}"
-    )
-    return 0

@@ -1,4 +1,4 @@
-"""``callfloor payroll run``: the month's statements from ClickHouse, a plan and inputs."""
+"""``callfloor payroll run`` and ``close``: the month's statements from ClickHouse, a plan and inputs."""
 
 from __future__ import annotations
 
@@ -42,11 +42,19 @@ def pay_run(
     return PayRun(plan, data, inputs, compute_month(plan, data, inputs, owed))
 
 
-def load_plan_and_inputs(plan_path: Path, inputs_dir: Path | None) -> tuple[PayPlan, Inputs] | None:
-    """The plan and its inputs, or None after printing why they cannot be used (exit 2)."""
+def load_plan_and_inputs(
+    command: str, settings: Settings, args: argparse.Namespace
+) -> tuple[PayPlan, Inputs] | None:
+    """The plan (``--plan``, else CALLFLOOR_PAY_PLAN_FILE) and its inputs, or None after
+    printing why they cannot be used (exit 2)."""
+    plan_path = args.plan or settings.pay_plan_file
+    if plan_path is None:
+        message = "no pay plan: pass --plan FILE or set CALLFLOOR_PAY_PLAN_FILE"
+        print(f"callfloor payroll {command}: {message}", file=sys.stderr)
+        return None
     try:
         plan = load_plan(plan_path)
-        return plan, load_inputs(plan, inputs_dir)
+        return plan, load_inputs(plan, args.inputs)
     except PayPlanError as exc:
         print(exc, file=sys.stderr)
         return None
@@ -60,8 +68,15 @@ def payroll_client(settings: Settings) -> Iterator[Client]:
         yield client
 
 
+def clickhouse_failed(command: str, settings: Settings, exc: Exception) -> int:
+    """Tell the clerk what failed, not a traceback (exit 1)."""
+    print(f"callfloor payroll {command}: cannot use ClickHouse at {settings.clickhouse_url}: {exc}",
+          file=sys.stderr)  # fmt: skip
+    return 1
+
+
 def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
-    loaded = load_plan_and_inputs(args.plan, args.inputs)
+    loaded = load_plan_and_inputs("run", settings, args)
     if loaded is None:
         return 2
     plan, inputs = loaded
@@ -74,12 +89,8 @@ def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
                 compared = compare_text(client, run, args.compare) if args.compare else None
             else:
                 files, compared = _as_paid(record, args.format, args.lang), None
-    except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
-        print(
-            f"callfloor payroll run: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
+    except Exception as exc:  # noqa: BLE001 - ClickHouse away or refusing: say so
+        return clickhouse_failed("run", settings, exc)
     if args.out:
         for path in write_files(files, args.out):
             print(f"wrote {path}", file=sys.stderr)
@@ -106,3 +117,26 @@ def compare_text(client: Client, run: PayRun, previous: Path) -> str:
     from payroll.compare import compare_with_previous
 
     return compare_with_previous(client, run, previous)
+
+
+def run_close(settings: Settings, args: argparse.Namespace) -> int:
+    from payroll.close import AlreadyClosed, close_month
+
+    loaded = load_plan_and_inputs("close", settings, args)
+    if loaded is None:
+        return 2
+    plan, inputs = loaded
+    try:
+        with payroll_client(settings) as client:
+            record = close_month(client, settings, args.month, plan, inputs)
+    except AlreadyClosed as exc:
+        print(f"callfloor payroll close: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - ClickHouse away or refusing: say so
+        return clickhouse_failed("close", settings, exc)
+    cutoff = record.cutoff.isoformat() if record.cutoff else "no calls"
+    print(
+        f"closed {args.month:%Y-%m}: plan {record.plan} v{record.plan_version}, targets "
+        f"{record.targets_version or 'none'}, cut-off {cutoff}"
+    )
+    return 0
