@@ -11,17 +11,15 @@ from __future__ import annotations
 import sys
 from typing import BinaryIO, Protocol
 
+from schemas.rejections import why_headers
 from schemas.settings import Settings
-
-MAX_DETAIL_BYTES = 2000
 
 
 def dead_letter_headers(
     reason: str, detail: str, origin: str, line: int, fmt: str
 ) -> list[tuple[str, bytes]]:
     return [
-        ("reason", reason.encode()),
-        ("detail", detail.encode("utf-8", "replace")[:MAX_DETAIL_BYTES]),
+        *why_headers(reason, detail),
         ("source_file", origin.encode("utf-8", "replace")),
         ("source_line", str(line).encode()),
         ("source_format", fmt.encode()),

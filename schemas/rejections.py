@@ -32,3 +32,12 @@ class CDRRejected(ValueError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+MAX_DETAIL_BYTES = 2000  # a dead letter's detail header is a message for a person, not a dump
+
+
+def why_headers(reason: str, detail: str) -> list[tuple[str, bytes]]:
+    """The ``reason`` and ``detail`` headers every dead letter carries, whoever rejects it (the
+    worker, an ingest adapter): one spelling, so a reader of the DLQ needs one rule."""
+    return [("reason", reason.encode()), ("detail", detail.encode("utf-8", "replace")[:MAX_DETAIL_BYTES])]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import faust
 
 from schemas.cdr import MAX_MESSAGE_BYTES
+from schemas.rejections import why_headers
 from streams.routing import DeadLetter
 
 REPUBLISH_LIMIT = 512 * 1024
@@ -35,8 +36,7 @@ def value_of(letter: DeadLetter) -> tuple[bytes, list[tuple[str, bytes]]]:
 def headers_of(letter: DeadLetter, source_topic: str) -> list[tuple[str, bytes]]:
     event = letter.event
     return [
-        ("reason", letter.reason.value.encode()),
-        ("detail", letter.detail.encode("utf-8", "replace")[:2000]),
+        *why_headers(letter.reason.value, letter.detail),
         ("source_topic", source_topic.encode()),
         ("source_partition", str(event.partition).encode()),
         ("source_offset", str(event.offset).encode()),
