@@ -30,8 +30,12 @@ system-deps:
 demo: install
 	$(BIN)/callfloor demo
 
+# Two pytest-xdist workers: the chaos scenarios run one after another on one of them while
+# the unit, attack and integration modules fill the other (tests/conftest.py sets the groups).
+TEST_WORKERS ?= 2
+
 test: install system-deps lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup
 
 unit: install
 	$(BIN)/pytest tests/unit

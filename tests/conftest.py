@@ -3,6 +3,12 @@
 The broker (Tansu) and the embedded ClickHouse endpoint are shared by the whole session;
 each test gets its own topic, consumer group and database, so tests cannot see each
 other's data. Unit tests use none of these fixtures and start nothing.
+
+Under pytest-xdist (``make test`` runs two workers) each worker process has its own
+session: its own broker, ClickHouse, install directory and ports (tests/support/ports.py).
+The chaos scenarios form one group that a single worker runs one after another, so no
+two fault injections ever share the machine; every other module is a group of its own,
+so its module-scoped fixtures start once.
 """
 
 from __future__ import annotations
@@ -17,10 +23,26 @@ from clickhouse_connect.driver.client import Client
 from deploy.local.broker import LocalBroker
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
+from tests.support import summary
 from tests.support.ports import free_port
 from tests.support.processes import ClickHouseProcess
 
 _counter = itertools.count()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = "chaos" if item.get_closest_marker("chaos") else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    summary.collect(report)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    summary.write(terminalreporter)
 
 
 @pytest.fixture(scope="session", autouse=True)

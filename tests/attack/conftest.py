@@ -17,6 +17,7 @@ import pytest
 from schemas.settings import Settings
 from tests.attack.raw import REFUSALS, call
 from tests.support.processes import ClickHouseProcess
+from tests.support.summary import lines_added_to
 
 
 class Endpoint(ClickHouseProcess):
@@ -84,8 +85,8 @@ def canary_rows(endpoint: Endpoint, table: str) -> str:
     return answer.text.strip()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
-    if REFUSALS:
-        terminalreporter.section("attack suite: what each attack was answered")
-        for line in REFUSALS:
-            terminalreporter.write_line(line)
+@pytest.fixture(autouse=True)
+def _answers_in_summary(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What each attack was answered goes to the terminal summary."""
+    with lines_added_to(request.node, "attack suite: what each attack was answered", REFUSALS):
+        yield

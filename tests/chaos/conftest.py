@@ -19,6 +19,7 @@ from schemas.settings import Settings
 from tests.chaos.harness import FIGURES, Processes
 from tests.support.ports import free_port
 from tests.support.processes import ClickHouseProcess
+from tests.support.summary import lines_added_to
 
 _scenario = itertools.count()
 DEFAULT_TIMEOUT_S = 120
@@ -51,9 +52,13 @@ def hard_limit(seconds: float, what: str) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def hard_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Ends a scenario that overruns its ``chaos_timeout`` (fixtures then stop its processes)."""
+    """Ends a scenario that overruns its ``chaos_timeout`` (fixtures then stop its processes);
+    the CHAOS lines it printed go to the terminal summary."""
     marker = request.node.get_closest_marker("chaos_timeout")
-    with hard_limit(marker.args[0] if marker else DEFAULT_TIMEOUT_S, request.node.name):
+    with (
+        lines_added_to(request.node, "chaos figures", FIGURES),
+        hard_limit(marker.args[0] if marker else DEFAULT_TIMEOUT_S, request.node.name),
+    ):
         yield
 
 
@@ -104,12 +109,3 @@ def module_logs(logs_dir: Path, request: pytest.FixtureRequest) -> Path:  # noqa
     path = logs_dir / request.module.__name__.rsplit(".", 1)[-1]
     path.mkdir(exist_ok=True)
     return path
-
-
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
-) -> None:
-    if FIGURES:
-        terminalreporter.section("chaos figures")
-        for line in FIGURES:
-            terminalreporter.write_line(line)

@@ -11,7 +11,8 @@ import contextlib
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -75,9 +76,29 @@ class Processes:
         self.started.append(type("Deferred", (), {"stop": staticmethod(fn)})())
 
     def stop_all(self) -> None:
-        for thing in reversed(self.started):
-            with contextlib.suppress(Exception):  # clean up the rest regardless
-                thing.stop()
+        """Stop in reverse order of starting; workers started one after another are stopped
+        together (each gets its SIGTERM at once), as an orchestrator scales a group down."""
+        for batch in _batches(reversed(self.started)):
+            with ThreadPoolExecutor(len(batch)) as pool:
+                for thing in batch:
+                    pool.submit(_stop_quietly, thing)
+
+
+def _stop_quietly(thing: Any) -> None:
+    with contextlib.suppress(Exception):  # clean up the rest regardless
+        thing.stop()
+
+
+def _batches(things: Iterable[Any]) -> Iterator[list[Any]]:
+    """Runs of consecutive workers as one batch each; anything else alone."""
+    batch: list[Any] = []
+    for thing in things:
+        if batch and not (isinstance(thing, Worker) and isinstance(batch[-1], Worker)):
+            yield batch
+            batch = []
+        batch.append(thing)
+    if batch:
+        yield batch
 
 
 # ---------------------------------------------------------------- Kafka

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 _HANDED_OUT: set[int] = set()
 
 
+def _share() -> tuple[int, int]:
+    """(this pytest-xdist worker's index, number of workers); (0, 1) outside xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return int(worker.removeprefix("gw")), max(count, 1)
+
+
 def free_port() -> int:
     """A free loopback port, never the same one twice in this process: the OS may offer a
-    port again while the child it was meant for has not bound it yet."""
+    port again while the child it was meant for has not bound it yet. Under pytest-xdist
+    each worker takes only ports of its own residue class, so two workers (and the
+    benchmarks they start, which inherit the worker's environment) never race for one."""
+    index, count = _share()
     while True:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        if port not in _HANDED_OUT:
+        if port % count == index and port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
 
