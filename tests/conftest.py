@@ -8,7 +8,8 @@ Under pytest-xdist (``make test`` runs two workers) each worker process has its 
 session: its own broker, ClickHouse, install directory and ports (tests/support/ports.py).
 The chaos scenarios form one group that a single worker runs one after another, so no
 two fault injections ever share the machine; every other module is a group of its own,
-so its module-scoped fixtures start once.
+so its module-scoped fixtures start once (the benchmark smoke runs, which share nothing,
+go test by test).
 """
 
 from __future__ import annotations
@@ -30,11 +31,21 @@ from tests.support.processes import ClickHouseProcess
 _counter = itertools.count()
 
 
+# Modules whose tests share no module-scoped fixture and each take long: spread test by test.
+_SPREAD_BY_TEST = ("tests/integration/test_benchmark_smoke.py",)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-xdist groups (see the module docstring); under xdist the chaos group is
+    listed first, so the longest unit of work starts at once and the rest packs around it."""
     for item in items:
-        group = "chaos" if item.get_closest_marker("chaos") else item.nodeid.split("::", 1)[0]
+        module = item.nodeid.split("::", 1)[0]
+        chaos = item.get_closest_marker("chaos") is not None
+        group = "chaos" if chaos else item.nodeid if module in _SPREAD_BY_TEST else module
         item.add_marker(pytest.mark.xdist_group(group))
+    if config.getoption("dist", "no") != "no":
+        items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
