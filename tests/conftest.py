@@ -15,6 +15,7 @@ go test by test).
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +37,7 @@ _SPREAD_BY_TEST = ("tests/integration/test_benchmark_smoke.py",)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """pytest-xdist groups (see the module docstring); under xdist the chaos group is
     listed first, so the longest unit of work starts at once and the rest packs around it."""
     for item in items:
@@ -44,7 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         chaos = item.get_closest_marker("chaos") is not None
         group = "chaos" if chaos else item.nodeid if module in _SPREAD_BY_TEST else module
         item.add_marker(pytest.mark.xdist_group(group))
-    if config.getoption("dist", "no") != "no":
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # set by pytest-xdist in its workers
         items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
 
 

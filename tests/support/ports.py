@@ -15,17 +15,29 @@ def _share() -> tuple[int, int]:
     return int(worker.removeprefix("gw")), max(count, 1)
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     """A free loopback port, never the same one twice in this process: the OS may offer a
     port again while the child it was meant for has not bound it yet. Under pytest-xdist
-    each worker takes only ports of its own residue class, so two workers (and the
-    benchmarks they start, which inherit the worker's environment) never race for one."""
+    each worker hands out only ports of its own residue class (the OS's choice moved to
+    the nearest port of that class, then checked free: Linux offers ``bind(0)`` odd ports
+    only), so two workers, and the benchmarks they start with their environment, never
+    race for one port."""
     index, count = _share()
     while True:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port % count == index and port not in _HANDED_OUT:
+            offered = sock.getsockname()[1]
+        port = offered - offered % count + index
+        if port <= 65535 and port not in _HANDED_OUT and _bindable(port):
             _HANDED_OUT.add(port)
             return port
 
