@@ -35,7 +35,7 @@ demo: install
 TEST_WORKERS ?= 2
 
 test: install system-deps lint
-	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 unit: install
 	$(BIN)/pytest tests/unit

@@ -6,10 +6,8 @@ other's data. Unit tests use none of these fixtures and start nothing.
 
 Under pytest-xdist (``make test`` runs two workers) each worker process has its own
 session: its own broker, ClickHouse, install directory and ports (tests/support/ports.py).
-The chaos scenarios form one group that a single worker runs one after another, so no
-two fault injections ever share the machine; every other module is a group of its own,
-so its module-scoped fixtures start once (the benchmark smoke runs, which share nothing,
-go test by test).
+tests/support/scopes.py says which tests go together: all chaos scenarios on one worker,
+one after another; every other module whole.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -28,25 +27,21 @@ from sinks.clickhouse.client import connect
 from tests.support import summary
 from tests.support.ports import free_port
 from tests.support.processes import ClickHouseProcess
+from tests.support.scopes import CHAOS, SuiteScheduling
 
 _counter = itertools.count()
 
 
-# Modules whose tests share no module-scoped fixture and each take long: spread test by test.
-_SPREAD_BY_TEST = ("tests/integration/test_benchmark_smoke.py",)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with this suite's units of work (tests/support/scopes.py)."""
+    return SuiteScheduling(config, log) if config.getoption("dist") == "loadscope" else None
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """pytest-xdist groups (see the module docstring); under xdist the chaos group is
-    listed first, so the longest unit of work starts at once and the rest packs around it."""
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        chaos = item.get_closest_marker("chaos") is not None
-        group = "chaos" if chaos else item.nodeid if module in _SPREAD_BY_TEST else module
-        item.add_marker(pytest.mark.xdist_group(group))
+    """In pytest-xdist's workers the chaos scenarios come first, so the longest unit of
+    work is handed out first."""
     if os.environ.get("PYTEST_XDIST_WORKER"):  # set by pytest-xdist in its workers
-        items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
+        items.sort(key=lambda item: not item.nodeid.startswith(CHAOS))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
