@@ -31,7 +31,7 @@ demo: install
 	$(BIN)/callfloor demo
 
 # Two pytest-xdist workers: the chaos scenarios run one after another on one of them while
-# the unit, attack and integration modules fill the other (tests/conftest.py sets the groups).
+# the unit, attack and integration modules fill the other (units of work: tests/support/scopes.py).
 TEST_WORKERS ?= 2
 
 test: install system-deps lint

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from tests.attack.conftest import Endpoint
-from tests.attack.raw import REFUSALS, build, call, exchange, read_answer, record
+from tests.attack.raw import REFUSALS, Answer, build, call, exchange, read_answer, record
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 MiB = 2**20
@@ -146,11 +147,19 @@ def test_idle_connections_bounded_in_count_and_time(tight_endpoint: Endpoint) ->
     port = tight_endpoint.port
     idle = [_connect(port) for _ in range(4)]
     try:
-        time.sleep(0.3)  # let the server take all four
-        with _connect(port) as extra:
-            extra.sendall(build(port, "GET", path="/ping"))
-            busy = record("5th connection, limit 4", read_answer(extra))
-        assert busy.status == 503
+        answers: list[int] = []
+
+        def fifth_refused() -> Answer | None:
+            """None while the server has not taken all four yet (a loaded machine)."""
+            with _connect(port) as extra:
+                extra.sendall(build(port, "GET", path="/ping"))
+                answer = read_answer(extra)
+            answers.append(answer.status)
+            return answer if answer.status == 503 else None
+
+        busy = wait_for(fifth_refused, 4.0, "a 5th connection to be refused with 503 (limit 4)", every_s=0.1,
+                        progress=lambda: f"statuses {answers}")  # fmt: skip
+        record("5th connection, limit 4", busy)
         started = time.monotonic()
         for sock in idle:
             sock.settimeout(30)
