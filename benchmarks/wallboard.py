@@ -32,7 +32,7 @@ import aiohttp
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from benchmarks.harness import Stack, conditions, emit, main_guard, note, wait_assigned
+from benchmarks.harness import Stack, conditions, emit, main_guard, note, sink_overrides, wait_assigned
 from benchmarks.latency import Background, MetricsWatcher, metrics_latencies, percentiles, produce_paced
 from deploy.local.broker import wait_for_port
 from deploy.local.processes import callfloor_command
@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> None:
     zone = daytime_zone()  # today's numbers are compared: run where it is mid-afternoon
     spec = SimulationSpec(reps=args.reps, calls=0, live=True, rate=args.rate, seed=args.seed, timezone=zone)
     with Stack("wallboard", partitions=args.partitions) as stack:
-        settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port())
+        settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port(),
+                                  **sink_overrides(args))  # fmt: skip
         ensure_topics(settings)
         worker = stack.worker(settings)
         board = stack.start("wallboard", callfloor_command("wallboard"), settings)
@@ -184,6 +185,7 @@ def run(args: argparse.Namespace) -> None:
                           seconds=args.seconds, warmup_s=args.warmup, reps=args.reps, screens=args.screens,
                           partitions=args.partitions, scrape_every_s=args.scrape_every,
                           snapshot_interval_s=settings.snapshot_interval_seconds,
+                          flush_seconds=settings.sink_flush_seconds,
                           sse_events=screens.events)  # fmt: skip
         emit("wallboard", "produce -> number on a connected screen (SSE, every screen)",
              **percentiles(screen_latencies), **cond)  # fmt: skip
@@ -225,6 +227,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--scrape-every", type=float, default=0.1, help="seconds between /metrics scrapes")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--flush-seconds", type=float, help="CALLFLOOR_SINK_FLUSH_SECONDS (default 0.25)")
+    parser.add_argument("--batch-rows", type=int, help="CALLFLOOR_SINK_BATCH_ROWS (default 20000)")
     args = parser.parse_args()
     main_guard(lambda: run(args))
 
