@@ -3,12 +3,12 @@
 A round publishes the reps of the partitions the worker reports
 (``pipeline.exported_partitions()``, the same set /metrics exports) whose numbers changed
 since it last published them, and once a second a heartbeat, also when idle. A round
-starts as soon as a batch has been counted into the live state (at most one per
-``MIN_ROUND_GAP_SECONDS``), and at least every ``snapshot_interval_seconds`` otherwise
-(seeding, rebalances, heartbeats). Each message carries the consumer-group generation, so
-a reader can tell the current owner of a partition from one that lost it in a rebalance.
-When the generation changes every rep is published again, so the new owner's copy of a
-moved rep always reaches the wallboard.
+starts as soon as a batch has been counted into the live state (rounds spaced by
+``MIN_ROUND_GAP_SECONDS`` and by five times their own cost), and at least every
+``snapshot_interval_seconds`` otherwise (seeding, rebalances, heartbeats). Each message
+carries the consumer-group generation, so a reader can tell the current owner of a
+partition from one that lost it in a rebalance. When the generation changes every rep is
+published again, so the new owner's copy of a moved rep always reaches the wallboard.
 """
 
 from __future__ import annotations
