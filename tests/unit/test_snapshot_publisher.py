@@ -7,19 +7,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 from prometheus_client import CollectorRegistry
 
-from schemas.kpis import Contribution
+from schemas.kpis import Contribution, business_day
 from schemas.settings import Settings
 from schemas.snapshots import Heartbeat, RepSnapshot
 from streams.live_collector import LiveCollector
 from streams.live_metrics import partition_for
 from streams.live_state import CallFacts, LiveState
+from streams.pipeline import CdrPipeline
 from streams.pipeline_metrics import PipelineMetrics
+from streams.routing import RawEvent
 from streams.snapshots import SnapshotPublisher, publish_rounds
+from tests.factories import cdr_dict, encode
+from tests.unit.test_pipeline_stop import AbsentClickHouse
 
 SETTINGS = Settings(timezone="UTC", partitions=4)
 TODAY = date(2026, 12, 1)
@@ -183,3 +187,31 @@ def test_after_a_failed_round_every_rep_is_published_again() -> None:
         assert set(await r.next_round_with_reps()) == {"rep-1", "rep-2"}
 
     asyncio.run(rounds.run(body))
+
+
+def test_a_batch_signals_its_counts_before_clickhouse_acknowledges_it() -> None:
+    """What the wallboard and /metrics show does not wait for the batch's write (DESIGN.md asks
+    only that offsets wait for it); the write here never returns."""
+
+    async def scenario() -> tuple[bool, int]:
+        pipeline = CdrPipeline(SETTINGS, dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]
+        pipeline.take_assignment({0})
+        pipeline.state.seed(0, [])
+        writer = AbsentClickHouse()
+        pipeline.writer = writer  # type: ignore[assignment]
+        dialed = datetime.now(UTC) - timedelta(minutes=5)
+        times = {"dialed_at": dialed.isoformat(), "answered_at": (dialed + timedelta(seconds=12)).isoformat(),
+                 "ended_at": (dialed + timedelta(seconds=72)).isoformat()}  # fmt: skip
+        batch = [RawEvent(0, i, b"rep-1", encode(cdr_dict(call_id=f"c-{i}", **times))) for i in range(3)]
+        task = asyncio.ensure_future(pipeline.handle(batch))
+        await asyncio.wait_for(writer.started.wait(), 5)
+        signalled = pipeline.counted.is_set()
+        day = business_day(dialed, SETTINGS.zone)  # yesterday's, just after midnight
+        dials = sum(c.dials for rep, _, c in pipeline.state.day_counters(day) if rep == "rep-1")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return signalled, dials
+
+    signalled, dials = asyncio.run(scenario())
+    assert signalled and dials == 3
