@@ -66,10 +66,12 @@ def test_catchup_benchmark_runs() -> None:
 
 
 def test_wallboard_benchmark_runs() -> None:
-    screen, metrics, cpu = run_benchmark("wallboard", "--rate", "300", "--seconds", "4", "--warmup", "1",
-                                         "--reps", "20", "--screens", "3")  # fmt: skip
+    screen, metrics, published, on_topic, cpu = run_benchmark(
+        "wallboard", "--rate", "300", "--seconds", "4", "--warmup", "1", "--reps", "20", "--screens", "3"
+    )  # fmt: skip
     assert screen["what"].startswith("produce") and metrics["what"].startswith("baseline")
-    for line in (screen, metrics):
+    assert published["what"].startswith("where") and on_topic["what"].startswith("where")
+    for line in (screen, metrics, published, on_topic):
         assert line["n"] > 0 and {"p50_s", "p99_s", "max_s", "screens"} <= line.keys()
     assert {"cpu_per_screen_percent", "baseline_cpu_no_screen_percent"} <= cpu.keys()
 
