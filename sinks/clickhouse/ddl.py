@@ -21,7 +21,7 @@ from clickhouse_connect.driver.client import Client
 from schemas.kpis import KPI_COUNTERS, KpiCounter
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.cluster import ClusterDDLError, create_database, on_cluster
+from sinks.clickhouse.cluster import as_configured, create_database
 from sinks.clickhouse.targets import TARGET_STATEMENTS
 
 CALLS_TABLE = "calls"
@@ -121,17 +121,12 @@ STATEMENTS: tuple[str, ...] = (
 def apply_schema(settings: Settings) -> Client:
     """Create the database, tables and views (safe on every start); return a client to it."""
     cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
-    if cluster:  # fail closed rather than create payroll's tables on one node only
-        raise ClusterDDLError(
-            "payroll's tables (call_versions and its materialized view, payroll_closes, payroll_paid, "
-            "payroll_rep_month) have no ON CLUSTER form yet: CALLFLOOR_CLICKHOUSE_CLUSTER is not usable"
-        )
     with connect(settings, database="") as admin:
         admin.command(create_database(database, cluster))
     from sinks.clickhouse.payroll_ddl import ensure_payroll_schema  # it builds on this module's tables
 
     client = connect(settings)
-    for statement in on_cluster(STATEMENTS, cluster, database) if cluster else STATEMENTS:
+    for statement in as_configured(STATEMENTS, cluster, database):
         client.command(statement)
-    ensure_payroll_schema(client, settings.timezone)
+    ensure_payroll_schema(client, settings)
     return client
