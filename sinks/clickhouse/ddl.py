@@ -25,7 +25,7 @@ from clickhouse_connect.driver.client import Client
 from schemas.kpis import KPI_COUNTERS, KpiCounter
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.cluster import ClusterDDLError, create_database, on_cluster
+from sinks.clickhouse.cluster import as_configured, create_database
 from sinks.clickhouse.targets import TARGET_STATEMENTS
 
 log = logging.getLogger(__name__)
@@ -150,10 +150,9 @@ ORDER BY (kafka_partition, call_id, business_day)
 """
 
 STATEMENTS: tuple[str, ...] = (
-    _CALLS, _CALL_PARTITIONS, _REP_DAY, _ADD_HOUR_START, _REP_HOUR, *TARGET_STATEMENTS
+    _CALLS, _CORRECTED, _CORRECTED_MV, _CALL_PARTITIONS, _REP_DAY, _ADD_HOUR_START, _REP_HOUR,
+    *TARGET_STATEMENTS,
 )
-# Applied after STATEMENTS (cluster.py has no form for a filtering materialized view yet).
-CORRECTED_STATEMENTS: tuple[str, ...] = (_CORRECTED, _CORRECTED_MV)
 
 
 def partition_key(client: Client, table: str) -> str:
@@ -173,27 +172,20 @@ def unpartitioned(client: Client) -> list[str]:
 def apply_schema(settings: Settings) -> Client:
     """Create the database, tables and views (safe on every start); return a client to it."""
     cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
-    if cluster:  # fail closed rather than create payroll's tables on one node only
-        raise ClusterDDLError(
-            "payroll's tables (call_versions and its materialized view, payroll_closes, payroll_paid, "
-            "payroll_rep_month) have no ON CLUSTER form yet: CALLFLOOR_CLICKHOUSE_CLUSTER is not usable"
-        )
     with connect(settings, database="") as admin:
         admin.command(create_database(database, cluster))
     from sinks.clickhouse.payroll_ddl import ensure_payroll_schema  # it builds on this module's tables
 
     client = connect(settings)
-    backfill = not client.command(f"EXISTS TABLE {CORRECTED_TABLE}")
-    for statement in on_cluster(STATEMENTS, cluster, database) if cluster else STATEMENTS:
-        client.command(statement)
-    for statement in CORRECTED_STATEMENTS:
+    backfill = not any(row[0] for row in client.query(f"EXISTS TABLE {CORRECTED_TABLE}").result_rows)
+    for statement in as_configured(STATEMENTS, cluster, database):
         client.command(statement)
     if backfill:  # a database from before call_corrected: its view sees new inserts only
         client.command(_BACKFILL_CORRECTED)
-    if old := unpartitioned(client):
+    if not cluster and (old := unpartitioned(client)):
         log.warning(
             "%s not partitioned by month (made by an older callfloor): reads stay exact but read all"
             " history; stop the workers and run `callfloor migrate-calls`", " and ".join(old)
         )
-    ensure_payroll_schema(client, settings.timezone)
+    ensure_payroll_schema(client, settings)
     return client
