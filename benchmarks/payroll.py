@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> None:
             note(f"  {time.perf_counter() - began:.1f} s")
             for layout, client in clients.items():
                 cond = conditions(
-                    layout=layout, calls=args.calls * n, history_months=12 * n, reps=args.reps,
+                    layout=layout, calls=args.calls * n, history_months=12 * n, reps=args.reps, partitions=8,
                     repeat=args.repeat, merged=args.merged,
                 )  # fmt: skip
                 time_reads(client, layouts[layout].zone, plan, args.repeat, cond)

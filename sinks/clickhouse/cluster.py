@@ -2,8 +2,8 @@
 single-server DDL (ddl.py, targets.py, payroll_ddl.py) so that the two can never disagree on
 columns or order. This is the only place a statement gets its cluster form.
 
-- the call tables (``calls``, ``call_corrected``, ``call_partitions``, ``call_versions``) are sharded: each becomes
-  ``<name>_local``, a ``Replicated*MergeTree`` on every shard, behind a ``Distributed`` table of
+- the call tables (``calls``, ``call_corrected``, ``call_partitions``, ``call_versions``) are
+  sharded: each becomes ``<name>_local``, a ``Replicated*MergeTree`` on every shard, behind a ``Distributed`` table of
   the old name sharded by ``cityHash64(call_id)``. Every version and copy of a call lands on
   one shard, where ``FINAL`` (which deduplicates only within a shard) keeps exactly one; a
   call's ``call_partitions`` rows and every one of its versions sit beside it, so the reads'
