@@ -104,7 +104,8 @@ def _cluster_form(statement: str, cluster: str, database: str) -> list[str]:
         raise ClusterDDLError(f"no cluster form for: {statement.strip()[:120]}")
     name, rest = table["name"], table["rest"].rstrip()
     shape = f" ({table['columns']})" if table["columns"] is not None else ""
-    typed_by = f" AS {table['select']} {local(table['source'])} WHERE 0" if table["select"] else ""
+    # EMPTY: each node takes the columns and runs no SELECT (ON CLUSTER, each would run it)
+    typed_by = f" EMPTY AS {table['select']} {local(table['source'])}" if table["select"] else ""
     if name not in SHARD_KEYS:
         engine = replicated(table["engine"], table["params"], WHOLE_PATH, "{shard}-{replica}")
         return [f"CREATE TABLE IF NOT EXISTS {name} {on}{shape} ENGINE = {engine}{rest}{typed_by}"]
