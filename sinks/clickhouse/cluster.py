@@ -15,7 +15,7 @@ columns or order. This is the only place a statement gets its cluster form.
 - every other table is small and replicated whole to every node (its Keeper path has no
   ``{shard}``), so it reads the same on any node and a join between two of them stays local:
   the targets history, and payroll's closes and amounts paid (written once per month by
-  ``payroll close``; ``paid_for`` reads ``payroll_paid`` joined to ``payroll_closes``).
+  ``payroll close``; ``paid_for`` reads ``payroll_paid`` with ``IN`` over ``payroll_closes``).
 - views are created ``ON CLUSTER`` unchanged: they read the ``Distributed`` tables.
 
 Inserts into a ``Distributed`` table return only once every shard has the rows
