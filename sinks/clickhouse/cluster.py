@@ -15,7 +15,7 @@ columns or order. This is the only place a statement gets its cluster form.
 - every other table is small and replicated whole to every node (its Keeper path has no
   ``{shard}``), so it reads the same on any node and a join between two of them stays local:
   the targets history, and payroll's closes and amounts paid (written once per month by
-  ``payroll close``; ``paid_for`` reads ``payroll_paid`` joined to ``payroll_closes``).
+  ``payroll close``; ``paid_for`` reads ``payroll_paid`` with ``IN`` over ``payroll_closes``).
 - views are created ``ON CLUSTER`` unchanged: they read the ``Distributed`` tables.
 
 Inserts into a ``Distributed`` table return only once every shard has the rows
@@ -106,7 +106,8 @@ def _cluster_form(statement: str, cluster: str, database: str) -> list[str]:
         raise ClusterDDLError(f"no cluster form for: {statement.strip()[:120]}")
     name, rest = table["name"], table["rest"].rstrip()
     shape = f" ({table['columns']})" if table["columns"] is not None else ""
-    typed_by = f" AS {table['select']} {local(table['source'])} WHERE 0" if table["select"] else ""
+    # EMPTY: each node takes the columns and runs no SELECT (ON CLUSTER, each would run it)
+    typed_by = f" EMPTY AS {table['select']} {local(table['source'])}" if table["select"] else ""
     if name not in SHARD_KEYS:
         engine = replicated(table["engine"], table["params"], WHOLE_PATH, "{shard}-{replica}")
         return [f"CREATE TABLE IF NOT EXISTS {name} {on}{shape} ENGINE = {engine}{rest}{typed_by}"]
