@@ -3,12 +3,13 @@ single-server DDL (ddl.py, targets.py, payroll_ddl.py) so that the two can never
 columns or order. This is the only place a statement gets its cluster form.
 
 - the call tables (``calls``, ``call_corrected``, ``call_partitions``, ``call_versions``) are
-  sharded: each becomes ``<name>_local``, a ``Replicated*MergeTree`` on every shard, behind a ``Distributed`` table of
-  the old name sharded by ``cityHash64(call_id)``. Every version and copy of a call lands on
-  one shard, where ``FINAL`` (which deduplicates only within a shard) keeps exactly one; a
-  call's ``call_partitions`` rows and every one of its versions sit beside it, so the reads'
-  ``call_id IN (SELECT call_id FROM <call table> ...)`` run shard-locally
-  (``distributed_product_mode = 'local'``).
+  sharded: each becomes ``<name>_local``, a ``Replicated*MergeTree`` on every shard, behind a
+  ``Distributed`` table of the old name sharded by ``cityHash64(call_id)``. Every version and
+  copy of a call lands on one shard, where ``FINAL`` (which deduplicates only within a shard)
+  keeps exactly one; a call's ``call_partitions`` rows, its ``call_corrected`` winner and every
+  one of its versions sit beside it, so the reads' ``call_id IN (SELECT call_id FROM <call
+  table> ...)`` and ``EXACT_CALLS``' join run shard-locally (``distributed_product_mode =
+  'local'``).
 - a materialized view runs on every node, from the *local* source to the *local* target: a
   ``Distributed`` insert reaches each shard as an insert into ``calls_local``, and that is what
   fires the view, once per version, on the shard that stores the call.
