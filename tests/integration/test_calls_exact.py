@@ -123,6 +123,11 @@ def test_every_windowed_read_touches_only_its_months(settings: Settings) -> None
         assert campaign_abandons(strict, november) == {"camp-1": (0, 2)}
         assert sorted(r[0] for r in partition_calls(strict, 0, november)) == ["back", "back2", "moved"]
         assert read_month(strict, november, ZONE).activity[("rep-1", "team-a")].counters["revenue"] == 4000
+        view = strict.query("SELECT rep_id, dials FROM payroll_rep_month WHERE month = {m:Date}",
+                            parameters={"m": november}).result_rows  # fmt: skip
+        assert view == [("rep-1", 2)], "a payroll system reading one month reads that month only"
+        days = "SELECT sum(dials) FROM rep_day WHERE business_day >= {d:Date}"
+        assert strict.query(days, parameters={"d": november}).result_rows == [(2,)]
         with pytest.raises(DatabaseError, match="INDEX_NOT_USED"):  # the check can fail
             strict.query(f"SELECT count() FROM {EXACT_CALLS} AND rep_id = 'rep-1'")
 
