@@ -85,6 +85,7 @@ class _Server(ThreadingHTTPServer):
         self._deadlines_lock = threading.Lock()
         self._closing = threading.Event()
         super().__init__(address, _Handler)
+        # None (any Host) for a wildcard bind, which EmbeddedClickHouse allows only with a password
         self.allowed_hosts = served_host_names(address[0], self.server_address[1])
         threading.Thread(target=self._watchdog, name="clickhouse-http-watchdog", daemon=True).start()
 
