@@ -7,6 +7,11 @@ produced at a steady rate (2,000/s by default). Each screen is an SSE client of
 it shows change. The k-th outbound call of a rep is visible on a screen at the first event
 showing >= k dials (same rule as ``benchmarks.latency`` for /metrics, scraped every 0.1 s).
 
+Where the time goes, from the same run: the benchmark also reads the snapshot topic itself.
+Per call, produce -> the worker published a snapshot showing it (the snapshot's own ``ts``),
+and -> that snapshot readable on the topic (when a plain consumer here received it); the
+rest, to the screens, is the wallboard's (its fetch, its push, the SSE hop).
+
 CPU per screen: the wallboard's CPU seconds per second during a phase with no screen
 connected, then during the measured phase with ``--screens`` connected, at the same rate;
 the difference divided by the screens.
@@ -25,11 +30,13 @@ from collections import defaultdict
 
 import aiohttp
 import orjson
+from kafka import KafkaConsumer, TopicPartition
 
-from benchmarks.harness import Stack, conditions, emit, main_guard, note, wait_assigned
-from benchmarks.latency import MetricsWatcher, metrics_latencies, percentiles, produce_paced
+from benchmarks.harness import Stack, conditions, emit, main_guard, note, sink_overrides, wait_assigned
+from benchmarks.latency import Background, MetricsWatcher, metrics_latencies, percentiles, produce_paced
 from deploy.local.broker import wait_for_port
 from deploy.local.processes import callfloor_command
+from schemas.snapshots import RepSnapshot, decode
 from simulator import SimulationSpec
 from simulator.model import daytime_zone
 from streams.topics import ensure_topics
@@ -79,9 +86,7 @@ class Screens(threading.Thread):
                 self.events += 1
                 for row in orjson.loads(line[6:])["reps"]:
                     dials = row["cells"]["dials"]["value"]
-                    history = seen[row["rep"]]
-                    if not history or history[-1][1] != dials:
-                        history.append((arrived, dials))
+                    _note_change(seen[row["rep"]], arrived, dials)
 
     def finish(self) -> None:
         if self._quit is not None:
@@ -95,11 +100,45 @@ class Screens(threading.Thread):
         return min(sum(h[-1][1] for h in seen.values() if h) for seen in self.seen)
 
 
+class SnapshotWatcher(Background):
+    """Reads the snapshot topic: per rep, (published ts, dials) and (received here, dials)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__("snapshot-watcher")
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                      fetch_max_wait_ms=10)  # fmt: skip
+        partitions = [TopicPartition(topic, p) for p in self.consumer.partitions_for_topic(topic) or ()]
+        self.consumer.assign(partitions)
+        self.consumer.seek_to_beginning(*partitions)
+        self.published: History = defaultdict(list)
+        self.received: History = defaultdict(list)
+
+    def step(self) -> None:
+        for records in self.consumer.poll(timeout_ms=20).values():
+            now = time.time()
+            for record in records:
+                message = decode(record.value)
+                if isinstance(message, RepSnapshot):
+                    dials = message.today["dials"]
+                    _note_change(self.published[message.rep_id], message.ts, dials)
+                    _note_change(self.received[message.rep_id], now, dials)
+
+    def finish(self) -> None:
+        super().finish()
+        self.consumer.close()
+
+
+def _note_change(history: list[tuple[float, int]], at: float, dials: int) -> None:
+    if not history or history[-1][1] != dials:
+        history.append((at, dials))
+
+
 def run(args: argparse.Namespace) -> None:
     zone = daytime_zone()  # today's numbers are compared: run where it is mid-afternoon
     spec = SimulationSpec(reps=args.reps, calls=0, live=True, rate=args.rate, seed=args.seed, timezone=zone)
     with Stack("wallboard", partitions=args.partitions) as stack:
-        settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port())
+        settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port(),
+                                  **sink_overrides(args))  # fmt: skip
         ensure_topics(settings)
         worker = stack.worker(settings)
         board = stack.start("wallboard", callfloor_command("wallboard"), settings)
@@ -116,8 +155,10 @@ def run(args: argparse.Namespace) -> None:
 
         screens = Screens(f"http://127.0.0.1:{settings.wallboard_port}/events", args.screens)
         watcher = MetricsWatcher(settings.web_port, args.scrape_every)
+        topic = SnapshotWatcher(settings.kafka_bootstrap, settings.snapshot_topic)
         screens.start()
         watcher.start()
+        topic.start()
         try:
             if not screens.connected.wait(30):
                 raise RuntimeError("the screens did not connect")
@@ -132,6 +173,7 @@ def run(args: argparse.Namespace) -> None:
             dials_all = dials_first + sum(1 for s in sent if s[2])
             _wait_shown(watcher, screens, dials_all, "every call on /metrics and on every screen")
         finally:
+            topic.finish()
             watcher.finish()
             screens.finish()
         worker.check_alive()
@@ -143,11 +185,16 @@ def run(args: argparse.Namespace) -> None:
                           seconds=args.seconds, warmup_s=args.warmup, reps=args.reps, screens=args.screens,
                           partitions=args.partitions, scrape_every_s=args.scrape_every,
                           snapshot_interval_s=settings.snapshot_interval_seconds,
+                          flush_seconds=settings.sink_flush_seconds,
                           sse_events=screens.events)  # fmt: skip
         emit("wallboard", "produce -> number on a connected screen (SSE, every screen)",
              **percentiles(screen_latencies), **cond)  # fmt: skip
         emit("wallboard", "baseline: produce -> /metrics (rep dials), same run",
              **percentiles(_latencies(sent, watcher.seen, after)), **cond)  # fmt: skip
+        emit("wallboard", "where: produce -> snapshot published by the worker (its ts)",
+             **percentiles(_latencies(sent, topic.published, after)), **cond)  # fmt: skip
+        emit("wallboard", "where: produce -> snapshot read from the topic",
+             **percentiles(_latencies(sent, topic.received, after)), **cond)  # fmt: skip
         per_screen = (cpu_screens - cpu_idle) / max(1, args.screens)
         emit("wallboard", "wallboard CPU per connected screen",
              cpu_per_screen_percent=round(100 * per_screen, 3),
@@ -180,6 +227,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--scrape-every", type=float, default=0.1, help="seconds between /metrics scrapes")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--flush-seconds", type=float, help="CALLFLOOR_SINK_FLUSH_SECONDS (default 0.25)")
+    parser.add_argument("--batch-rows", type=int, help="CALLFLOOR_SINK_BATCH_ROWS (default 20000)")
     args = parser.parse_args()
     main_guard(lambda: run(args))
 

@@ -92,6 +92,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(load_settings(), rate=args.rate, reps=args.reps)
 
 
+def cmd_migrate_calls(args: argparse.Namespace) -> int:
+    from sinks.clickhouse.calls_layout import migrate_calls
+
+    settings = load_settings()
+    try:
+        migrated = migrate_calls(settings, say=print)
+    except Exception as exc:  # noqa: BLE001 - name what failed; nothing was renamed before the copy ended
+        print(f"callfloor migrate-calls: {exc}", file=sys.stderr)
+        return 1
+    print("migrated: " + ", ".join(migrated) if migrated else "already partitioned by month: nothing to do")
+    return 0
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -164,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
     p.add_argument("--reps", type=int, default=40)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "migrate-calls",
+        help="partition an older database's calls by month (stop every worker first)",
+    )
+    p.set_defaults(func=cmd_migrate_calls)
 
     add_topics_parser(sub)
     return parser

@@ -64,7 +64,7 @@ def load_plan_and_inputs(
 def payroll_client(settings: Settings) -> Iterator[Client]:
     """A ClickHouse client with payroll's tables in place."""
     with connect(settings) as client:
-        ensure_payroll_schema(client, settings.timezone)
+        ensure_payroll_schema(client, settings)
         yield client
 
 

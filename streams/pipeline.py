@@ -54,6 +54,9 @@ class CdrPipeline:
         # The CDR topic's real partition count (from the consumer's metadata at assignment):
         # where reps that have a target but no calls yet belong.
         self.topic_partitions = settings.partitions
+        # Set whenever a piece has been counted into the live state (before its write is
+        # acknowledged, as /metrics shows it): the wallboard's snapshots go out then.
+        self.counted = asyncio.Event()
 
     def today(self) -> date:
         return business_day(datetime.now(UTC), self.settings.zone)
@@ -170,6 +173,7 @@ class CdrPipeline:
                     rules=self.settings.cdr_rules,
                 )
                 outcomes.append((len(piece), outcome))
+                self.counted.set()
                 writes.append(asyncio.ensure_future(self.writer.write(outcome.rows)))
                 await asyncio.sleep(0)  # let the write start before the next piece
             await asyncio.gather(*writes)

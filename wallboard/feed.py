@@ -23,7 +23,9 @@ from wallboard.floor import Floor
 
 log = logging.getLogger(__name__)
 
-# Tansu holds a fetch for the whole wait when there is nothing new: keep it short.
+# Tansu answers a waiting fetch soon after a snapshot is written (measured here: about
+# 20 ms later with a 100 ms wait, 6 ms with 20 ms, but about 130 ms with 1 s); a 20 ms wait
+# cost an idle wallboard about 4 % more CPU in the wallboard benchmark, for 15 ms.
 FETCH_WAIT_MS = 100
 # How soon a topic created after the wallboard started (no worker yet) is noticed.
 METADATA_MAX_AGE_MS = 2000

@@ -1,6 +1,8 @@
 """The wallboard's HTTP server: one page, its script and style, and a server-sent-event stream.
 
-A screen opens ``/events?team=..&campaign=..`` and receives the whole view it shows as
+Only requests whose ``Host`` names the bound address are served (a web page re-pointing its
+own name at the wallboard, DNS rebinding, cannot read the floor). A screen opens
+``/events?team=..&campaign=..`` and receives the whole view it shows as
 one JSON event: at once, then whenever the floor changes (at most every
 ``MIN_PUSH_SECONDS``) and at least every ``MAX_PUSH_SECONDS`` so the freshness age
 keeps counting. A view is built once per distinct filter and shared by every screen
@@ -19,8 +21,10 @@ from pathlib import Path
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from schemas.kpis import business_day
+from schemas.served_hosts import host_names_this_server, served_host_names
 from schemas.settings import Settings
 from schemas.targets import TargetsError, TargetSet
 from streams.targets_watch import TargetsWatcher
@@ -32,7 +36,7 @@ from wallboard.view import Filters, build_view
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-MIN_PUSH_SECONDS = 0.1
+MIN_PUSH_SECONDS = 0.05
 MAX_PUSH_SECONDS = 1.0
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
@@ -130,6 +134,19 @@ class Wallboard:
         body = self.view(Filters.from_query(request.query), time.time())
         return web.Response(body=body, content_type="application/json", headers=SECURITY_HEADERS)
 
+    @web.middleware
+    async def only_this_host(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        port = request.transport.get_extra_info("sockname")[1] if request.transport else 0
+        allowed = served_host_names(self.settings.wallboard_host, port)
+        if not host_names_this_server(request.headers.get("Host", ""), allowed):
+            return web.Response(status=403, text="the Host header does not name this wallboard\n",
+                                headers=SECURITY_HEADERS)  # fmt: skip
+        return await handler(request)
+
+    async def favicon(self, _request: web.Request) -> web.Response:
+        """No icon, said once a day, so a browser's automatic request is not a 404 every load."""
+        return web.Response(status=204, headers={**SECURITY_HEADERS, "Cache-Control": "max-age=86400"})
+
     async def page(self, request: web.Request) -> web.Response:
         name, content_type = PAGES[request.path]
         headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
@@ -145,9 +162,10 @@ class Wallboard:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def application(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.only_this_host])
         for path in PAGES:
             app.router.add_get(path, self.page)
+        app.router.add_get("/favicon.ico", self.favicon)
         app.router.add_get("/events", self.events)
         app.router.add_get("/api/floor", self.floor_json)
         app.cleanup_ctx.append(self._background)

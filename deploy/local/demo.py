@@ -19,6 +19,7 @@ from schemas.kpis import business_day
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce, roster
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.ddl import EXACT_CALLS
 from streams.topics import ensure_topics
 
 REFRESH_SECONDS = 5.0
@@ -55,7 +56,7 @@ def _floor_line(settings: Settings) -> str:
         with connect(settings) as client:
             row = client.query(
                 "SELECT count(), sum(dials), sum(connects), sum(valid_connects), sum(sales), "
-                "sum(revenue_cents) FROM calls FINAL WHERE business_day = {d:Date}",
+                f"sum(revenue_cents) FROM {EXACT_CALLS} AND business_day = {{d:Date}}",
                 parameters={"d": today},
             ).first_row
     except Exception as exc:  # noqa: BLE001 - the demo keeps going while ClickHouse warms up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import clickhouse_connect
@@ -10,16 +11,28 @@ from clickhouse_connect.driver.client import Client
 from schemas.settings import Settings, is_loopback
 from sinks.clickhouse.cluster import CLIENT_SETTINGS as CLUSTER_CLIENT_SETTINGS
 
+# Sent with every query. ``calls`` is partitioned by month, and copies of a call in two
+# partitions are ddl.EXACT_CALLS's business, so FINAL need not merge across partitions; a
+# month whose parts are merged is then read without merging at all (10M calls: ~0.03 s
+# against ~8 s for one month's FINAL merging across all partitions).
+READ_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
 
-def connect(settings: Settings, *, database: str | None = None, **kwargs: object) -> Client:
-    """A client for ``settings.clickhouse_url``; ``database=""`` connects without one."""
+
+def connect(
+    settings: Settings,
+    *,
+    database: str | None = None,
+    query_settings: Mapping[str, object] | None = None,
+    **kwargs: object,
+) -> Client:
+    """A client for ``settings.clickhouse_url``; ``database=""`` connects without one;
+    ``query_settings`` go with every query, over the defaults."""
     url = urlsplit(settings.clickhouse_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise ValueError(
             f"CALLFLOOR_CLICKHOUSE_URL must look like http://host:8123, got {url.geturl()!r}"
         )
-    if settings.clickhouse_cluster:
-        kwargs["settings"] = {**CLUSTER_CLIENT_SETTINGS, **dict(kwargs.get("settings") or {})}
+    defaults = {**READ_SETTINGS, **(CLUSTER_CLIENT_SETTINGS if settings.clickhouse_cluster else {})}
     return clickhouse_connect.get_client(
         host=url.hostname,
         port=url.port or (8443 if url.scheme == "https" else 8123),
@@ -27,6 +40,7 @@ def connect(settings: Settings, *, database: str | None = None, **kwargs: object
         username=settings.clickhouse_user,
         password=password_for(settings),
         database=settings.clickhouse_database if database is None else database,
+        settings={**defaults, **(query_settings or {})},
         **kwargs,
     )
 

@@ -7,24 +7,32 @@ yet removed are never counted. The per-day and per-hour aggregates are views
 over that deduplicated set, so they are exact by construction: a redelivered,
 duplicated or corrected CDR can never be counted twice in what payroll reads.
 
-Every exact read names :data:`EXACT_CALLS` as its source, so the layout can change in one
-place. ``calls`` is not partitioned: partitioning it by month (with a cross-partition winner
-filter, since ReplacingMergeTree deduplicates within a partition only) was built and measured
-slower than one ``FINAL`` over 10M merged calls (README "Payroll", branch
-``payroll-partitioned-experiment``).
+``calls`` is partitioned by month of ``business_day``, so a read of a month (payroll) or of
+the last days (the worker's refreshes and seeds) touches those partitions only, not all
+history. ReplacingMergeTree and ``FINAL`` deduplicate within a partition only, and a
+correction can move a call to another month: ``call_corrected`` (fed by a materialized
+view) holds the winning version of every call that has a version above 1, a few per cent
+of calls, and :data:`EXACT_CALLS` drops a row of such a call unless it is that winner.
+Every exact read names ``EXACT_CALLS`` as its source, so the rule lives in one place.
 """
 
 from __future__ import annotations
+
+import logging
 
 from clickhouse_connect.driver.client import Client
 
 from schemas.kpis import KPI_COUNTERS, KpiCounter
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.cluster import ClusterDDLError, create_database, on_cluster
+from sinks.clickhouse.cluster import as_configured, create_database
 from sinks.clickhouse.targets import TARGET_STATEMENTS
 
+log = logging.getLogger(__name__)
+
 CALLS_TABLE = "calls"
+# both call tables; reads that name their days skip every other month
+BY_MONTH = "PARTITION BY toYYYYMM(business_day)"
 # the instant the local hour began; rows written before the column existed get the UTC hour
 _HOUR_START = "hour_start DateTime('UTC') DEFAULT toStartOfHour(dialed_at)"
 
@@ -67,11 +75,38 @@ CREATE TABLE IF NOT EXISTS {CALLS_TABLE} (
     kafka_offset    UInt64,
     ingested_at     DateTime64(3, 'UTC') DEFAULT now64(3)
 ) ENGINE = ReplacingMergeTree(rank)
+{BY_MONTH}
 ORDER BY call_id
 """
 
-# ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning version.
-EXACT_CALLS = f"{CALLS_TABLE} FINAL WHERE 1"
+# The winning version of every call that has a version above 1: only such a call can have
+# versions in two month partitions (copies of one version are the same call on the same
+# day). Any version above 1 outranks every copy of version 1, so the highest rank here is
+# the call's winner, found without reading ``calls``.
+CORRECTED_TABLE = "call_corrected"
+_CORRECTED = f"""
+CREATE TABLE IF NOT EXISTS {CORRECTED_TABLE} (
+    call_id      String,
+    rank         UInt64,
+    business_day Date
+) ENGINE = ReplacingMergeTree(rank)
+ORDER BY call_id
+"""
+_CORRECTED_MV = f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS {CORRECTED_TABLE}_mv TO {CORRECTED_TABLE}
+AS SELECT call_id, rank, business_day FROM {CALLS_TABLE} WHERE version > 1
+"""
+_BACKFILL_CORRECTED = (
+    f"INSERT INTO {CORRECTED_TABLE} SELECT call_id, rank, business_day FROM {CALLS_TABLE} WHERE version > 1"
+)
+
+# ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning
+# version. ``FINAL`` keeps a call's best row per month partition; the join drops that row when
+# a correction put the call's winner elsewhere (winner_rank 0: never corrected).
+EXACT_CALLS = (
+    f"{CALLS_TABLE} FINAL LEFT ANY JOIN (SELECT call_id, rank AS winner_rank FROM {CORRECTED_TABLE} FINAL)"
+    " AS winners USING call_id WHERE (winners.winner_rank = 0 OR winners.winner_rank = rank)"
+)
 
 # Money sums in Int128 / Decimal128 (kpi_sum, and list/sold prices summed as Decimal128):
 # an Int64 sum wraps silently and Decimal(18, 2) * 100 overflows near the schema's limit.
@@ -110,28 +145,47 @@ CREATE TABLE IF NOT EXISTS {PARTITIONS_TABLE} (
     call_id         String,
     business_day    Date
 ) ENGINE = ReplacingMergeTree
+{BY_MONTH}
 ORDER BY (kafka_partition, call_id, business_day)
 """
 
 STATEMENTS: tuple[str, ...] = (
-    _CALLS, _CALL_PARTITIONS, _REP_DAY, _ADD_HOUR_START, _REP_HOUR, *TARGET_STATEMENTS
+    _CALLS, _CORRECTED, _CORRECTED_MV, _CALL_PARTITIONS, _REP_DAY, _ADD_HOUR_START, _REP_HOUR,
+    *TARGET_STATEMENTS,
 )
+
+
+def partition_key(client: Client, table: str) -> str:
+    """The table's partition expression; empty for an unpartitioned (or missing) table."""
+    found = client.query(
+        "SELECT partition_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+        parameters={"t": table},
+    ).result_rows
+    return found[0][0] if found else ""
+
+
+def unpartitioned(client: Client) -> list[str]:
+    """The tables still in the old layout."""
+    return [table for table in (CALLS_TABLE, PARTITIONS_TABLE) if not partition_key(client, table)]
 
 
 def apply_schema(settings: Settings) -> Client:
     """Create the database, tables and views (safe on every start); return a client to it."""
     cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
-    if cluster:  # fail closed rather than create payroll's tables on one node only
-        raise ClusterDDLError(
-            "payroll's tables (call_versions and its materialized view, payroll_closes, payroll_paid, "
-            "payroll_rep_month) have no ON CLUSTER form yet: CALLFLOOR_CLICKHOUSE_CLUSTER is not usable"
-        )
     with connect(settings, database="") as admin:
         admin.command(create_database(database, cluster))
     from sinks.clickhouse.payroll_ddl import ensure_payroll_schema  # it builds on this module's tables
 
     client = connect(settings)
-    for statement in on_cluster(STATEMENTS, cluster, database) if cluster else STATEMENTS:
+    backfill = not any(row[0] for row in client.query(f"EXISTS TABLE {CORRECTED_TABLE}").result_rows)
+    for statement in as_configured(STATEMENTS, cluster, database):
         client.command(statement)
-    ensure_payroll_schema(client, settings.timezone)
+    if backfill:  # a database from before call_corrected: its view sees new inserts only
+        client.command(_BACKFILL_CORRECTED)
+    if not cluster and (old := unpartitioned(client)):
+        log.warning(
+            "%s not partitioned by month (made by an older callfloor): reads stay exact but read all"
+            " history; stop the workers and run `callfloor migrate-calls`", " and ".join(old)
+        )
+    ensure_payroll_schema(client, settings)
     return client

@@ -1,7 +1,8 @@
 """Exact reads of what landed: the report payroll trusts, and the live-state seed.
 
-Every read goes through ``calls FINAL`` (``EXACT_CALLS``, see ddl.py), so a call counts
-once at its winning version no matter how many copies were inserted.
+Every read goes through ``EXACT_CALLS`` (see ddl.py), so a call counts once at its winning
+version no matter how many copies were inserted, and names the days it needs, so only those
+month partitions are read.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Literal
 from clickhouse_connect.driver.client import Client
 
 from schemas.kpis import KPI, KPI_COUNTERS, MONTHLY_COUNTERS, Counters
-from sinks.clickhouse.ddl import EXACT_CALLS, PARTITIONS_TABLE, kpi_sum
+from sinks.clickhouse.ddl import CORRECTED_TABLE, EXACT_CALLS, PARTITIONS_TABLE, kpi_sum
 
 GroupBy = Literal["rep", "team", "campaign"]
+# partition_calls' home partition for a winner dated before the seed window: never a real one
+BEFORE_SINCE = -1
 
 _SUMS = ", ".join(kpi_sum(counter) for counter in KPI_COUNTERS)
 
@@ -53,17 +56,30 @@ def partition_calls(client: Client, partition: int, since: date) -> Iterator[tup
 
     Rows: call_id, rank, rep_id, team_id, business_day, kafka_partition of the winner,
     then the counters. A call whose winner moved to another partition (a correction that
-    changed its rep) is still returned, so its old copies are known here as superseded.
+    changed its rep) is still returned, so its old copies are known here as superseded; so
+    is one whose winner a correction moved before ``since``, with partition ``BEFORE_SINCE``
+    and no counts. Both reads touch the month partitions from ``since`` on, not all history.
     """
+    copies_here = (
+        f"SELECT call_id FROM {PARTITIONS_TABLE}"
+        " WHERE kafka_partition = {partition:UInt32} AND business_day >= {since:Date}"
+    )
+    parameters = {"partition": partition, "since": since}
     result = client.query(
         "SELECT call_id, rank, rep_id, team_id, business_day, kafka_partition, "
         + ", ".join(counter.column for counter in KPI_COUNTERS)
-        + f" FROM {EXACT_CALLS} AND call_id IN ("
-        f"SELECT call_id FROM {PARTITIONS_TABLE}"
-        " WHERE kafka_partition = {partition:UInt32} AND business_day >= {since:Date})",
-        parameters={"partition": partition, "since": since},
+        + f" FROM {EXACT_CALLS} AND business_day >= {{since:Date}} AND call_id IN ({copies_here})",
+        parameters=parameters,
     )
     yield from result.result_rows
+    moved_back = client.query(
+        f"SELECT call_id, rank, business_day FROM {CORRECTED_TABLE} FINAL"
+        f" WHERE business_day < {{since:Date}} AND call_id IN ({copies_here})",
+        parameters=parameters,
+    )
+    no_counts = (0,) * len(KPI_COUNTERS)
+    for call_id, rank, day in moved_back.result_rows:
+        yield (call_id, rank, "", "", day, BEFORE_SINCE, *no_counts)
 
 
 def month_to_date(client: Client, first: date, before: date) -> dict[str, Counters]:

@@ -66,10 +66,12 @@ def test_catchup_benchmark_runs() -> None:
 
 
 def test_wallboard_benchmark_runs() -> None:
-    screen, metrics, cpu = run_benchmark("wallboard", "--rate", "300", "--seconds", "4", "--warmup", "1",
-                                         "--reps", "20", "--screens", "3")  # fmt: skip
+    screen, metrics, published, on_topic, cpu = run_benchmark(
+        "wallboard", "--rate", "300", "--seconds", "4", "--warmup", "1", "--reps", "20", "--screens", "3"
+    )  # fmt: skip
     assert screen["what"].startswith("produce") and metrics["what"].startswith("baseline")
-    for line in (screen, metrics):
+    assert published["what"].startswith("where") and on_topic["what"].startswith("where")
+    for line in (screen, metrics, published, on_topic):
         assert line["n"] > 0 and {"p50_s", "p99_s", "max_s", "screens"} <= line.keys()
     assert {"cpu_per_screen_percent", "baseline_cpu_no_screen_percent"} <= cpu.keys()
 
@@ -84,7 +86,9 @@ def test_endpoint_requests_benchmark_runs() -> None:
 
 
 def test_payroll_benchmark_runs() -> None:
-    lines = run_benchmark("payroll", "--calls", "20000", "--reps", "50", "--repeat", "1")
-    whats = [line["what"] for line in lines]
-    assert whats[0].startswith("baseline: month query") and whats[1].startswith("payroll for the month")
-    assert lines[1]["statements"] >= 50 and all(line["seconds"] > 0 for line in lines)
+    lines = run_benchmark("payroll", "--calls", "20000", "--reps", "50", "--repeat", "1", "--grow")
+    found = {(line["layout"], line["history_months"], line["what"]): line["rows"] for line in lines}
+    assert len(found) == len(lines) == 2 * 2 * 5 and all(line["seconds"] > 0 for line in lines)
+    for (layout, months, what), rows in found.items():  # both layouts read the same rows
+        assert rows == found[("unpartitioned (before)", months, what)], (layout, months, what)
+    assert found[("by month (today)", 24, "payroll for the month (read + targets + statements)")] >= 50

@@ -28,11 +28,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from deploy.local.clickhouse.engine import Engine
 from deploy.local.clickhouse.protocol import ClickHouseError, decompress, form_fields, refused, too_large
+from schemas.served_hosts import host_names_this_server, served_host_names
 
 logger = logging.getLogger(__name__)
 _QUERY_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
-_WILDCARD = frozenset({"0.0.0.0", "::", ""})
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ class _Server(ThreadingHTTPServer):
         self._deadlines_lock = threading.Lock()
         self._closing = threading.Event()
         super().__init__(address, _Handler)
-        self.allowed_hosts = _allowed_hosts(address[0], self.server_address[1])
+        # None (any Host) for a wildcard bind, which EmbeddedClickHouse allows only with a password
+        self.allowed_hosts = served_host_names(address[0], self.server_address[1])
         threading.Thread(target=self._watchdog, name="clickhouse-http-watchdog", daemon=True).start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -153,17 +154,6 @@ class _Server(ThreadingHTTPServer):
             )  # fmt: skip
         reason = "password is incorrect, or there is no user with such name"
         raise ClickHouseError.make(516, f"Authentication failed: {reason}")
-
-
-def _allowed_hosts(host: str, port: int) -> frozenset[str] | None:
-    """Host header values naming this server; None (any) for a wildcard bind, which
-    EmbeddedClickHouse allows only with a password."""
-    if host in _WILDCARD:
-        return None
-    names = {f"[{host}]" if ":" in host else host}
-    if host in ("127.0.0.1", "::1"):
-        names.add("localhost")
-    return frozenset({n.lower() for n in names} | {f"{n.lower()}:{port}" for n in names})
 
 
 def _refuse_busy(request: socket.socket, limit: int) -> None:
@@ -266,8 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host")
         if host is None:
             raise ClickHouseError.make(36, "a Host header is required", status=400)
-        allowed = self.server.allowed_hosts
-        if allowed is not None and host.strip().lower() not in allowed:
+        if not host_names_this_server(host, self.server.allowed_hosts):
             raise refused("the Host header does not name this server")
 
     def _read_body(self, limit: int) -> bytes:
