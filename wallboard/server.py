@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from schemas.kpis import business_day
-from schemas.served_hosts import host_names_this_server, served_host_names
+from schemas.served_hosts import host_names_this_server, http_url, served_host_names
 from schemas.settings import Settings
 from schemas.targets import TargetsError, TargetSet
 from streams.targets_watch import TargetsWatcher
@@ -180,7 +180,7 @@ def run_wallboard(settings: Settings, port: int | None = None) -> int:
         print(f"callfloor wallboard: {exc}")
         return 2
     bind_port = port or settings.wallboard_port
-    url = f"http://{settings.wallboard_host}:{bind_port}/"
+    url = http_url(settings.wallboard_host, bind_port)
     web.run_app(board.application(), host=settings.wallboard_host, port=bind_port,
                 print=lambda _: print(f"wallboard on {url}", flush=True), shutdown_timeout=1.0)  # fmt: skip
     return 0

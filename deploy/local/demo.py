@@ -16,6 +16,7 @@ from pathlib import Path
 from deploy.local.broker import LocalBroker, wait_for_port
 from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.kpis import business_day
+from schemas.served_hosts import http_url
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce, roster
 from sinks.clickhouse.client import connect
@@ -156,7 +157,7 @@ def _print_where_to_look(settings: Settings, ch_port: int, logs: Path, rate: flo
 callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
 
   the wallboard (open it in a browser; ?lang=zh for Chinese, ?team=team-01 for one team):
-      http://{settings.wallboard_host}:{settings.wallboard_port}/
+      {http_url(settings.wallboard_host, settings.wallboard_port)}
 
   today's exact per-rep report (what payroll reads), in another terminal:
       .venv/bin/callfloor report --from {today} --to {today} --format csv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.served_hosts import host_names_this_server, served_host_names
+from schemas.served_hosts import host_names_this_server, http_url, served_host_names
 
 
 @pytest.mark.parametrize("header", ["127.0.0.1", "127.0.0.1:6080", "localhost:6080", " LocalHost:6080 "])
@@ -30,3 +30,10 @@ def test_ipv6_and_lan_binds() -> None:
 def test_a_wildcard_bind_cannot_tell_and_answers_any_name(bind: str) -> None:
     assert served_host_names(bind, 6080) is None
     assert host_names_this_server("tv-wall.floor.lan:6080", None)
+
+
+def test_the_url_a_person_opens_brackets_an_ipv6_address() -> None:
+    assert http_url("127.0.0.1", 6080) == "http://127.0.0.1:6080/"
+    assert http_url("::1", 6080) == "http://[::1]:6080/"
+    assert http_url("[::1]", 6080) == "http://[::1]:6080/"
+    assert http_url("wallboard.floor.local", 80) == "http://wallboard.floor.local:80/"
