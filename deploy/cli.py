@@ -99,7 +99,8 @@ def cmd_migrate_calls(args: argparse.Namespace) -> int:
     try:
         migrated = migrate_calls(settings, say=print)
     except Exception as exc:  # noqa: BLE001 - name what failed; nothing was renamed before the copy ended
-        print(f"callfloor migrate-calls: {exc}", file=sys.stderr)
+        print(f"callfloor migrate-calls: cannot migrate in ClickHouse at {settings.clickhouse_url}: {exc}",
+              file=sys.stderr)  # fmt: skip
         return 1
     print("migrated: " + ", ".join(migrated) if migrated else "already partitioned by month: nothing to do")
     return 0
@@ -181,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "migrate-calls",
         help="partition an older database's calls by month (stop every worker first)",
+        description="Copy an older database's calls and call_partitions into tables partitioned by month "
+        "and swap the names; the old tables stay as *_unpartitioned until you drop them. Stop every "
+        "worker first: rows inserted during the copy would be lost.",
     )
     p.set_defaults(func=cmd_migrate_calls)
 
