@@ -1,4 +1,4 @@
-"""The CDR agent: Faust delivers batches, :class:`CdrPipeline` does the work."""
+"""The CDR agent: Faust delivers chunks, :class:`SinkBuffer` and :class:`CdrPipeline` do the work."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from typing import Any
 import faust
 
 from schemas.settings import Settings
-from streams.faust_internals import mark_done
 from streams.pipeline import CdrPipeline
 from streams.pipeline_metrics import PipelineMetrics
-from streams.routing import KafkaRecord
+from streams.sink_buffer import SinkBuffer
 
 # The CDR topic reaches the agent in chunks of up to CHUNK_ROWS records, one Faust event
 # each (streams.faust_internals); the agent's queue holds up to BUFFERED_CHUNKS of them
@@ -27,17 +26,15 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
     dlq_topic = app.topic(settings.dlq_topic, partitions=1, **raw)
     pipeline = CdrPipeline(settings, dlq_topic, metrics)
 
-    # Each event is a chunk of up to CHUNK_ROWS records (streams.faust_internals); a flush
-    # happens every sink_flush_seconds, or once about sink_batch_rows records are buffered.
-    chunks_per_flush = max(1, settings.sink_batch_rows // CHUNK_ROWS)
-
     async def cdr_agent(stream: faust.StreamT) -> None:
-        async for chunks in stream.take_events(chunks_per_flush, within=settings.sink_flush_seconds):
-            batch: list[KafkaRecord] = [record for chunk in chunks for record in chunk.value]
-            await pipeline.handle_until_done(batch)
-            # take_events acks in a finally, also when cancelled or failing: only chunks
-            # marked here, after ClickHouse and the broker acknowledged them, may be acked.
-            mark_done(chunks)
+        # Each event is a chunk of up to CHUNK_ROWS records (streams.faust_internals), counted
+        # on arrival; the sink buffer stores and acks them (acks are ours alone: noack).
+        manual = stream.noack()
+        sink = SinkBuffer(pipeline, manual.ack, flush_seconds=settings.sink_flush_seconds,
+                          batch_rows=settings.sink_batch_rows)  # fmt: skip
+        async with sink.flushing():
+            async for chunk in manual.events():
+                await sink.add(chunk)
 
     app.agent(cdr_topic, name="callfloor.cdr_agent")(cdr_agent)
 

@@ -1,9 +1,10 @@
-"""What the CDR agent does with a batch, kept apart from Faust's wiring.
+"""What the CDR agent does with the records it reads, kept apart from Faust's wiring.
 
-The batch body returns only after ClickHouse acknowledged the batch's rows and
-the broker acknowledged its dead letters; Faust acks (and later commits) the
-batch's offsets only then, so a committed offset never passes a call that is not
-stored (invariant 2), and anything replayed after a crash is already in
+Records are counted into the live state as they arrive (:meth:`CdrPipeline.count`) and
+stored later, several chunks together (:meth:`CdrPipeline.store`, which returns only
+after ClickHouse acknowledged the rows and the broker the dead letters). Offsets are
+acked (and later committed) only after that, so a committed offset never passes a call
+that is not stored (invariant 2), and anything replayed after a crash is already in
 ClickHouse, where ``FINAL`` reads count it once (invariant 1).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
@@ -32,9 +33,6 @@ from streams.routing import KafkaRecord, PieceOutcome, route_piece
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# Rows per ClickHouse insert within a batch; a batch of more is written in overlapping pieces.
-WRITE_PIECE_ROWS = 5000
 
 
 class CdrPipeline:
@@ -135,55 +133,45 @@ class CdrPipeline:
         with contextlib.suppress(Exception):  # ClickHouse away: the first write retries anyway
             await asyncio.to_thread(self.writer.connect)
 
-    async def handle_until_done(self, events: list[KafkaRecord]) -> None:
-        """Never let a batch go unfinished: on any exception the batch's partitions are
-        re-seeded from ClickHouse (what is really stored) and the batch is tried again.
-        Cancellation (the worker stopping: SIGTERM, SIGINT, a cancelled task) is not
-        caught: the agent then never marks the batch's chunks done, so their offsets are
-        neither acked nor committed, and whoever holds the partitions next replays them."""
+    async def count(self, records: Sequence[KafkaRecord]) -> PieceOutcome:
+        """Validate ``records`` and count them into the live state now: /metrics and the
+        wallboard show them at once. Their rows and dead letters are stored later, by
+        :meth:`store`, and their offsets are acked only after that."""
+        await self.ensure_seeded({record.partition for record in records})
+        outcome = route_piece(
+            records,
+            self.state,
+            zone=self.settings.zone,
+            valid_call_seconds=self.settings.valid_call_seconds,
+            now=datetime.now(UTC),
+            rules=self.settings.cdr_rules,
+        )
+        self.counted.set()
+        return outcome
+
+    async def store(self, counted: Sequence[tuple[Sequence[KafkaRecord], PieceOutcome]]) -> None:
+        """Write the rows of ``counted`` (in one insert), then send its dead letters; returns
+        only when ClickHouse and the broker acknowledged both. A failure other than
+        ClickHouse's (which the writer retries itself) is retried here; cancellation (the
+        worker stopping) is not caught and cancels the write."""
+        rows = [row for _, outcome in counted for row in outcome.rows]
+        letters = [letter for _, outcome in counted for letter in outcome.dead_letters]
+        await self.writer.write(rows)
         next_delay = Backoff().delays()
         while True:
             try:
-                await self.handle(events)
-                return
-            except Exception:  # noqa: BLE001 - anything at all: retry rather than lose
+                await send_dead_letters(self.dlq_topic, letters, self.settings.cdr_topic)
+                break
+            except Exception:  # noqa: BLE001 - the broker away: the offsets must wait for it
                 delay = next_delay()
-                log.exception("batch of %d events failed; retrying in %.1fs", len(events), delay)
-                for partition in {event.partition for event in events}:
-                    self.state.drop(partition)
+                log.exception("sending %d dead letters failed; retrying in %.1fs", len(letters), delay)
                 await asyncio.sleep(delay)
+        for records, outcome in counted:
+            for record in records:
+                self.next_offsets[record.partition] = record.offset + 1
+            self.metrics.observe_piece(len(records), outcome)
 
-    async def handle(self, events: list[KafkaRecord]) -> None:
-        """Process the batch in pieces, each written while the next is processed: ClickHouse
-        parses one piece on the other core while this one validates and counts the next.
-        Returns only when every piece is written and every dead letter sent."""
-        await self.ensure_seeded(event.partition for event in events)
-        now = datetime.now(UTC)
-        outcomes: list[tuple[int, PieceOutcome]] = []
-        writes: list[asyncio.Future[None]] = []
-        try:
-            for start in range(0, len(events), WRITE_PIECE_ROWS):
-                piece = events[start : start + WRITE_PIECE_ROWS]
-                outcome = route_piece(
-                    piece,
-                    self.state,
-                    zone=self.settings.zone,
-                    valid_call_seconds=self.settings.valid_call_seconds,
-                    now=now,
-                    rules=self.settings.cdr_rules,
-                )
-                outcomes.append((len(piece), outcome))
-                self.counted.set()
-                writes.append(asyncio.ensure_future(self.writer.write(outcome.rows)))
-                await asyncio.sleep(0)  # let the write start before the next piece
-            await asyncio.gather(*writes)
-        except BaseException:
-            for write in writes:  # a stopping worker must not wait for ClickHouse to return
-                write.cancel()
-            raise
-        letters = [letter for _, outcome in outcomes for letter in outcome.dead_letters]
-        await send_dead_letters(self.dlq_topic, letters, self.settings.cdr_topic)
-        for event in events:
-            self.next_offsets[event.partition] = event.offset + 1
-        for count, outcome in outcomes:
-            self.metrics.observe_piece(count, outcome)
+    async def handle(self, records: Sequence[KafkaRecord]) -> None:
+        """Count and store ``records`` in one go (tools and tests; the agent counts each chunk
+        on arrival and stores several together, see :mod:`streams.sink_buffer`)."""
+        await self.store([(records, await self.count(records))])

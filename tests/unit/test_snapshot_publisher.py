@@ -23,7 +23,7 @@ from streams.pipeline_metrics import PipelineMetrics
 from streams.routing import RawEvent
 from streams.snapshots import SnapshotPublisher, publish_rounds
 from tests.factories import cdr_dict, encode
-from tests.unit.test_pipeline_stop import AbsentClickHouse
+from tests.unit.test_sink_buffer import AbsentClickHouse
 
 SETTINGS = Settings(timezone="UTC", partitions=4)
 TODAY = date(2026, 12, 1)

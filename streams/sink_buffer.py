@@ -1,0 +1,154 @@
+"""Count each chunk the moment it arrives; store and ack chunks together, in batches.
+
+The floor's numbers (the live state behind /metrics and the wallboard's snapshots) move
+as soon as a chunk is counted, whatever ClickHouse is doing. ClickHouse gets the rows of
+what was counted in one insert, ``flush_seconds`` after the oldest waiting chunk arrived
+or as soon as ``batch_rows`` records wait, and only then are the chunks acked, so their
+offsets may commit (invariant 2). One flush runs at a time while the next chunks are
+counted; counting waits once a whole batch is waiting behind a flush, so memory stays
+bounded and, with ClickHouse away, Faust stops fetching.
+
+The agent reads a ``noack`` stream: nothing is acked unless a flush stored it. Stopping
+(SIGTERM, SIGINT, a cancelled agent) cancels a flush in flight; its chunks are never
+acked and whoever holds their partitions next replays them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from faust.types import EventT
+
+from sinks.clickhouse.writer import Backoff
+from streams.faust_internals import mark_done
+from streams.pipeline import CdrPipeline
+from streams.routing import KafkaRecord, PieceOutcome
+
+
+@dataclass
+class _Waiting:
+    """Chunks counted and not yet stored, oldest first."""
+
+    events: list[EventT] = field(default_factory=list)
+    counted: list[tuple[Sequence[KafkaRecord], PieceOutcome]] = field(default_factory=list)
+    records: int = 0
+    since: float = 0.0  # monotonic time the oldest arrived
+
+
+log = logging.getLogger(__name__)
+
+
+class SinkBuffer:
+    def __init__(
+        self,
+        pipeline: CdrPipeline,
+        ack: Callable[[EventT], Awaitable[object]],
+        *,
+        flush_seconds: float,
+        batch_rows: int,
+    ) -> None:
+        self.pipeline = pipeline
+        self._ack = ack
+        self.flush_seconds = flush_seconds
+        self.batch_rows = batch_rows
+        self._waiting = _Waiting()
+        self._flushing = False
+        self._urgent = False  # flush what waits now, without waiting for the batch to fill
+        self._arrived = asyncio.Event()  # a chunk was added, or a flush is wanted now
+        self._flushed = asyncio.Event()  # a flush took the waiting chunks or finished
+        self._flusher: asyncio.Future[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def flushing(self) -> AsyncIterator[SinkBuffer]:
+        """Run the flusher while the body adds chunks; cancel it (unacked) on the way out."""
+        self._flusher = asyncio.ensure_future(self._flush_forever())
+        try:
+            yield self
+        finally:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+
+    async def add(self, event: EventT) -> None:
+        """Count the chunk behind ``event`` now; it is stored and acked by a later flush."""
+        while self._waiting.records >= self.batch_rows:
+            await self._until_flushed()
+        records: Sequence[KafkaRecord] = event.value
+        outcome = await self._count(records)
+        waiting = self._waiting
+        if not waiting.events:
+            waiting.since = time.monotonic()
+        waiting.events.append(event)
+        waiting.counted.append((records, outcome))
+        waiting.records += len(records)
+        self._arrived.set()
+
+    async def _count(self, records: Sequence[KafkaRecord]) -> PieceOutcome:
+        """Never leave a chunk uncounted: on an error (a bug, since ClickHouse being away only
+        delays seeding), store what was counted, forget the chunk's partitions so they are
+        re-seeded from what is really stored, and count the chunk again."""
+        next_delay = Backoff().delays()
+        while True:
+            try:
+                return await self.pipeline.count(records)
+            except Exception:  # noqa: BLE001 - anything at all: retry rather than lose
+                delay = next_delay()
+                log.exception("counting %d records failed; retrying in %.1fs", len(records), delay)
+                await self._drain()
+                for partition in {record.partition for record in records}:
+                    self.pipeline.state.drop(partition)
+                await asyncio.sleep(delay)
+
+    async def _drain(self) -> None:
+        """Wait until every counted chunk is stored."""
+        while self._waiting.events or self._flushing:
+            if self._waiting.events:
+                self._urgent = True
+                self._arrived.set()
+            await self._until_flushed()
+
+    async def _until_flushed(self) -> None:
+        self._check_flusher()
+        self._flushed.clear()
+        await self._flushed.wait()
+
+    def _check_flusher(self) -> None:
+        flusher = self._flusher
+        if flusher is None:
+            raise RuntimeError("SinkBuffer.add() outside flushing()")
+        if flusher.done():
+            flusher.result()  # re-raises what stopped it
+            raise RuntimeError("the flusher stopped")
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._until_due()
+            batch, self._waiting = self._waiting, _Waiting()
+            self._urgent = False
+            self._flushing = True
+            self._flushed.set()  # room for the next batch to be counted
+            try:
+                await self.pipeline.store(batch.counted)
+                mark_done(batch.events)
+                for event in batch.events:
+                    await self._ack(event)
+            finally:
+                self._flushing = False
+                self._flushed.set()
+
+    async def _until_due(self) -> None:
+        while not self._waiting.events:
+            self._arrived.clear()
+            await self._arrived.wait()
+        while self._waiting.records < self.batch_rows and not self._urgent:
+            left = self._waiting.since + self.flush_seconds - time.monotonic()
+            if left <= 0:
+                return
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), left)

@@ -1,0 +1,213 @@
+"""The agent's sink buffer: a chunk is counted the moment it arrives, stored with others a
+flush later, and acked only once stored; a stop while ClickHouse is away cancels the
+write and acks nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from schemas.settings import Settings
+from streams.pipeline import CdrPipeline
+from streams.pipeline_metrics import PipelineMetrics
+from streams.routing import RawEvent
+from streams.sink_buffer import SinkBuffer
+from tests.factories import cdr_dict, encode
+
+
+class AbsentClickHouse:
+    """A writer whose every write retries forever, as CallWriter does while ClickHouse is away."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = 0
+
+    async def write(self, rows: Any) -> None:
+        self.started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
+class GatedClickHouse:
+    """A writer that records each write and returns only when the test opens the gate."""
+
+    def __init__(self, open_: bool = True) -> None:
+        self.writes: list[tuple[float, list[str]]] = []
+        self.gate = asyncio.Event()
+        if open_:
+            self.gate.set()
+
+    async def write(self, rows: Any) -> None:
+        self.writes.append((time.monotonic(), [row[0] for row in rows]))
+        await self.gate.wait()
+
+
+def seeded_pipeline(writer: object) -> CdrPipeline:
+    pipeline = CdrPipeline(Settings(), dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]
+    pipeline.take_assignment({0})
+    pipeline.state.seed(0, [])
+    pipeline.writer = writer  # type: ignore[assignment]
+    return pipeline
+
+
+def chunk(first: int, count: int = 1) -> SimpleNamespace:
+    """A Faust event carrying a chunk of ``count`` CDRs of partition 0 from offset ``first``."""
+    dialed = datetime.now(UTC) - timedelta(minutes=5)
+    times = {"dialed_at": dialed.isoformat(), "answered_at": (dialed + timedelta(seconds=12)).isoformat(),
+             "ended_at": (dialed + timedelta(seconds=72)).isoformat()}  # fmt: skip
+    records = [RawEvent(0, i, b"rep-1", encode(cdr_dict(call_id=f"c-{i}", **times)))
+               for i in range(first, first + count)]  # fmt: skip
+    return SimpleNamespace(value=records, message=SimpleNamespace())
+
+
+def counted_calls(pipeline: CdrPipeline) -> set[str]:
+    return {facts.call_id for facts in pipeline.state.seen_calls(0)}
+
+
+class Acks(list[Any]):
+    async def __call__(self, event: Any) -> None:
+        self.append(event)
+
+
+def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_chunk_counts_at_once_and_is_acked_only_after_its_write() -> None:
+    async def scenario() -> None:
+        writer = GatedClickHouse(open_=False)
+        pipeline = seeded_pipeline(writer)
+        acks = Acks()
+        sink = SinkBuffer(pipeline, acks, flush_seconds=0.05, batch_rows=1000)
+        async with sink.flushing():
+            first = chunk(0, 3)
+            await sink.add(first)
+            assert counted_calls(pipeline) == {"c-0", "c-1", "c-2"}, "counted before any write"
+            assert pipeline.counted.is_set()
+            while not writer.writes:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            assert acks == [], "acked before ClickHouse acknowledged the rows"
+            assert pipeline.next_offsets == {}
+            second = chunk(3, 2)
+            await sink.add(second)  # counted while the first write is still in flight
+            assert counted_calls(pipeline) >= {"c-3", "c-4"}
+            writer.gate.set()
+            while len(acks) < 2:
+                await asyncio.sleep(0.01)
+            assert acks == [first, second], "acked in arrival order"
+            assert [ids for _, ids in writer.writes] == [["c-0", "c-1", "c-2"], ["c-3", "c-4"]]
+            assert pipeline.next_offsets == {0: 5}
+
+    run(scenario)
+
+
+def test_a_flush_is_timed_from_the_oldest_waiting_chunk() -> None:
+    """Chunks arriving one after another do not postpone the flush of the first."""
+
+    async def scenario() -> None:
+        writer = GatedClickHouse()
+        sink = SinkBuffer(seeded_pipeline(writer), Acks(), flush_seconds=0.3, batch_rows=1000)
+        async with sink.flushing():
+            started = time.monotonic()
+            for offset in range(20):
+                await sink.add(chunk(offset))
+                await asyncio.sleep(0.05)
+        assert writer.writes, "nothing was flushed"
+        first_flush_at = writer.writes[0][0] - started
+        assert first_flush_at < 0.6, f"first flush after {first_flush_at:.2f}s, chunks kept postponing it"
+        assert len(writer.writes) >= 2
+
+    run(scenario)
+
+
+def test_a_full_batch_flushes_without_waiting_and_counting_waits_behind_it() -> None:
+    async def scenario() -> None:
+        writer = GatedClickHouse(open_=False)
+        pipeline = seeded_pipeline(writer)
+        sink = SinkBuffer(pipeline, Acks(), flush_seconds=3600, batch_rows=4)
+        async with sink.flushing():
+            await sink.add(chunk(0, 4))
+            while not writer.writes:  # full: flushed though the hour has not passed
+                await asyncio.sleep(0.01)
+            await sink.add(chunk(4, 4))  # counted while the first batch is being written
+            blocked = asyncio.ensure_future(sink.add(chunk(8, 4)))
+            await asyncio.sleep(0.2)
+            assert not blocked.done(), "a third batch was counted while two waited to be stored"
+            assert "c-8" not in counted_calls(pipeline)
+            writer.gate.set()
+            await asyncio.wait_for(blocked, 5)
+            assert "c-8" in counted_calls(pipeline)
+
+    run(scenario)
+
+
+def test_a_failed_count_stores_what_was_counted_and_counts_the_chunk_again() -> None:
+    async def scenario() -> None:
+        writer = GatedClickHouse()
+        pipeline = seeded_pipeline(writer)
+        acks = Acks()
+        sink = SinkBuffer(pipeline, acks, flush_seconds=3600, batch_rows=1000)
+        real_count = pipeline.count
+        failures = iter([True])
+
+        async def count_failing_once(records: Any) -> Any:
+            if next(failures, False):
+                raise RuntimeError("a routing bug")
+            return await real_count(records)
+
+        seeds: list[int] = []
+
+        async def ensure_seeded(partitions: Any) -> None:
+            for partition in set(partitions):
+                if not pipeline.state.owns(partition):
+                    seeds.append(partition)
+                    pipeline.state.seed(partition, [])
+
+        async with sink.flushing():
+            first = chunk(0, 2)
+            await sink.add(first)
+            pipeline.count = count_failing_once  # type: ignore[method-assign]
+            pipeline.ensure_seeded = ensure_seeded  # type: ignore[method-assign]
+            second = chunk(2, 2)
+            await sink.add(second)
+            assert acks == [first], "what was counted before the failure was not stored first"
+            assert seeds == [0], "the chunk's partition was not re-seeded"
+            assert counted_calls(pipeline) == {"c-2", "c-3"}
+
+    run(scenario)
+
+
+def test_stopping_cancels_a_flush_whose_writes_are_retrying() -> None:
+    async def scenario() -> tuple[int, dict[int, int], list[Any]]:
+        writer = AbsentClickHouse()
+        pipeline = seeded_pipeline(writer)
+        acks = Acks()
+        sink = SinkBuffer(pipeline, acks, flush_seconds=0.01, batch_rows=1000)
+
+        async def agent() -> None:
+            async with sink.flushing():
+                await sink.add(chunk(0, 3))
+                await asyncio.sleep(3600)
+
+        task = asyncio.ensure_future(agent())
+        await asyncio.wait_for(writer.started.wait(), 5)
+        task.cancel()  # what Faust does to the agent on SIGTERM or SIGINT
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        return writer.cancelled, pipeline.next_offsets, acks
+
+    writes_cancelled, next_offsets, acks = run(scenario)
+    assert writes_cancelled == 1
+    assert next_offsets == {}, "a cancelled flush must not count as processed"
+    assert acks == [], "a chunk that was not stored was acked"
