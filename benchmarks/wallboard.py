@@ -2,10 +2,13 @@
 beside produce -> /metrics in the same run, and the wallboard's CPU per connected screen.
 
 A worker and ``callfloor wallboard`` run on a stack of their own. Live simulated CDRs are
-produced at a steady rate (2,000/s by default). Each screen is an SSE client of
-``/events``, exactly what the page's EventSource receives; per rep it notes when the dials
-it shows change. The k-th outbound call of a rep is visible on a screen at the first event
-showing >= k dials (same rule as ``benchmarks.latency`` for /metrics, scraped every 0.1 s).
+produced at a steady rate (2,000/s by default). ``--browsers`` of the screens (1 by
+default) are the page itself in headless Chromium at 1920x1080, which notes when the dials
+its DOM shows change (after each redraw; the next frame paints them); the others are SSE
+clients of ``/events``, exactly what the page's EventSource receives, noting when the dials
+in an event change. The k-th outbound call of a rep is visible on a screen at the first
+moment it shows >= k dials (same rule as ``benchmarks.latency`` for /metrics, scraped every
+0.1 s).
 
 Where the time goes, from the same run: the benchmark also reads the snapshot topic itself.
 Per call, produce -> the worker published a snapshot showing it (the snapshot's own ``ts``),
@@ -40,6 +43,7 @@ from schemas.snapshots import RepSnapshot, decode
 from simulator import SimulationSpec
 from simulator.model import daytime_zone
 from streams.topics import ensure_topics
+from tests.support.browser import Chromium
 from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 
@@ -100,6 +104,57 @@ class Screens(threading.Thread):
         return min(sum(h[-1][1] for h in seen.values() if h) for seen in self.seen)
 
 
+# Injected into a Chromium screen: after every redraw of the rep rows, note (time, rep,
+# dials shown) for each rep whose dials changed; the benchmark takes the notes every 0.2 s.
+WATCH_THE_PAGE = """
+(() => {
+  const box = document.getElementById("reps"), last = {};
+  window.__seen = [];
+  window.__take = () => window.__seen.splice(0);
+  new MutationObserver(() => {
+    const at = (performance.timeOrigin + performance.now()) / 1000;
+    for (const row of box.querySelectorAll(".rep[data-rep]")) {
+      const num = row.querySelector('.cell[data-metric="dials"] .num');
+      const dials = Number(num.textContent.replace(/[^0-9]/g, ""));
+      if (last[row.dataset.rep] !== dials) {
+        last[row.dataset.rep] = dials;
+        window.__seen.push([at, row.dataset.rep, dials]);
+      }
+    }
+  }).observe(box, {childList: true});
+  return true;
+})()
+"""
+
+
+class BrowserScreen(Background):
+    """A real screen: headless Chromium showing the page at 1920x1080; per rep, when the dials
+    the page's DOM shows changed (the next frame paints them)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__("browser-screen")
+        self.browser = Chromium()
+        self.browser.open(url)
+        wait_for(lambda: self.browser.evaluate("document.querySelectorAll('.rep[data-rep]').length") > 0,
+                 60, "the page in Chromium to show reps")  # fmt: skip
+        self.browser.evaluate(WATCH_THE_PAGE)
+        self.seen: History = defaultdict(list)
+
+    def step(self) -> None:
+        for at, rep, dials in self.browser.evaluate("window.__take()"):
+            _note_change(self.seen[rep], at, dials)
+        self.stopping.wait(0.2)
+
+    def total(self) -> int:
+        return sum(history[-1][1] for history in list(self.seen.values()) if history)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.browser.close()
+
+
 class SnapshotWatcher(Background):
     """Reads the snapshot topic: per rep, (published ts, dials) and (received here, dials)."""
 
@@ -122,6 +177,9 @@ class SnapshotWatcher(Background):
                     dials = message.today["dials"]
                     _note_change(self.published[message.rep_id], message.ts, dials)
                     _note_change(self.received[message.rep_id], now, dials)
+
+    def total(self) -> int:
+        return sum(history[-1][1] for history in list(self.received.values()) if history)
 
     def finish(self) -> None:
         super().finish()
@@ -153,16 +211,20 @@ def run(args: argparse.Namespace) -> None:
         cpu_idle = (board.cpu_seconds() - cpu_before) / (time.monotonic() - quiet_started)
         dials_first = sum(1 for s in first if s[2])
 
-        screens = Screens(f"http://127.0.0.1:{settings.wallboard_port}/events", args.screens)
+        board_url = f"http://127.0.0.1:{settings.wallboard_port}/"
+        screens = Screens(f"{board_url}events", args.screens - args.browsers)
+        browsers = [BrowserScreen(board_url) for _ in range(args.browsers)]
         watcher = MetricsWatcher(settings.web_port, args.scrape_every)
         topic = SnapshotWatcher(settings.kafka_bootstrap, settings.snapshot_topic)
-        screens.start()
-        watcher.start()
-        topic.start()
+        for background in (screens, *browsers, watcher, topic):
+            background.start()
         try:
             if not screens.connected.wait(30):
                 raise RuntimeError("the screens did not connect")
-            _wait_shown(watcher, screens, dials_first, "phase 1 on /metrics and on every screen")
+            _wait_shown(watcher, screens, browsers, dials_first, "phase 1 on /metrics and on every screen")
+            # the topic is read from its beginning: its figures count only once it caught up
+            wait_for(lambda: topic.total() >= dials_first, 120, "phase 1 read back from the snapshot topic",
+                     progress=lambda: f"{topic.total():,} of {dials_first:,} dials")  # fmt: skip
             note(f"phase 2: {args.rate:g} CDR/s for {args.seconds:g}s, {args.screens} screens connected")
             cpu_before = board.cpu_seconds()
             started = time.monotonic()
@@ -171,24 +233,28 @@ def run(args: argparse.Namespace) -> None:
             produce_seconds = time.monotonic() - started
             cpu_screens = (board.cpu_seconds() - cpu_before) / produce_seconds
             dials_all = dials_first + sum(1 for s in sent if s[2])
-            _wait_shown(watcher, screens, dials_all, "every call on /metrics and on every screen")
+            _wait_shown(watcher, screens, browsers, dials_all, "every call on /metrics and on every screen")
         finally:
-            topic.finish()
-            watcher.finish()
-            screens.finish()
+            for background in (topic, watcher, *browsers, screens):
+                background.finish()
         worker.check_alive()
         board.check_alive()
 
         after = sent[0][3] + args.warmup
+        browser_latencies = [lat for b in browsers for lat in _latencies(sent, b.seen, after)]
         screen_latencies = [lat for seen in screens.seen for lat in _latencies(sent, seen, after)]
+        screen_latencies += browser_latencies
         cond = conditions(rate=args.rate, achieved_rate=round(len(sent) / produce_seconds, 1),
                           seconds=args.seconds, warmup_s=args.warmup, reps=args.reps, screens=args.screens,
+                          of_which_chromium=args.browsers,
                           partitions=args.partitions, scrape_every_s=args.scrape_every,
                           snapshot_interval_s=settings.snapshot_interval_seconds,
                           flush_seconds=settings.sink_flush_seconds,
                           sse_events=screens.events)  # fmt: skip
-        emit("wallboard", "produce -> number on a connected screen (SSE, every screen)",
+        emit("wallboard", "produce -> number on a connected screen (every screen: SSE clients and Chromium)",
              **percentiles(screen_latencies), **cond)  # fmt: skip
+        emit("wallboard", "of which: produce -> number in the page's DOM in headless Chromium",
+             **percentiles(browser_latencies), **cond)  # fmt: skip
         emit("wallboard", "baseline: produce -> /metrics (rep dials), same run",
              **percentiles(_latencies(sent, watcher.seen, after)), **cond)  # fmt: skip
         emit("wallboard", "where: produce -> snapshot published by the worker (its ts)",
@@ -202,10 +268,16 @@ def run(args: argparse.Namespace) -> None:
              baseline_cpu_no_screen_percent=round(100 * cpu_idle, 2), **cond)  # fmt: skip
 
 
-def _wait_shown(watcher: MetricsWatcher, screens: Screens, dials: int, what: str) -> None:
-    wait_for(lambda: watcher.total() >= dials and screens.lowest_total() >= dials, 120, what,
-             progress=lambda: f"/metrics {watcher.total():,}, slowest screen "
-                              f"{screens.lowest_total():,} of {dials:,} dials")  # fmt: skip
+def _wait_shown(
+    watcher: MetricsWatcher, screens: Screens, browsers: list[BrowserScreen], dials: int, what: str
+) -> None:
+    def slowest() -> int:
+        return min([screens.lowest_total(), *(browser.total() for browser in browsers)])
+
+    def progress() -> str:
+        return f"/metrics {watcher.total():,}, slowest screen {slowest():,} of {dials:,} dials"
+
+    wait_for(lambda: watcher.total() >= dials and slowest() >= dials, 120, what, progress=progress)
 
 
 def _latencies(sent: list[tuple], seen: History, after: float) -> list[float]:
@@ -221,7 +293,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=2000.0, help="CDRs per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each phase produces")
-    parser.add_argument("--screens", type=int, default=20, help="connected SSE clients")
+    parser.add_argument("--screens", type=int, default=20, help="connected screens")
+    parser.add_argument("--browsers", type=int, default=1,
+                        help="screens that are Chromium pages (the rest: SSE clients)")  # fmt: skip
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of calls left out of the figures")
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--partitions", type=int, default=8)
@@ -230,6 +304,8 @@ def main() -> None:
     parser.add_argument("--flush-seconds", type=float, help="CALLFLOOR_SINK_FLUSH_SECONDS (default 0.25)")
     parser.add_argument("--batch-rows", type=int, help="CALLFLOOR_SINK_BATCH_ROWS (default 20000)")
     args = parser.parse_args()
+    if not 0 <= args.browsers < args.screens:
+        parser.error("--browsers must be at least 0 and fewer than --screens (one SSE client at least)")
     main_guard(lambda: run(args))
 
 

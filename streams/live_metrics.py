@@ -24,7 +24,7 @@ from schemas.settings import Settings
 from schemas.targets import TargetsError, TargetSet
 from sinks.clickhouse.reads import campaign_abandons, month_to_date
 from sinks.clickhouse.targets import record_targets
-from streams.live_collector import LiveCollector
+from streams.live_collector import LiveCollector, RepFigures, render_rep_series
 from streams.pipeline import CdrPipeline
 from streams.targets_watch import TargetsWatcher
 
@@ -138,6 +138,11 @@ class _Collected(Collector):
         return self.families
 
 
+def render_scrape(families: list, figures: RepFigures) -> bytes:
+    """A /metrics body: ``families`` as client_python writes them, then the rep series."""
+    return generate_latest(_Collected(families)) + render_rep_series(figures)
+
+
 def install_live_metrics(
     app: faust.App, settings: Settings, pipeline: CdrPipeline, registry: CollectorRegistry
 ) -> LiveCollector:
@@ -152,7 +157,8 @@ def install_live_metrics(
         month_before_today=lambda: gauges.month,
         campaign_abandons=lambda: gauges.abandons,
     )
-    registry.register(collector)
+    # /metrics is the registry, then the collector: its rep series written by
+    # render_rep_series, its other families the registry's way.
     registry.register(targets)
 
     @app.timer(interval=settings.refresh_seconds, on_leader=False)
@@ -183,8 +189,9 @@ def install_live_metrics(
     async def _metrics(self: Any, request: Any) -> Any:
         # Collect on the loop (the collector reads state the agent mutates), then format,
         # the slow part for a big floor, in a thread so the agent keeps flowing.
-        families = list(registry.collect())
-        body = await asyncio.to_thread(generate_latest, _Collected(families))
+        figures = collector.rep_figures()
+        families = [*registry.collect(), *collector.collect_without_reps(figures.targets)]
+        body = await asyncio.to_thread(render_scrape, families, figures)
         # aiohttp refuses a charset inside content_type, so the full header goes in headers.
         return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

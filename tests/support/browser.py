@@ -34,6 +34,9 @@ class Chromium:
         self.process = subprocess.Popen(
             [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-extensions", "--no-first-run", "--hide-scrollbars", "--mute-audio",
+             # a TV shows the page in front: never throttle it as a background tab (as Puppeteer)
+             "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+             "--disable-backgrounding-occluded-windows",
              f"--user-data-dir={self.profile}", f"--remote-debugging-port={self.port}",
              "--remote-allow-origins=*", f"--window-size={width},{height}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -8,9 +8,10 @@ from decimal import Decimal
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas.kpis import Contribution
 from schemas.settings import Settings
-from streams.live_collector import LiveCollector
-from streams.live_state import LiveState
+from streams.live_collector import LiveCollector, render_rep_series
+from streams.live_state import CallFacts, LiveState
 from streams.routing import RawEvent, route_piece
 from tests.factories import cdr_dict, encode, unanswered
 
@@ -126,3 +127,28 @@ def test_abandon_rate_per_campaign() -> None:
     assert samples[("callfloor_campaign_abandon_rate_30d", (("campaign", "camp-1"),))] == 0.03
     assert ("callfloor_campaign_abandon_rate_30d", (("campaign", "camp-2"),)) not in samples
     assert samples[("callfloor_campaign_live_answers_30d", (("campaign", "camp-2"),))] == 0
+
+
+class _Families:
+    def __init__(self, families: list) -> None:
+        self.families = families
+
+    def collect(self) -> list:
+        return self.families
+
+
+def test_rep_series_are_written_byte_for_byte_as_generate_latest_writes_them() -> None:
+    """/metrics writes the rep series itself (render_rep_series) for speed; client_python's
+    own output for the same families is the reference, names needing escapes included."""
+    state, collector = build(NOON, {0, 1}, FakeTargets(), month={"rep-1": (2, 100_00, 1)})
+    odd = Contribution(dials=3, connects=2, talk_seconds=75, sales=1, revenue=123_456_789_012)
+    state.seed(0, [
+        CallFacts("c-1", 1, "rep-1", "team-a", TODAY, Contribution(dials=1).as_tuple()),
+        CallFacts("c-2", 1, 'rep "q" \\ back\nslash', "<script>alert(1)</script>", TODAY, odd.as_tuple()),
+        CallFacts("c-3", 1, "rep-销售-1", "团队", TODAY, odd.as_tuple()),
+    ])  # fmt: skip
+    rep_families = [family for family in collector.collect() if family.name.startswith("callfloor_rep_")]
+    assert [family.name for family in rep_families] == ["callfloor_rep_actual", "callfloor_rep_target"]
+    written = render_rep_series(collector.rep_figures())
+    assert written == generate_latest(_Families(rep_families))  # type: ignore[arg-type]
+    assert b"e+09" in written and b'\\"q\\"' in written, "the cases that need care were not exercised"
