@@ -10,12 +10,13 @@ aiokafka records as fetched and whose ack acks every offset in it. Everything el
 stays Faust's: group membership, assignment, rebalancing, seeking to the committed
 offsets, flow control, and committing acked offsets.
 
-Stop safety: Faust's ``take_events`` acks a batch in a ``finally``, so also when the
-agent's body is cancelled (SIGTERM, SIGINT) or raises, and ``Consumer.on_stop`` then
-commits what was acked. A chunk's ack is therefore refused unless the pipeline marked
-it done (:func:`mark_done`, after ClickHouse and the broker acknowledged everything
-in it); once a chunk of a partition is refused, no later offset of that partition is
-acked in that generation either, so a commit can never pass it.
+Stop safety: the agent reads a ``noack`` stream and acks a chunk only after its flush
+(:mod:`streams.sink_buffer`) stored it, and ``Consumer.on_stop`` commits what was acked.
+As a second guard (Faust's own ``take_events`` acks in a ``finally``, also when its body
+is cancelled or raises), a chunk's ack is refused unless the pipeline marked it done
+(:func:`mark_done`, after ClickHouse and the broker acknowledged everything in it); once a
+chunk of a partition is refused, no later offset of that partition is acked in that
+generation either, so a commit can never pass it.
 
 The names used here are private to faust-streaming 0.15.3 and aiokafka 0.14.0 (both
 pinned); ``PRIVATE_NAMES`` lists them and ``tests/unit/test_faust_internals.py`` checks

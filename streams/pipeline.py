@@ -52,7 +52,7 @@ class CdrPipeline:
         # The CDR topic's real partition count (from the consumer's metadata at assignment):
         # where reps that have a target but no calls yet belong.
         self.topic_partitions = settings.partitions
-        # Set whenever a piece has been counted into the live state (before its write is
+        # Set whenever a chunk has been counted into the live state (before its write is
         # acknowledged, as /metrics shows it): the wallboard's snapshots go out then.
         self.counted = asyncio.Event()
 

@@ -1,4 +1,4 @@
-"""One write piece of Kafka records in, rows for ClickHouse and dead letters out.
+"""A chunk of Kafka records in, rows for ClickHouse and dead letters out.
 
 Pure logic over :class:`LiveState`: no Kafka, no ClickHouse, so every routing
 rule (reject, duplicate, correction, late) is unit-testable.

@@ -1,9 +1,10 @@
 """Writes batches of call rows and does not return until ClickHouse has them.
 
-The agent calls :meth:`CallWriter.write` inside its batch body, so Kafka offsets
-(acked only when the body returns) can never pass a row ClickHouse has not
-acknowledged. While ClickHouse is down the write backs off and retries; the
-consumer meanwhile stops fetching once its bounded buffer is full.
+The sink buffer's flush awaits :meth:`CallWriter.write` before it acks the chunks
+behind the rows, so Kafka offsets can never pass a row ClickHouse has not
+acknowledged. While ClickHouse is down the write backs off and retries; the agent
+meanwhile stops counting once a batch waits behind it, and the consumer stops fetching
+once its bounded buffer is full.
 """
 
 from __future__ import annotations
