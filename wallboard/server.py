@@ -36,7 +36,7 @@ from wallboard.view import Filters, build_view
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-MIN_PUSH_SECONDS = 0.05
+MIN_PUSH_SECONDS = 0.1
 MAX_PUSH_SECONDS = 1.0
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
