@@ -17,6 +17,7 @@ Prints p50 / p99 / max seconds per path as JSON lines.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import threading
 import time
@@ -130,21 +131,33 @@ class FloorConsumer(Background):
         self.consumer.close()
 
 
-def produce_paced(bootstrap: str, topic: str, spec: SimulationSpec, seconds: float) -> list[tuple]:
-    """Send live CDRs at ``spec.rate`` for ``seconds``; (call_id, rep_id, outbound, sent_at) each."""
+Prepared = list[tuple[bytes | None, bytes, str, str, bool]]  # key, value, call_id, rep_id, outbound
+
+
+def simulate(spec: SimulationSpec, seconds: float) -> Prepared:
+    """The live CDRs of ``seconds`` at ``spec.rate``, made before the clock starts (the
+    simulator fixes their times when it starts anyway): while a benchmark measures, its
+    process only sends, since it shares the cores with what it measures."""
+    prepared = []
+    for event in itertools.islice(generate(spec), int(seconds * spec.rate) + 1):
+        cdr = orjson.loads(event.value)
+        outbound = cdr["direction"] == "outbound"
+        prepared.append((event.key, event.value, cdr["call_id"], cdr["rep_id"], outbound))
+    return prepared
+
+
+def produce_paced(bootstrap: str, topic: str, prepared: Prepared, rate: float) -> list[tuple]:
+    """Send ``prepared`` at ``rate`` a second; (call_id, rep_id, outbound, sent_at) each."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, client_id="bench-latency")
     sent: list[tuple[str, str, bool, float]] = []
-    events = generate(spec)
     started = time.monotonic()
     try:
-        while (elapsed := time.monotonic() - started) < seconds:
-            due = int(elapsed * spec.rate) + 1 - len(sent)
-            for _ in range(due):
-                event = next(events)
-                cdr = orjson.loads(event.value)
+        while len(sent) < len(prepared):
+            due = min(int((time.monotonic() - started) * rate) + 1, len(prepared)) - len(sent)
+            for key, value, call_id, rep_id, outbound in prepared[len(sent) : len(sent) + due]:
                 at = time.time()
-                producer.send(topic, key=event.key, value=event.value)
-                sent.append((cdr["call_id"], cdr["rep_id"], cdr["direction"] == "outbound", at))
+                producer.send(topic, key=key, value=value)
+                sent.append((call_id, rep_id, outbound, at))
             time.sleep(0.002)
         producer.flush()
     finally:
@@ -188,7 +201,8 @@ def run(args: argparse.Namespace) -> None:
         floor.start()
         try:
             started = time.monotonic()
-            sent = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, spec, args.seconds)
+            prepared = simulate(spec, args.seconds)
+            sent = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, prepared, spec.rate)
             produce_seconds = time.monotonic() - started
             outbound = sum(1 for s in sent if s[2])
             client = stack.client()

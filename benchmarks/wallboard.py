@@ -36,7 +36,14 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from benchmarks.harness import Stack, conditions, emit, main_guard, note, sink_overrides, wait_assigned
-from benchmarks.latency import Background, MetricsWatcher, metrics_latencies, percentiles, produce_paced
+from benchmarks.latency import (
+    Background,
+    MetricsWatcher,
+    metrics_latencies,
+    percentiles,
+    produce_paced,
+    simulate,
+)
 from deploy.local.broker import wait_for_port
 from deploy.local.processes import callfloor_command
 from schemas.snapshots import RepSnapshot, decode
@@ -217,9 +224,10 @@ def run(args: argparse.Namespace) -> None:
         note(f"worker holds all {args.partitions} partitions after {waited:.1f}s")
 
         note(f"phase 1: {args.rate:g} CDR/s for {args.seconds:g}s, no screen connected")
+        prepared = simulate(spec, args.seconds)
         cpu_before = board.cpu_seconds()
         quiet_started = time.monotonic()
-        first = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, spec, args.seconds)
+        first = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, prepared, spec.rate)
         cpu_idle = (board.cpu_seconds() - cpu_before) / (time.monotonic() - quiet_started)
         dials_first = sum(1 for s in first if s[2])
 
@@ -238,10 +246,10 @@ def run(args: argparse.Namespace) -> None:
             wait_for(lambda: topic.total() >= dials_first, 120, "phase 1 read back from the snapshot topic",
                      progress=lambda: f"{topic.total():,} of {dials_first:,} dials")  # fmt: skip
             note(f"phase 2: {args.rate:g} CDR/s for {args.seconds:g}s, {args.screens} screens connected")
+            prepared = simulate(dataclasses.replace(spec, seed=args.seed + 1), args.seconds)
             cpu_before = board.cpu_seconds()
             started = time.monotonic()
-            later = dataclasses.replace(spec, seed=args.seed + 1)
-            sent = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, later, args.seconds)
+            sent = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, prepared, spec.rate)
             produce_seconds = time.monotonic() - started
             cpu_screens = (board.cpu_seconds() - cpu_before) / produce_seconds
             dials_all = dials_first + sum(1 for s in sent if s[2])

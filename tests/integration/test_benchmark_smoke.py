@@ -66,12 +66,14 @@ def test_catchup_benchmark_runs() -> None:
 
 
 def test_wallboard_benchmark_runs() -> None:
-    screen, metrics, published, on_topic, cpu = run_benchmark(
-        "wallboard", "--rate", "300", "--seconds", "4", "--warmup", "1", "--reps", "20", "--screens", "3"
+    screen, browser, metrics, published, on_topic, cpu = run_benchmark(
+        "wallboard", "--rate", "300", "--seconds", "4", "--warmup", "1", "--reps", "20", "--screens", "3",
+        "--browsers", "1",
     )  # fmt: skip
     assert screen["what"].startswith("produce") and metrics["what"].startswith("baseline")
+    assert "Chromium" in browser["what"] and browser["n"] < screen["n"]
     assert published["what"].startswith("where") and on_topic["what"].startswith("where")
-    for line in (screen, metrics, published, on_topic):
+    for line in (screen, browser, metrics, published, on_topic):
         assert line["n"] > 0 and {"p50_s", "p99_s", "max_s", "screens"} <= line.keys()
     assert {"cpu_per_screen_percent", "baseline_cpu_no_screen_percent"} <= cpu.keys()
 

@@ -27,6 +27,7 @@ const LABELS = {
 const MARKS = { ahead: "\u25B2", behind: "\u25BC", met: "\u2714", none: "" };
 const COLUMNS = ["dials", "connects", "valid_connects", "talk_minutes", "sales"];
 const OFFLINE_AFTER_MS = 5000;
+const MIN_DRAW_MS = 250;
 
 const params = new URLSearchParams(location.search);
 const lang = params.get("lang") === "zh" ? "zh" : "en";
@@ -210,16 +211,23 @@ function start() {
   const query = new URLSearchParams();
   for (const key of ["team", "campaign"]) if (params.get(key)) query.set(key, params.get(key));
   const source = new EventSource("/events?" + query.toString());
-  // Draw at most once a frame, the newest view only: a browser slower than the updates
-  // skips views instead of falling further behind.
+  // Draw the newest view only, at most once a frame and every MIN_DRAW_MS: a browser slower
+  // than the updates skips views instead of falling further behind, and a TV's CPU is not
+  // spent on redraws nobody across the room can tell apart.
   let newest = null;
+  let drawnAt = 0;
+  const drawNewest = () => {
+    drawnAt = performance.now();
+    lastView = JSON.parse(newest);
+    newest = null;
+    draw(lastView);
+  };
   source.onmessage = (event) => {
     lastMessageAt = Date.now();
-    if (newest === null) requestAnimationFrame(() => {
-      lastView = JSON.parse(newest);
-      newest = null;
-      draw(lastView);
-    });
+    if (newest === null) {
+      const wait = Math.max(0, drawnAt + MIN_DRAW_MS - performance.now());
+      setTimeout(() => requestAnimationFrame(drawNewest), wait);
+    }
     newest = event.data;
   };
   setInterval(() => drawFreshness(lastView), 1000);
