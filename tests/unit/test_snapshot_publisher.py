@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -215,3 +217,50 @@ def test_a_batch_signals_its_counts_before_clickhouse_acknowledges_it() -> None:
 
     signalled, dials = asyncio.run(scenario())
     assert signalled and dials == 3
+
+
+class TimedPublisher:
+    """``due`` burns ``cpu_s`` of CPU; each round's start is noted."""
+
+    def __init__(self, cpu_s: float) -> None:
+        self.cpu_s = cpu_s
+        self.starts: list[float] = []
+
+    def due(self) -> list:
+        self.starts.append(time.monotonic())
+        until = time.thread_time() + self.cpu_s
+        while time.thread_time() < until:
+            pass
+        return []
+
+    def forget(self) -> None:
+        pass
+
+
+def rounds_started(publisher: TimedPublisher, send_s: float, count: int) -> list[float]:
+    async def send(_messages: list) -> None:
+        await asyncio.sleep(send_s)  # waiting, not computing: a slow broker, a busy machine
+
+    async def scenario() -> list[float]:
+        counted = asyncio.Event()
+        task = asyncio.create_task(publish_rounds(publisher, send, counted, interval=3600.0, min_gap=0.0))  # type: ignore[arg-type]
+        try:
+            while len(publisher.starts) < count:
+                counted.set()  # a chunk is always waiting
+                await asyncio.sleep(0.005)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return publisher.starts
+
+    return asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_rounds_are_spaced_by_the_cpu_they_cost_not_by_waiting() -> None:
+    """A round that waited 0.3 s (for the broker, or for a core) is followed at once; a round
+    that computed 40 ms is followed no sooner than five times that."""
+    waited = rounds_started(TimedPublisher(cpu_s=0.0), send_s=0.3, count=3)
+    assert max(b - a for a, b in itertools.pairwise(waited)) < 0.9, "waiting taken for cost (1.5 s)"
+    computed = rounds_started(TimedPublisher(cpu_s=0.04), send_s=0.0, count=3)
+    assert min(b - a for a, b in itertools.pairwise(computed)) >= 0.19
