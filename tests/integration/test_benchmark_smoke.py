@@ -78,6 +78,17 @@ def test_wallboard_benchmark_runs() -> None:
     assert {"cpu_per_screen_percent", "baseline_cpu_no_screen_percent"} <= cpu.keys()
 
 
+def test_page_cost_benchmark_runs() -> None:
+    argv = [sys.executable, "-m", "benchmarks.page_cost", "--reps", "20", "--seconds", "2"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-3000:]
+    moving, still = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert moving["what"].startswith("the page") and still["what"].startswith("baseline")
+    for line in (moving, still):
+        assert {"chromium_cpu_percent", "task_s_per_s", "layout_s_per_s", "layouts_per_s"} <= line.keys()
+    assert moving["layouts_per_s"] > still["layouts_per_s"], "the moving floor did not redraw the page"
+
+
 def test_endpoint_requests_benchmark_runs() -> None:
     argv = [sys.executable, "-m", "benchmarks.endpoint_requests", "--requests", "10", "--rows", "200"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=150)
