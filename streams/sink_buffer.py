@@ -76,6 +76,7 @@ class SinkBuffer:
 
     async def add(self, event: EventT) -> None:
         """Count the chunk behind ``event`` now; it is stored and acked by a later flush."""
+        self._check_flusher()  # a flusher that died would otherwise stall the commits silently
         while self._waiting.records >= self.batch_rows:
             await self._until_flushed()
         records: Sequence[KafkaRecord] = event.value
@@ -126,6 +127,13 @@ class SinkBuffer:
             raise RuntimeError("the flusher stopped")
 
     async def _flush_forever(self) -> None:
+        try:
+            await self._flush_batches()
+        except Exception:
+            log.exception("the sink buffer's flusher stopped")
+            raise
+
+    async def _flush_batches(self) -> None:
         while True:
             await self._until_due()
             batch, self._waiting = self._waiting, _Waiting()

@@ -211,3 +211,21 @@ def test_stopping_cancels_a_flush_whose_writes_are_retrying() -> None:
     assert writes_cancelled == 1
     assert next_offsets == {}, "a cancelled flush must not count as processed"
     assert acks == [], "a chunk that was not stored was acked"
+
+
+def test_a_flusher_that_died_stops_the_agent_instead_of_stalling_commits() -> None:
+    async def scenario() -> None:
+        pipeline = seeded_pipeline(GatedClickHouse())
+
+        async def broken_ack(_event: Any) -> None:
+            raise RuntimeError("the broker client broke")
+
+        sink = SinkBuffer(pipeline, broken_ack, flush_seconds=0.01, batch_rows=1000)
+        with pytest.raises(RuntimeError, match="broker client broke"):
+            async with sink.flushing():
+                await sink.add(chunk(0))
+                for offset in range(1, 100):  # far below a batch: add never waits for a flush
+                    await asyncio.sleep(0.02)
+                    await sink.add(chunk(offset))
+
+    run(scenario)
