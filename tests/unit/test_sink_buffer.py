@@ -221,11 +221,13 @@ def test_a_flusher_that_died_stops_the_agent_instead_of_stalling_commits() -> No
             raise RuntimeError("the broker client broke")
 
         sink = SinkBuffer(pipeline, broken_ack, flush_seconds=0.01, batch_rows=1000)
+        added = 0
         with pytest.raises(RuntimeError, match="broker client broke"):
             async with sink.flushing():
-                await sink.add(chunk(0))
-                for offset in range(1, 100):  # far below a batch: add never waits for a flush
-                    await asyncio.sleep(0.02)
+                for offset in range(100):  # far below a batch: add never waits for a flush
                     await sink.add(chunk(offset))
+                    added += 1
+                    await asyncio.sleep(0.02)
+        assert added < 20, f"{added} chunks were counted after the flusher died"
 
     run(scenario)
