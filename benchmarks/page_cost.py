@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.05, help="seconds between changes of the floor")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each phase is measured")
     args = parser.parse_args()
+    if args.reps < 1 or args.seconds <= 0 or args.every <= 0:
+        parser.error("--reps must be at least 1, --seconds and --every above 0")
     main_guard(lambda: run(args))
 
 
