@@ -138,6 +138,12 @@ class _Collected(Collector):
         return self.families
 
 
+def collect_scrape(registry: CollectorRegistry, collector: LiveCollector) -> tuple[list, RepFigures]:
+    """What a scrape takes on the event loop (the collector reads state the agent mutates)."""
+    figures = collector.rep_figures()
+    return [*registry.collect(), *collector.collect_without_reps(figures.targets)], figures
+
+
 def render_scrape(families: list, figures: RepFigures) -> bytes:
     """A /metrics body: ``families`` as client_python writes them, then the rep series."""
     return generate_latest(_Collected(families)) + render_rep_series(figures)
@@ -189,8 +195,7 @@ def install_live_metrics(
     async def _metrics(self: Any, request: Any) -> Any:
         # Collect on the loop (the collector reads state the agent mutates), then format,
         # the slow part for a big floor, in a thread so the agent keeps flowing.
-        figures = collector.rep_figures()
-        families = [*registry.collect(), *collector.collect_without_reps(figures.targets)]
+        families, figures = collect_scrape(registry, collector)
         body = await asyncio.to_thread(render_scrape, families, figures)
         # aiohttp refuses a charset inside content_type, so the full header goes in headers.
         return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
