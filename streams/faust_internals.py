@@ -18,6 +18,13 @@ is cancelled or raises), a chunk's ack is refused unless the pipeline marked it 
 chunk of a partition is refused, no later offset of that partition is acked in that
 generation either, so a commit can never pass it.
 
+Commit bookkeeping: Faust's ``_commit_offsets`` records offsets as committed even when the
+broker refused the commit (the group had rebalanced; fixed upstream in faust-streaming
+PR #692, not in 0.15.3). If the new assignment had already seeked the partition back to the
+broker's committed offset, every replayed offset below that record looked committed, was
+never acked again, and a partition that then went quiet never committed again. The
+consumer here puts back what it held before a refused commit.
+
 The names used here are private to faust-streaming 0.15.3 and aiokafka 0.14.0 (both
 pinned); ``PRIVATE_NAMES`` lists them and ``tests/unit/test_faust_internals.py`` checks
 each one on the installed versions, so an upgrade fails in ``make test``.
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 import faust
@@ -57,6 +64,10 @@ PRIVATE_NAMES: tuple[tuple[str, str, str], ...] = (
     ("faust.transport.consumer.Consumer", "_acked", "instance dict tp -> list of acked offsets"),
     ("faust.transport.consumer.Consumer", "_acked_index", "instance dict tp -> set of acked offsets"),
     ("faust.transport.consumer.Consumer", "_committed_offset", "instance dict tp -> committed offset"),
+    ("faust.transport.consumer.Consumer", "_commit_offsets",
+     "overridden coroutine (offsets, start_new_transaction); records offsets as committed"),
+    ("faust.transport.consumer.ThreadDelegateConsumer", "_commit",
+     "overridden coroutine (offsets) -> bool, False when the broker refused"),
     ("faust.transport.consumer.Consumer", "_n_acked", "instance int"),
     ("faust.transport.consumer.Consumer", "_unacked_messages", "instance set, discard()"),
     ("faust.transport.consumer.Consumer", "_buffered_partitions", "instance set of TP"),
@@ -120,6 +131,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         # tp -> (generation, first offset of the first chunk whose ack was refused)
         self.refused_from: dict[TP, tuple[int, int]] = {}
+        # tp -> committed offset held just before a commit the broker refused
+        self.held_before_refusal: dict[TP, int | None] = {}
 
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -235,6 +248,28 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             self._n_acked += len(fresh)
             notify(self._waiting_for_ack)
             return bool(fresh)
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        did_commit: bool = await super()._commit(offsets)
+        if not did_commit:
+            self.held_before_refusal = {tp: self._committed_offset.get(tp) for tp in offsets}
+        return did_commit
+
+    async def _commit_offsets(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
+        """Faust's commit, except that a refused commit leaves the committed offsets as they
+        were when the refusal arrived (Faust commits one at a time, so one slot will do)."""
+        self.held_before_refusal = {}
+        did_commit: bool = await super()._commit_offsets(offsets, start_new_transaction)
+        held, self.held_before_refusal = self.held_before_refusal, {}
+        for tp, committed in held.items():
+            if committed is None:
+                self._committed_offset.pop(tp, None)
+            else:
+                self._committed_offset[tp] = committed
+        if held:
+            log.info("commit of %s refused (the group rebalanced); committed offsets stay %s",
+                     dict(offsets), held)  # fmt: skip
+        return did_commit
 
     def _refuse(self, tp: TP, generation: int, message: ChunkMessage) -> None:
         first = message.offsets[0]

@@ -135,3 +135,45 @@ def test_a_seek_that_races_a_rebalance_does_not_crash_the_fetcher(consumer: Batc
     consumer.perform_seek = seek_after_the_partition_left  # type: ignore[method-assign]
     consumer.stop_flow()
     asyncio.run(consumer._deliver({TPX: []}, None, {TOPIC: 100}))
+
+
+def refusing_broker(consumer: BatchingConsumer, *, rebalance_first: bool) -> list[dict[TP, int]]:
+    """The consumer thread's commit, answering as aiokafka does when the group rebalanced
+    while the commit waited: refused. With ``rebalance_first`` the new assignment has
+    already seeked the partition back to what the broker holds (100) by then."""
+    asked: list[dict[TP, int]] = []
+
+    async def commit(offsets: dict[TP, int]) -> bool:
+        asked.append(dict(offsets))
+        if rebalance_first:
+            consumer._acked.pop(TPX, None)  # what revoking the partition clears
+            consumer._acked_index.pop(TPX, None)
+            consumer._committed_offset[TPX] = 100  # what the assignment's seek reads back
+        return False
+
+    consumer._thread.commit = commit  # type: ignore[method-assign]
+    consumer._thread.assignment = lambda: {TPX}  # type: ignore[method-assign]
+    return asked
+
+
+@pytest.mark.parametrize("rebalance_first", [True, False])
+def test_a_refused_commit_is_not_recorded_as_committed(
+    consumer: BatchingConsumer, rebalance_first: bool
+) -> None:
+    consumer._committed_offset[TPX] = 100
+    asked = refusing_broker(consumer, rebalance_first=rebalance_first)
+    consumer.ack(chunk(consumer, range(100, 150)))
+    assert not asyncio.run(consumer.commit())
+    assert asked == [{TPX: 150}]
+    assert consumer._committed_offset[TPX] == 100, "a refused commit was recorded as committed"
+
+
+def test_a_partition_replayed_after_a_refused_commit_commits_again(consumer: BatchingConsumer) -> None:
+    """Seen once in the scale-out chaos run: the partition went quiet with its last commit
+    refused, and the group never committed its end offset."""
+    consumer._committed_offset[TPX] = 100
+    refusing_broker(consumer, rebalance_first=True)
+    consumer.ack(chunk(consumer, range(100, 150)))
+    asyncio.run(consumer.commit())
+    consumer.ack(chunk(consumer, range(100, 150)))  # the same records, read again after the seek
+    assert consumer._new_offset(TPX) == 150

@@ -82,6 +82,8 @@ def test_every_listed_owner_still_exists() -> None:
         (Consumer, "_drain_messages", ["self", "fetcher"]),
         (Consumer, "_wait_next_records", ["self", "timeout"]),
         (Consumer, "_add_gap", ["self", "tp", "offset_from", "offset_to"]),
+        (Consumer, "_commit_offsets", ["self", "offsets", "start_new_transaction"]),
+        (ThreadDelegateConsumer, "_commit", ["self", "offsets"]),
     ],
 )
 def test_awaited_private_methods_are_coroutines_with_the_same_parameters(
@@ -118,6 +120,9 @@ def test_overrides_are_the_ones_faust_calls(consumer: BatchingConsumer) -> None:
         "ThreadDelegateConsumer no longer builds its thread with _new_consumer_thread"
     assert "self._create_worker_consumer(" in inspect.getsource(AIOKafkaConsumerThread), \
         "AIOKafkaConsumerThread no longer calls _create_worker_consumer"
+    commit_offsets = inspect.getsource(Consumer._commit_offsets)
+    assert "did_commit = await self._commit(committable_offsets)" in commit_offsets, \
+        "Consumer._commit_offsets no longer learns from _commit whether the broker took the commit"
 
 
 @pytest.mark.parametrize(
