@@ -39,6 +39,7 @@ from benchmarks.harness import Stack, conditions, emit, main_guard, note, sink_o
 from benchmarks.latency import (
     Background,
     MetricsWatcher,
+    add_latency_arguments,
     metrics_latencies,
     percentiles,
     produce_paced,
@@ -216,6 +217,7 @@ def run(args: argparse.Namespace) -> None:
     with Stack("wallboard", partitions=args.partitions) as stack:
         settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port(),
                                   **sink_overrides(args))  # fmt: skip
+        bootstrap = settings.kafka_bootstrap
         ensure_topics(settings)
         worker = stack.worker(settings)
         board = stack.start("wallboard", callfloor_command("wallboard"), settings)
@@ -227,7 +229,7 @@ def run(args: argparse.Namespace) -> None:
         prepared = simulate(spec, args.seconds)
         cpu_before = board.cpu_seconds()
         quiet_started = time.monotonic()
-        first = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, prepared, spec.rate)
+        first = produce_paced(bootstrap, settings.cdr_topic, prepared, spec.rate, args.linger_ms)
         cpu_idle = (board.cpu_seconds() - cpu_before) / (time.monotonic() - quiet_started)
         dials_first = sum(1 for s in first if s[2])
 
@@ -249,7 +251,7 @@ def run(args: argparse.Namespace) -> None:
             prepared = simulate(dataclasses.replace(spec, seed=args.seed + 1), args.seconds)
             cpu_before = board.cpu_seconds()
             started = time.monotonic()
-            sent = produce_paced(settings.kafka_bootstrap, settings.cdr_topic, prepared, spec.rate)
+            sent = produce_paced(bootstrap, settings.cdr_topic, prepared, spec.rate, args.linger_ms)
             produce_seconds = time.monotonic() - started
             cpu_screens = (board.cpu_seconds() - cpu_before) / produce_seconds
             dials_all = dials_first + sum(1 for s in sent if s[2])
@@ -266,6 +268,7 @@ def run(args: argparse.Namespace) -> None:
         screen_latencies += browser_latencies
         cond = conditions(rate=args.rate, achieved_rate=round(len(sent) / produce_seconds, 1),
                           seconds=args.seconds, warmup_s=args.warmup, reps=args.reps, screens=args.screens,
+                          linger_ms=args.linger_ms,
                           of_which_chromium=args.browsers,
                           partitions=args.partitions, scrape_every_s=args.scrape_every,
                           snapshot_interval_s=settings.snapshot_interval_seconds,
@@ -311,18 +314,10 @@ def _latencies(sent: list[tuple], seen: History, after: float) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=2000.0, help="CDRs per second")
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long each phase produces")
+    add_latency_arguments(parser, "how long each phase produces")
     parser.add_argument("--screens", type=int, default=20, help="connected screens")
     parser.add_argument("--browsers", type=int, default=1,
                         help="screens that are Chromium pages (the rest: SSE clients)")  # fmt: skip
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of calls left out of the figures")
-    parser.add_argument("--reps", type=int, default=100)
-    parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--scrape-every", type=float, default=0.1, help="seconds between /metrics scrapes")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--flush-seconds", type=float, help="CALLFLOOR_SINK_FLUSH_SECONDS (default 0.25)")
-    parser.add_argument("--batch-rows", type=int, help="CALLFLOOR_SINK_BATCH_ROWS (default 20000)")
     args = parser.parse_args()
     if not 0 <= args.browsers < args.screens:
         parser.error("--browsers must be at least 0 and fewer than --screens (one SSE client at least)")

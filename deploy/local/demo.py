@@ -51,6 +51,15 @@ def _port_of(hostport: str, default: int) -> int:
     return int(tail) if tail.isdigit() else default
 
 
+def waiting_reason(exc: Exception) -> str:
+    """What the totals line says before it can be read: at start the worker has not made
+    the tables yet, which is not an error worth a class name."""
+    text = str(exc)
+    if "UNKNOWN_DATABASE" in text or "UNKNOWN_TABLE" in text:
+        return "waiting for the worker to create the tables"
+    return f"waiting for ClickHouse: {type(exc).__name__}"
+
+
 def _floor_line(settings: Settings) -> str:
     today = business_day(datetime.now(UTC), settings.zone)
     try:
@@ -61,7 +70,7 @@ def _floor_line(settings: Settings) -> str:
                 parameters={"d": today},
             ).first_row
     except Exception as exc:  # noqa: BLE001 - the demo keeps going while ClickHouse warms up
-        return f"(waiting for ClickHouse: {type(exc).__name__})"
+        return f"({waiting_reason(exc)})"
     calls, dials, connects, valid, sales, cents = (int(v or 0) for v in row)
     return (f"{today}  calls {calls:>7}  dials {dials:>7}  connects {connects:>6}  "
             f"valid {valid:>6}  sales {sales:>4}  revenue {cents / 100:>12,.2f}")  # fmt: skip

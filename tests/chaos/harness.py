@@ -24,7 +24,7 @@ from schemas.rejections import CDRRejected
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
 from tests.support.cli import report
-from tests.support.kafka import Sent, lag
+from tests.support.kafka import Sent, lag, lag_by_partition
 from tests.support.processes import Worker
 from tests.support.waiting import wait_for
 
@@ -143,7 +143,11 @@ def wait_drained(settings: Settings, timeout_s: float, workers: Iterable[Worker]
             assert worker.alive(), f"worker exited (code {worker.process.returncode}); log {worker.log_path}"
         return cdr_lag(settings) == 0
 
-    wait_for(drained, timeout_s, "the group to commit every offset", every_s=1.0)
+    def behind() -> str:
+        lags = lag_by_partition(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic)
+        return "uncommitted by partition: " + str({p: n for p, n in sorted(lags.items()) if n})
+
+    wait_for(drained, timeout_s, "the group to commit every offset", every_s=1.0, progress=behind)
 
 
 def group_generations(log: str) -> list[int]:

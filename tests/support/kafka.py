@@ -90,11 +90,16 @@ def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
         offsets.close()
 
 
-def lag(bootstrap: str, group: str, topic: str) -> int:
-    """Messages in ``topic`` that ``group`` has not committed yet."""
+def lag_by_partition(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """Per partition of ``topic``: messages ``group`` has not committed yet."""
     marks = high_watermarks(bootstrap, topic)
     done = committed_offsets(bootstrap, group, topic)
-    return sum(mark - done.get(p, 0) for p, mark in marks.items())
+    return {p: mark - done.get(p, 0) for p, mark in marks.items()}
+
+
+def lag(bootstrap: str, group: str, topic: str) -> int:
+    """Messages in ``topic`` that ``group`` has not committed yet."""
+    return sum(lag_by_partition(bootstrap, group, topic).values())
 
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
