@@ -105,3 +105,11 @@ def test_payroll_benchmark_runs() -> None:
     for (layout, months, what), rows in found.items():  # both layouts read the same rows
         assert rows == found[("unpartitioned (before)", months, what)], (layout, months, what)
     assert found[("by month (today)", 24, "payroll for the month (read + targets + statements)")] >= 50
+
+
+def test_broker_cost_benchmark_runs() -> None:
+    baseline, other = run_benchmark("broker_cost", "--rate", "300", "--seconds", "3", "--linger-ms", "20", "5")
+    assert baseline["what"].startswith("baseline") and (baseline["linger_ms"], other["linger_ms"]) == (20, 5)
+    for line in (baseline, other):
+        assert line["sent"] == 900 and line["reader_p50_s"] is not None
+        assert {"broker_cpu_percent", "first_third_cpu_percent", "last_third_cpu_percent"} <= line.keys()
