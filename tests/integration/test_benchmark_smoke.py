@@ -108,7 +108,9 @@ def test_payroll_benchmark_runs() -> None:
 
 
 def test_broker_cost_benchmark_runs() -> None:
-    baseline, other = run_benchmark("broker_cost", "--rate", "300", "--seconds", "3", "--linger-ms", "20", "5")
+    baseline, other = run_benchmark(
+        "broker_cost", "--rate", "300", "--seconds", "3", "--linger-ms", "20", "5"
+    )
     assert baseline["what"].startswith("baseline") and (baseline["linger_ms"], other["linger_ms"]) == (20, 5)
     for line in (baseline, other):
         assert line["sent"] == 900 and line["reader_p50_s"] is not None
