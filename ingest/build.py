@@ -70,7 +70,9 @@ def call_to_cdr(legs: list[Leg], *, direction: str, currency: str) -> tuple[str,
     }
     value = orjson.dumps(document)
     try:
-        parse_cdr(value, rules=SCHEMA_ONLY)  # the worker applies the floor's rules (its DLQ keeps those)
+        cdr = parse_cdr(value, rules=SCHEMA_ONLY)  # the worker applies the floor's rules (its DLQ keeps them)
     except CDRRejected as exc:
         raise Unmappable(exc.reason.value, exc.detail) from None
-    return rep_id, value
+    # Keyed by the rep as the worker will count it (NFKC): a rep typed full-width on one
+    # phone and plain on another stays on one partition, so one worker holds its numbers.
+    return cdr.rep_id, value

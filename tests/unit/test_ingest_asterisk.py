@@ -153,3 +153,15 @@ def test_a_row_cut_short_does_not_swallow_the_next_one(tmp_path: Path) -> None:
     sink = ingest("asterisk-csv", tmp_path / "cut.csv", MAPPING)
     assert [(h["reason"], h["source_line"]) for _, _, h in sink.letters] == [("unreadable_record", "1")]
     assert set(sink.by_call_id()) == {"ast-1762045500.3", "ast-1762045800.5"}
+
+
+def test_calls_are_keyed_by_the_rep_as_the_worker_counts_it(tmp_path: Path) -> None:
+    """A full-width rep id (a CJK input method) is NFKC-normalised by the worker; keyed raw,
+    that rep's calls would land on another partition than its plain-typed ones."""
+    first = (SAMPLES / "asterisk" / "Master.csv").read_text().splitlines(keepends=True)[0]
+    typed = first.replace('"SIP/1001-00000001"', '"SIP/\uff11\uff10\uff10\uff11-00000001"')
+    assert typed != first
+    (tmp_path / "wide.csv").write_text(typed)
+    sink = ingest("asterisk-csv", tmp_path / "wide.csv", MAPPING)
+    [(key, cdr)] = sink.calls
+    assert key == "1001" and cdr["rep_id"] == "\uff11\uff10\uff10\uff11"
