@@ -177,5 +177,7 @@ callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
   targets file (edit it; the worker reloads it within seconds): {settings.targets_file}
   logs: {logs}
 
+The embedded broker keeps every record in memory and slows as they pile up (about a
+core after 20 minutes here): this stack is for a demo; a floor runs on Kafka.
 Floor totals for today refresh every {REFRESH_SECONDS:.0f}s below. Ctrl-C stops everything.
 """, flush=True)  # fmt: skip
