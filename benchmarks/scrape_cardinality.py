@@ -71,10 +71,11 @@ def main() -> None:
     state, rep_ids = floor_state(settings, args.reps, args.partitions)
     targets = parse_targets(targets_yaml(rep_ids), "bench-targets.yaml")
     registry = CollectorRegistry()
+    now = datetime.now(UTC)  # one instant for every scrape: their bytes compare exactly
     collector = LiveCollector(
         settings, state, exported_partitions=lambda: set(range(args.partitions)),
         partition_of=lambda rep: int(rep[4:]) % args.partitions, targets=lambda: targets,
-        month_before_today=dict, campaign_abandons=dict,
+        month_before_today=dict, campaign_abandons=dict, clock=lambda: now,
     )  # fmt: skip
     registry.register(collector)
     empty = CollectorRegistry()  # the collector's part of a scrape only, as the baselines
