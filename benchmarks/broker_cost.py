@@ -14,10 +14,8 @@ from send to receipt (the linger included).
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 import time
-from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -27,14 +25,10 @@ from benchmarks.latency import percentiles
 from deploy.local.broker import LocalBroker
 from simulator.traffic import PRODUCER_LINGER_MS
 from tests.support.ports import free_port
+from tests.support.processes import cpu_seconds
 
 TOPIC = "cost"
 VALUE = b'{"cdr":"' + b"x" * 560 + b'"}'  # about a CDR's size
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Reader(threading.Thread):

@@ -13,6 +13,7 @@ error; the temporary directory (logs, chdb data) is kept and named on stderr aft
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import os
@@ -39,7 +40,7 @@ from deploy.local.broker import LocalBroker, wait_for_port
 from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
-from sinks.clickhouse.client import connect
+from sinks.clickhouse.client import connect, tables_not_made_yet
 from streams.topics import ensure_topics
 from tests.support.kafka import GroupOffsets, high_watermarks
 from tests.support.ports import free_port
@@ -81,6 +82,15 @@ def emit(bench: str, what: str, **fields: Any) -> dict[str, Any]:
 def note(text: str) -> None:
     """Progress for a human, on stderr, so stdout stays JSON lines."""
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--flush-seconds`` / ``--batch-rows``, read back by :func:`sink_overrides`."""
+    fields = Settings.model_fields
+    parser.add_argument("--flush-seconds", type=float,
+                        help=f"CALLFLOOR_SINK_FLUSH_SECONDS (default {fields['sink_flush_seconds'].default})")
+    parser.add_argument("--batch-rows", type=int,
+                        help=f"CALLFLOOR_SINK_BATCH_ROWS (default {fields['sink_batch_rows'].default})")
 
 
 def sink_overrides(args: Any) -> dict[str, Any]:
@@ -386,7 +396,7 @@ def count_rows(client: Client, table: str) -> int:
     try:
         return int(client.command(f"SELECT count() FROM {table}"))
     except DatabaseError as exc:
-        if "UNKNOWN_DATABASE" in str(exc) or "UNKNOWN_TABLE" in str(exc):
+        if tables_not_made_yet(exc):
             return 0
         raise
 

@@ -28,6 +28,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks.harness import (
     Stack,
+    add_sink_arguments,
     conditions,
     emit,
     main_guard,
@@ -261,8 +262,7 @@ def add_latency_arguments(parser: argparse.ArgumentParser, seconds_help: str) ->
     parser.add_argument("--linger-ms", type=int, default=PRODUCER_LINGER_MS,
                         help=f"the producer's linger, counted in the latency (default {PRODUCER_LINGER_MS}, "
                              "as the simulated dialer)")  # fmt: skip
-    parser.add_argument("--flush-seconds", type=float, help="CALLFLOOR_SINK_FLUSH_SECONDS (default 0.25)")
-    parser.add_argument("--batch-rows", type=int, help="CALLFLOOR_SINK_BATCH_ROWS (default 20000)")
+    add_sink_arguments(parser)
 
 
 def main() -> None:

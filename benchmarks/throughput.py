@@ -20,6 +20,7 @@ from pathlib import Path
 from benchmarks.harness import (
     Produced,
     Stack,
+    add_sink_arguments,
     conditions,
     distinct_calls,
     emit,
@@ -89,8 +90,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--flush-seconds", type=float, help="CALLFLOOR_SINK_FLUSH_SECONDS (default 0.25)")
-    parser.add_argument("--batch-rows", type=int, help="CALLFLOOR_SINK_BATCH_ROWS (default 20000)")
+    add_sink_arguments(parser)
     parser.add_argument("--profile", type=Path, help="py-spy the worker; collapsed stacks to this file")
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive agent")
     args = parser.parse_args()

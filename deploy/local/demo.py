@@ -19,7 +19,7 @@ from schemas.kpis import business_day
 from schemas.served_hosts import http_url
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce, roster
-from sinks.clickhouse.client import connect
+from sinks.clickhouse.client import connect, tables_not_made_yet
 from sinks.clickhouse.ddl import EXACT_CALLS
 from streams.topics import ensure_topics
 
@@ -54,8 +54,7 @@ def _port_of(hostport: str, default: int) -> int:
 def waiting_reason(exc: Exception) -> str:
     """What the totals line says before it can be read: at start the worker has not made
     the tables yet, which is not an error worth a class name."""
-    text = str(exc)
-    if "UNKNOWN_DATABASE" in text or "UNKNOWN_TABLE" in text:
+    if tables_not_made_yet(exc):
         return "waiting for the worker to create the tables"
     return f"waiting for ClickHouse: {type(exc).__name__}"
 

@@ -45,6 +45,13 @@ def connect(
     )
 
 
+def tables_not_made_yet(exc: BaseException) -> bool:
+    """ClickHouse answered that the database or table is unknown: the worker, which makes
+    them at start, has not run yet."""
+    text = str(exc)
+    return "UNKNOWN_DATABASE" in text or "UNKNOWN_TABLE" in text
+
+
 def password_for(settings: Settings) -> str:
     """The configured password; without one, the embedded endpoint's per-install token when
     the URL is on this machine and the token file exists (a real ClickHouse user without a
