@@ -20,7 +20,7 @@ import time
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from benchmarks.harness import conditions, emit, main_guard, note
+from benchmarks.harness import conditions, emit, main_guard, milliseconds, note
 from benchmarks.latency import percentiles
 from deploy.local.broker import LocalBroker
 from simulator.traffic import PRODUCER_LINGER_MS
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0, help="records per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each linger produces")
     parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--linger-ms", type=int, nargs="+", default=[PRODUCER_LINGER_MS, 5],
+    parser.add_argument("--linger-ms", type=milliseconds, nargs="+", default=[PRODUCER_LINGER_MS, 5],
                         help="producer lingers to compare; the first is the baseline")
     args = parser.parse_args()
     if args.seconds <= 0 or args.rate <= 0:

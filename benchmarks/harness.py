@@ -84,6 +84,14 @@ def note(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
+def milliseconds(text: str) -> int:
+    """An argparse type: a whole number of milliseconds, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more milliseconds")
+    return value
+
+
 def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
     """``--flush-seconds`` / ``--batch-rows``, read back by :func:`sink_overrides`."""
     fields = Settings.model_fields

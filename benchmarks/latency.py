@@ -32,6 +32,7 @@ from benchmarks.harness import (
     conditions,
     emit,
     main_guard,
+    milliseconds,
     note,
     sink_overrides,
     wait_assigned,
@@ -259,7 +260,7 @@ def add_latency_arguments(parser: argparse.ArgumentParser, seconds_help: str) ->
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--scrape-every", type=float, default=0.1, help="seconds between /metrics scrapes")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--linger-ms", type=int, default=PRODUCER_LINGER_MS,
+    parser.add_argument("--linger-ms", type=milliseconds, default=PRODUCER_LINGER_MS,
                         help=f"the producer's linger, counted in the latency (default {PRODUCER_LINGER_MS}, "
                              "as the simulated dialer)")  # fmt: skip
     add_sink_arguments(parser)
