@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_TOOLS := prometheus promtool amtool chromium
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei
 
-.PHONY: install system-deps demo test unit integration chaos attack lint clean
+.PHONY: install system-deps demo test unit integration chaos attack lint docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,10 @@ attack: install
 lint: install
 	$(BIN)/ruff check .
 
+# The documentation site, into site/ (open site/index.html). `make test` builds it strictly
+# (tests/unit/test_docs.py): a broken link, a missing page or an unknown table fails the suite.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .callfloor .pytest_cache
+	rm -rf $(VENV) .callfloor .pytest_cache site

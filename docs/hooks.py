@@ -1,0 +1,111 @@
+"""MkDocs hook: fills the reference pages' ``<!-- generated: NAME -->`` markers from the code.
+
+Each table has exactly one definition in the code (the settings class, the KPI counter list,
+the rejection enums) and is rendered from it when the site is built, so a page cannot
+describe a setting, a counter or a reason that the code does not have, or miss one it has.
+The test suite builds the site in strict mode (``tests/unit/test_docs.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import re
+import tokenize
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+_MARKER = re.compile(r"<!-- generated: (\w+) -->")
+
+
+def _cell(text: object) -> str:
+    """One Markdown table cell: pipes escaped, newlines folded."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def settings_table() -> str:
+    """Every ``Settings`` field: its variable, default and the field's own description."""
+    from pydantic import SecretStr
+
+    from schemas.settings import Settings
+
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            shown = "empty" if not default.get_secret_value() else "(set)"
+        elif default is None or default == "":
+            shown = "none" if default is None else "empty"
+        else:
+            shown = f"`{default}`"
+        rows.append((f"`CALLFLOOR_{name.upper()}`", shown, field.description or ""))
+    return _table(("variable", "default", "meaning"), rows)
+
+
+def kpi_table() -> str:
+    """``KPI_COUNTERS``: the counters one call adds to its rep's day."""
+    from schemas.kpis import KPI_COUNTERS
+
+    rows = [
+        (f"`{c.name}`", f"`{c.column}`", str(c.unit), "day, month" if c.monthly else "day", c.help,
+         f"`{c.rule}`")
+        for c in KPI_COUNTERS
+    ]
+    return _table(("counter", "calls column", "unit", "periods", "what counts", "rule"), rows)
+
+
+def member_comments(enum: type[Enum]) -> dict[str, str]:
+    """The trailing ``# comment`` of each member in the enum's source: its one description."""
+    comments: dict[str, str] = {}
+    names = set(enum.__members__)
+    source = inspect.getsource(enum)
+    line_name: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.NAME and tok.string in names and tok.start[1] == 4:
+            line_name[tok.start[0]] = tok.string
+        elif tok.type == tokenize.COMMENT and tok.start[0] in line_name:
+            comments[line_name[tok.start[0]]] = tok.string.lstrip("# ").strip()
+    return comments
+
+
+def rejections_table() -> str:
+    """The worker's reasons, then the importer's (a dialer record that never became a CDR)."""
+    from ingest.rejects import IngestRejection
+    from schemas.rejections import Rejection
+
+    rows = []
+    for enum, who in ((Rejection, "worker"), (IngestRejection, "`callfloor ingest`")):
+        comments = member_comments(enum)
+        rows += [(f"`{m.value}`", who, comments.get(m.name, "")) for m in enum]
+    return _table(("reason", "given by", "meaning"), rows)
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "settings": settings_table,
+    "kpis": kpi_table,
+    "rejections": rejections_table,
+}
+
+
+def render(markdown: str) -> str:
+    """The page with every marker replaced by its table; an unknown marker is an error."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in GENERATORS:
+            raise ValueError(f"unknown generated table {name!r} (known: {', '.join(GENERATORS)})")
+        return GENERATORS[name]()
+
+    return _MARKER.sub(fill, markdown)
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    """MkDocs event: fill the markers of every page."""
+    return render(markdown)
