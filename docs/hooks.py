@@ -8,9 +8,11 @@ The test suite builds the site in strict mode (``tests/unit/test_docs.py``).
 
 from __future__ import annotations
 
+import ast
 import inspect
 import io
 import re
+import textwrap
 import tokenize
 from collections.abc import Callable
 from enum import Enum
@@ -61,18 +63,26 @@ def kpi_table() -> str:
     return _table(("counter", "calls column", "unit", "periods", "what counts", "rule"), rows)
 
 
-def member_comments(enum: type[Enum]) -> dict[str, str]:
-    """The trailing ``# comment`` of each member in the enum's source: its one description."""
-    comments: dict[str, str] = {}
-    names = set(enum.__members__)
-    source = inspect.getsource(enum)
-    line_name: dict[int, str] = {}
+def member_descriptions(enum: type[Enum]) -> dict[str, str]:
+    """Each member's one description in the enum's source: the string literal right after it
+    (an attribute docstring), else its trailing ``# comment``."""
+    source = textwrap.dedent(inspect.getsource(enum))
+    descriptions: dict[str, str] = {}
+    body = ast.parse(source).body[0]
+    assert isinstance(body, ast.ClassDef)
+    for node, after in zip(body.body, [*body.body[1:], None], strict=True):
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+            descriptions[name] = " ".join(str(after.value.value).split())
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.NAME and tok.string in names and tok.start[1] == 4:
-            line_name[tok.start[0]] = tok.string
-        elif tok.type == tokenize.COMMENT and tok.start[0] in line_name:
-            comments[line_name[tok.start[0]]] = tok.string.lstrip("# ").strip()
-    return comments
+        if tok.type == tokenize.COMMENT:
+            line = source.splitlines()[tok.start[0] - 1]
+            name = line.split("=")[0].strip()
+            if name in enum.__members__ and name not in descriptions:
+                descriptions[name] = tok.string.lstrip("# ").strip()
+    return descriptions
 
 
 def rejections_table() -> str:
@@ -82,8 +92,8 @@ def rejections_table() -> str:
 
     rows = []
     for enum, who in ((Rejection, "worker"), (IngestRejection, "`callfloor ingest`")):
-        comments = member_comments(enum)
-        rows += [(f"`{m.value}`", who, comments.get(m.name, "")) for m in enum]
+        descriptions = member_descriptions(enum)
+        rows += [(f"`{m.value}`", who, descriptions.get(m.name, "")) for m in enum]
     return _table(("reason", "given by", "meaning"), rows)
 
 

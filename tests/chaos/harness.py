@@ -32,7 +32,7 @@ FIGURES: list[str] = []  # CHAOS lines of this session, printed again in the ter
 
 
 def chaos_line(scenario: str, **figures: object) -> str:
-    """``CHAOS scenario=... key=value ...``: one parseable line per scenario, for the README."""
+    """``CHAOS scenario=... key=value ...``: one parseable line per scenario, for the docs."""
     line = " ".join([f"CHAOS scenario={scenario}", *(f"{k}={v}" for k, v in figures.items())])
     FIGURES.append(line)
     print(line, flush=True)
@@ -202,7 +202,7 @@ class Expected:
 
 def expected_from(sent: Iterable[Sent], zone: ZoneInfo, valid_call_seconds: int = 30,
                   now: datetime | None = None, rules: CdrRules = DEFAULT_RULES) -> Expected:  # fmt: skip
-    """The README's rule, applied independently: highest version wins; among equal
+    """The documented rule, applied independently: highest version wins; among equal
     versions, the first received (lowest Kafka offset) wins. Hand-made traffic keeps
     each call_id on one key, so offsets of a call are comparable."""
     winners: dict[str, tuple[Sent, CDR]] = {}

@@ -2,7 +2,7 @@
 unit-level fuzz test.
 
 Every hostile message breaks the schema in one known way and comes with the set of
-rejection reasons the contract allows for it (README, "CDR rejection reasons").
+rejection reasons the contract allows for it (docs/integrate/cdr.md).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from tests.support.kafka import read_topic
 from tests.support.processes import Worker
 from tests.support.waiting import wait_for
 
-# README (Guarantees): a worker asked to stop exits within this bound, even while ClickHouse
+# docs/develop/guarantees.md: a worker asked to stop exits within this bound, even while ClickHouse
 # is away; the batch it was retrying is replayed by whoever holds the partition next.
 STOP_BOUND_S = 30.0
 

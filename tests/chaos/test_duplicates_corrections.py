@@ -1,7 +1,7 @@
 """Scenario 4: duplicates and corrections, across a worker restart.
 
-The README's rule: the highest version of a call_id wins; among equal versions, the first
-received (lowest Kafka offset) wins. Traffic: exact resends, a correction before the
+The documented rule (docs/develop/architecture.md): the highest version of a call_id wins;
+among equal versions, the first received (lowest Kafka offset) wins. Traffic: exact resends, a correction before the
 version it corrects, conflicting corrections with the same version, a correction that
 moves a call to another rep (another partition) and one that moves it to another day,
 and a flood of 5,000 copies and versions of one call (equal versions with different
@@ -125,7 +125,7 @@ def _run(settings: Settings, procs: Processes, logs: Path) -> Run:
     worker.start()
     day = business_day(datetime.now(UTC), zone).isoformat()
     caught_up = ""
-    try:  # README (Known limits): the old rep of a moved call is right again after reassignment
+    try:  # docs/known-limits.md: the old rep of a moved call is right again after reassignment
         wait_equal(lambda: rep_day_actuals(settings.web_port), today_from_clickhouse(settings, day), 45,
                    "the restarted worker's /metrics to equal ClickHouse")  # fmt: skip
     except AssertionError as exc:
@@ -163,7 +163,7 @@ def test_duplicates_and_corrections_across_a_restart(run: Run) -> None:
 
 
 def test_old_version_resent_after_its_call_moved_to_another_rep_is_not_counted_live(run: Run) -> None:
-    """README (Known limits): a correction that moves a call to another rep (partition) is
+    """docs/known-limits.md: a correction that moves a call to another rep (partition) is
     exact in ClickHouse, and the old rep's live counters catch up when its partition is
     next assigned. They do catch up; but a resend of the old version arriving after that
     (or a replay of it after a crash) is counted again, and stays wrong (invariant 4)."""

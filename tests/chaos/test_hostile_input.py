@@ -63,7 +63,7 @@ CLOSED_SET = {reason.value for reason in Rejection}
 
 def same_message(kept: bytes, headers: dict[str, str], original: bytes) -> bool:
     """The DLQ keeps the original bytes; a message too big to republish keeps its head,
-    its size and its sha256 (README: dead letters)."""
+    its size and its sha256 (docs/develop/architecture.md: dead letters)."""
     if headers.get("truncated") != "true":
         return kept == original
     return (original.startswith(kept) and headers["original_size"] == str(len(original))

@@ -57,8 +57,8 @@ def test_every_setting_has_its_description_on_the_field() -> None:
 
 @pytest.mark.parametrize("enum", [Rejection, IngestRejection])
 def test_every_rejection_reason_has_a_description(enum: type) -> None:
-    comments = _hooks().member_comments(enum)
-    assert [m.name for m in enum if not comments.get(m.name)] == []
+    descriptions = _hooks().member_descriptions(enum)
+    assert [m.name for m in enum if not descriptions.get(m.name)] == []
 
 
 def test_an_unknown_generated_table_is_an_error() -> None:
@@ -86,3 +86,8 @@ def test_every_file_name_the_docs_name_exists_somewhere() -> None:
         if m.group(1) not in names
     ]
     assert missing == []
+
+
+def test_the_cdr_page_lists_every_rejection_reason() -> None:
+    page = _hooks().render((ROOT / "docs" / "integrate" / "cdr.md").read_text(encoding="utf-8"))
+    assert [r.value for e in (Rejection, IngestRejection) for r in e if f"| `{r.value}` |" not in page] == []
