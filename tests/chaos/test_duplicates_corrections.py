@@ -1,7 +1,8 @@
 """Scenario 4: duplicates and corrections, across a worker restart.
 
 The documented rule (docs/develop/architecture.md): the highest version of a call_id wins;
-among equal versions, the first received (lowest Kafka offset) wins. Traffic: exact resends, a correction before the
+among equal versions, the first received (lowest Kafka offset) wins.
+Traffic: exact resends, a correction before the
 version it corrects, conflicting corrections with the same version, a correction that
 moves a call to another rep (another partition) and one that moves it to another day,
 and a flood of 5,000 copies and versions of one call (equal versions with different
