@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_TOOLS := prometheus promtool amtool chromium
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei
 
-.PHONY: install system-deps demo test unit integration chaos attack lint docs clean
+.PHONY: install system-deps demo test unit integration chaos attack lint docs screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ lint: install
 # (tests/unit/test_docs.py): a broken link, a missing page or an unknown table fails the suite.
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The pictures the README and the docs show, taken by the wallboard's browser test (real Chromium).
+screenshots: install system-deps
+	CALLFLOOR_SCREENSHOT_DIR=docs/img $(BIN)/pytest tests/integration/test_wallboard_page.py -q
 
 clean:
 	rm -rf $(VENV) .callfloor .pytest_cache site

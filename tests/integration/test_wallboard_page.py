@@ -10,6 +10,7 @@ Screenshots (English and Chinese) are saved and their folder printed.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -59,8 +60,11 @@ def browser() -> Iterator[Chromium]:
 
 @pytest.fixture
 def artifacts() -> Path:
-    """Outside pytest's temp folders, which later sessions (also other suites) prune."""
-    folder = Path(tempfile.mkdtemp(prefix="callfloor-wallboard-screenshots-"))
+    """Outside pytest's temp folders, which later sessions (also other suites) prune;
+    ``make screenshots`` points it at docs/img, where the README's picture lives."""
+    chosen = os.environ.get("CALLFLOOR_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="callfloor-wallboard-screenshots-"))
+    folder.mkdir(parents=True, exist_ok=True)
     print(f"\nwallboard screenshots in {folder}")
     return folder
 
