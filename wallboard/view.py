@@ -30,6 +30,9 @@ DAILY_COLUMNS: tuple[tuple[str, str, Key, int], ...] = (
 SUMMED = ("dials", "connects", "valid_connects", "talk_seconds", "sales")
 
 
+MAX_FILTER_CHARS = 100  # longer than any team or campaign id a floor uses
+
+
 @dataclass(frozen=True)
 class Filters:
     team: str | None = None
@@ -37,7 +40,12 @@ class Filters:
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Filters:
-        return cls(query.get("team") or None, query.get("campaign") or None)
+        """Raises ``ValueError`` for a value no floor uses (the server answers 400)."""
+        values = [query.get(name) or None for name in ("team", "campaign")]
+        for name, value in zip(("team", "campaign"), values, strict=True):
+            if value is not None and len(value) > MAX_FILTER_CHARS:
+                raise ValueError(f"?{name}= is longer than {MAX_FILTER_CHARS} characters")
+        return cls(*values)
 
 
 def _cell(value: int, target: Value | None, divisor: int, fraction: float) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from tests.support.ports import free_port
 from tests.support.processes import Worker, running_worker
 from tests.support.scrape import rep_actuals, rep_day_actuals, samples
 from tests.support.waiting import wait_for
-from wallboard.server import CONTENT_SECURITY_POLICY
+from wallboard.guard import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.integration
 REPS = 30
