@@ -78,6 +78,7 @@ class Wallboard:
         alerts = self.alerts.alerts
         body = build_view(self.floor, self.targets_today(now), self.shift, self.settings.zone, now,
                           filters, alerts)  # fmt: skip
+        body["alerts_connected"] = self.alerts.connected
         body["alerts_available"] = self.alerts.available
         return orjson.dumps(body)
 

@@ -27,6 +27,7 @@ from simulator import SimulationSpec, produce, roster
 from streams.topics import ensure_topics
 from tests.integration.wallboard_page import (
     ALL_ROWS_VISIBLE,
+    READ_ALERTS,
     READ_BANNER,
     READ_TEAMS,
     expected_by_rep,
@@ -260,6 +261,10 @@ def test_hostile_names_are_shown_as_text_under_the_policy(
         assert browser.evaluate("typeof window.pwned") == "undefined"
         assert browser.evaluate("document.scripts.length") == 1
         assert browser.evaluate("document.querySelectorAll('img, i').length") == 0
+        # no CALLFLOOR_ALERTS_URL: the board cannot know, so it never says "no alerts firing"
+        assert browser.evaluate(READ_ALERTS) == ["Alerts not connected"]
+        browser.open(url + "?lang=zh")
+        wait_for(lambda: browser.evaluate(READ_ALERTS) == ["告警未连接"], 30, "the Chinese panel")
 
         # a second wallboard process beside the first: no group, each reads everything
         other = settings.model_copy(update={"wallboard_port": free_port()})

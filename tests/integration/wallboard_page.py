@@ -30,6 +30,7 @@ ALL_ROWS_VISIBLE = """
 [...document.querySelectorAll('#reps .rep[data-rep]')].every(
   row => row.getBoundingClientRect().bottom <= window.innerHeight + 0.5)
 """
+READ_ALERTS = "[...document.querySelectorAll('#alerts li')].map(li => li.textContent)"
 READ_BANNER = "(b => b.hidden ? null : b.textContent)(document.getElementById('stale'))"
 
 

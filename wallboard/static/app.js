@@ -7,7 +7,8 @@ const LABELS = {
     title: "Call floor", leaderboard: "Teams today", team: "Team", rep: "Rep", dials: "Dials",
     connects: "Connects", valid_connects: "Valid", talk_minutes: "Talk min", sales: "Sales / month",
     sales_today: "Sales", abandon: "Abandon rate, 30 days (line 3 %)", alerts: "Firing alerts",
-    no_alerts: "No alerts firing", alerts_unavailable: "Alerts unavailable", no_campaigns: "No campaigns yet",
+    no_alerts: "No alerts firing", alerts_unavailable: "Alerts unavailable",
+    alerts_not_connected: "Alerts not connected", no_campaigns: "No campaigns yet",
     stale: "NOT LIVE: data is {age} s old", no_data: "NOT LIVE: no data from the pipeline yet",
     offline: "NOT LIVE: wallboard unreachable for {age} s", on_break: "Break", before: "Before shift",
     after: "Shift over", shift: "Shift {pct} %", all_teams: "All teams", no_reps: "No reps yet today",
@@ -17,7 +18,7 @@ const LABELS = {
     title: "呼叫中心", leaderboard: "今日团队排名", team: "团队", rep: "坐席", dials: "拨打",
     connects: "接通", valid_connects: "有效通话", talk_minutes: "通话分钟", sales: "销售 / 本月",
     sales_today: "销售", abandon: "放弃率，30天（警戒线 3 %）", alerts: "当前告警",
-    no_alerts: "无告警", alerts_unavailable: "告警不可用", no_campaigns: "暂无活动",
+    no_alerts: "无告警", alerts_unavailable: "告警不可用", alerts_not_connected: "告警未连接", no_campaigns: "暂无活动",
     stale: "非实时：数据已 {age} 秒未更新", no_data: "非实时：尚无流水线数据",
     offline: "非实时：看板已断开 {age} 秒", on_break: "休息中", before: "未上班",
     after: "已下班", shift: "班次 {pct} %", all_teams: "全部团队", no_reps: "今日暂无坐席",
@@ -165,6 +166,8 @@ function drawCampaigns(view) {
 
 function drawAlerts(view) {
   const list = document.getElementById("alerts");
+  // Never "no alerts" unless a source was asked and answered: without one the board cannot know.
+  if (!view.alerts_connected) { list.replaceChildren(el("li", "unknown", T.alerts_not_connected)); return; }
   if (!view.alerts_available) { list.replaceChildren(el("li", "critical", T.alerts_unavailable)); return; }
   if (view.alerts.length === 0) { list.replaceChildren(el("li", "none", T.no_alerts)); return; }
   list.replaceChildren(...view.alerts.map((a) => el("li", a.severity, a.name + (a.summary ? ": " + a.summary : ""))));
