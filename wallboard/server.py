@@ -77,7 +77,7 @@ class Wallboard:
     def view(self, filters: Filters, now: float) -> bytes:
         alerts = self.alerts.alerts
         body = build_view(self.floor, self.targets_today(now), self.shift, self.settings.zone, now,
-                          filters, alerts)  # fmt: skip
+                          filters, alerts, regime_of=self.settings.abandon_regime_of)  # fmt: skip
         body["alerts_connected"] = self.alerts.connected
         body["alerts_available"] = self.alerts.available
         return orjson.dumps(body)

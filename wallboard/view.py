@@ -7,18 +7,17 @@ agree with ``callfloor_rep_target``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.kpis import business_day
+from schemas.abandon import REGIMES
+from schemas.kpis import abandon_rate, business_day
 from schemas.snapshots import RepSnapshot
 from schemas.targets import Key, TargetSet, Value
 from wallboard.floor import Floor
 from wallboard.pace import Shift, month_fraction, pace, progress
-
-ABANDON_LINE = 0.03  # US FTC safe harbour and UK Ofcom: 3 % of live answers
 
 # (shown name, counter in the snapshot, target key, divisor for display)
 DAILY_COLUMNS: tuple[tuple[str, str, Key, int], ...] = (
@@ -106,20 +105,26 @@ def _teams(reps: Iterable[RepSnapshot], targets: TargetSet | None, day_share: fl
     return rows
 
 
-def _campaigns(floor: Floor, only: str | None) -> list[dict]:
+def _campaigns(floor: Floor, only: str | None, regime_of: Callable[[str], str]) -> list[dict]:
+    """Each campaign under its own regime (schemas.abandon): that window's rate, that line."""
+    windows = {name: floor.campaigns(name) for name in REGIMES}
     rows = []
-    for campaign, (abandoned, connects) in sorted(floor.campaigns().items()):
+    for campaign in sorted(set().union(*windows.values())):
         if only is not None and campaign != only:
             continue
-        answers = abandoned + connects
-        rate = abandoned / answers if answers else None
-        rows.append({"campaign": campaign, "abandoned": abandoned, "answers": answers, "rate": rate,
-                     "over": rate is not None and rate > ABANDON_LINE})  # fmt: skip
+        regime = REGIMES[regime_of(campaign)]
+        abandoned, connects = windows[regime.name].get(campaign, (0, 0))
+        rate = abandon_rate(abandoned, connects)
+        rows.append({"campaign": campaign, "regime": regime.name, "line": regime.line, "abandoned": abandoned,
+                     "answers": abandoned + connects, "rate": rate,
+                     "over": rate is not None and rate > regime.line})  # fmt: skip
     return rows
 
 
 def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any, now: float,
-               filters: Filters, alerts: list[dict]) -> dict[str, Any]:  # fmt: skip
+               filters: Filters, alerts: list[dict], *,
+               regime_of: Callable[[str], str] = lambda _: "30d") -> dict[str, Any]:  # fmt: skip
+    """``regime_of``: the abandon regime a campaign is judged by (``Settings.abandon_regime_of``)."""
     moment = datetime.fromtimestamp(now, UTC)
     local = moment.astimezone(zone)
     day = business_day(moment, zone).isoformat()
@@ -144,7 +149,6 @@ def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any,
         "filters": {"team": filters.team, "campaign": filters.campaign},
         "teams": _teams(reps, targets, day_share, month_share),
         "reps": [_rep_row(r, targets, day_share, month_share) for r in shown],
-        "campaigns": _campaigns(floor, filters.campaign),
-        "abandon_line": ABANDON_LINE,
+        "campaigns": _campaigns(floor, filters.campaign, regime_of),
         "alerts": [a for a in alerts if filters.team is None or a.get("team") in (None, filters.team)],
     }

@@ -6,7 +6,8 @@ const LABELS = {
   en: {
     title: "Call floor", leaderboard: "Teams today", team: "Team", rep: "Rep", dials: "Dials",
     connects: "Connects", valid_connects: "Valid", talk_minutes: "Talk min", sales: "Sales / month",
-    sales_today: "Sales", abandon: "Abandon rate, 30 days (line 3 %)", alerts: "Firing alerts",
+    sales_today: "Sales", abandon: "Abandon rate by campaign", alerts: "Firing alerts",
+    regime_30d: "30 days, line {line}", regime_24h: "24 hours, line {line}",
     no_alerts: "No alerts firing", alerts_unavailable: "Alerts unavailable",
     alerts_not_connected: "Alerts not connected", no_campaigns: "No campaigns yet",
     stale: "NOT LIVE: data is {age} s old", no_data: "NOT LIVE: no data from the pipeline yet",
@@ -17,7 +18,8 @@ const LABELS = {
   zh: {
     title: "呼叫中心", leaderboard: "今日团队排名", team: "团队", rep: "坐席", dials: "拨打",
     connects: "接通", valid_connects: "有效通话", talk_minutes: "通话分钟", sales: "销售 / 本月",
-    sales_today: "销售", abandon: "放弃率，30天（警戒线 3 %）", alerts: "当前告警",
+    sales_today: "销售", abandon: "各活动放弃率", alerts: "当前告警",
+    regime_30d: "30天，警戒线 {line}", regime_24h: "24小时，警戒线 {line}",
     no_alerts: "无告警", alerts_unavailable: "告警不可用", alerts_not_connected: "告警未连接", no_campaigns: "暂无活动",
     stale: "非实时：数据已 {age} 秒未更新", no_data: "非实时：尚无流水线数据",
     offline: "非实时：看板已断开 {age} 秒", on_break: "休息中", before: "未上班",
@@ -159,7 +161,9 @@ function drawCampaigns(view) {
     const row = el("div", "campaign" + (c.over ? " over" : ""));
     row.dataset.campaign = c.campaign;
     const rate = c.rate === null ? "\u2014" : (c.rate * 100).toFixed(2) + " %";
-    row.append(el("span", "name", c.campaign), el("span", "rate", rate));
+    const line = say("regime_" + c.regime, { line: +(c.line * 100).toFixed(2) + " %" });
+    row.dataset.regime = c.regime;
+    row.append(el("span", "name", c.campaign), el("span", "rate", rate), el("small", "regime", line));
     return row;
   }));
 }
