@@ -118,7 +118,7 @@ class Settings(BaseSettings):
         256, ge=2, le=100_000, description="connections the wallboard holds open at once; more get 503"
     )
     demo_speedup: float = Field(
-        10.0, ge=1, le=3600, description="the demo's alert rules and fault timing run this many times faster "
+        10.0, ge=1, le=120, description="the demo's alert rules and fault timing run this many times faster "
         "than the shipped rules (1 = as shipped)",
     )  # fmt: skip
     demo_prometheus_port: int = Field(9090, ge=1, le=65535, description="the demo's Prometheus port")
