@@ -16,9 +16,7 @@ import re
 import signal
 import socket
 import subprocess
-import tempfile
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -44,21 +42,6 @@ def dials_on_screen(url: str) -> int:
 
 
 PAGED = {"TeamNotDialing", "CampaignAbandonRateHigh"}
-
-
-@pytest.fixture
-def browser() -> Iterator[Chromium]:
-    chromium = Chromium(1920, 1080)
-    yield chromium
-    chromium.close()
-
-
-@pytest.fixture
-def artifacts() -> Path:
-    """Outside pytest's temp folders, which later sessions prune."""
-    folder = Path(tempfile.mkdtemp(prefix="callfloor-demo-screenshots-"))
-    print(f"\ndemo screenshots in {folder}")
-    return folder
 
 
 def alerts_on_page(browser: Chromium) -> list[str]:

@@ -10,9 +10,7 @@ Screenshots (English and Chinese) are saved and their folder printed.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.request import urlopen
@@ -49,21 +47,6 @@ from wallboard.guard import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.integration
 REPS = 30
-
-
-@pytest.fixture
-def browser() -> Iterator[Chromium]:
-    chromium = Chromium(1920, 1080)
-    yield chromium
-    chromium.close()
-
-
-@pytest.fixture
-def artifacts() -> Path:
-    """Outside pytest's temp folders, which later sessions (also other suites) prune."""
-    folder = Path(tempfile.mkdtemp(prefix="callfloor-wallboard-screenshots-"))
-    print(f"\nwallboard screenshots in {folder}")
-    return folder
 
 
 def _board_settings(settings: Settings, tmp_path: Path, spec: SimulationSpec) -> Settings:
