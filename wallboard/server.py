@@ -24,6 +24,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from payroll.plan import PayPlanError
 from schemas.kpis import business_day
 from schemas.served_hosts import host_names_this_server, http_url, served_host_names
 from schemas.settings import Settings
@@ -34,6 +35,7 @@ from wallboard.feed import SnapshotFeed
 from wallboard.floor import Floor
 from wallboard.guard import SECURITY_HEADERS, GuardedRunner
 from wallboard.pace import Shift
+from wallboard.tiers import PlanWatcher
 from wallboard.view import Filters, build_view
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class Wallboard:
         self.alerts = AlertsPoller(settings.alerts_url)
         self.targets = TargetsWatcher(settings.targets_file, on_error=self._targets_refused)
         self.targets.load_initial()  # a bad file stops the wallboard, naming the line
+        self.plan = PlanWatcher(settings.pay_plan_file)  # a bad plan stops the wallboard, naming the line
         self.shift = Shift(settings.shift_start, settings.shift_end, settings.breaks)
         self.screens: dict[Filters, set[Screen]] = {}
 
@@ -77,7 +80,9 @@ class Wallboard:
     def view(self, filters: Filters, now: float) -> bytes:
         alerts = self.alerts.alerts
         body = build_view(self.floor, self.targets_today(now), self.shift, self.settings.zone, now,
-                          filters, alerts, regime_of=self.settings.abandon_regime_of)  # fmt: skip
+                          filters, alerts, regime_of=self.settings.abandon_regime_of,
+                          plan=self.plan.plan)  # fmt: skip
+        body["currency"] = self.settings.currency
         body["alerts_connected"] = self.alerts.connected
         body["alerts_available"] = self.alerts.available
         return orjson.dumps(body)
@@ -102,6 +107,8 @@ class Wallboard:
             await asyncio.sleep(self.settings.targets_reload_seconds)
             if self.targets.check():
                 log.info("targets reloaded from %s", self.settings.targets_file)
+            if self.plan.check():
+                log.info("pay plan reloaded from %s", self.settings.pay_plan_file)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         filters = _filters(request)
@@ -199,7 +206,7 @@ def run_wallboard(settings: Settings, port: int | None = None) -> int:
     """Serve until interrupted; prints the URL a screen opens."""
     try:
         board = Wallboard(settings)
-    except TargetsError as exc:
+    except (TargetsError, PayPlanError) as exc:
         print(f"callfloor wallboard: {exc}")
         return 2
     bind_port = port or settings.wallboard_port

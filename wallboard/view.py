@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from payroll.plan import PayPlan
 from schemas.abandon import REGIMES
 from schemas.kpis import abandon_rate, business_day
 from schemas.snapshots import RepSnapshot
 from schemas.targets import Key, TargetSet, Value
 from wallboard.floor import Floor
 from wallboard.pace import Shift, month_fraction, pace, progress
+from wallboard.tiers import tier_progress
 
 # (shown name, counter in the snapshot, target key, divisor for display)
 DAILY_COLUMNS: tuple[tuple[str, str, Key, int], ...] = (
@@ -69,12 +71,18 @@ def _columns(today: Mapping[str, int], month_sales: int, targets: Mapping[Key, V
     return cells
 
 
-def _rep_row(rep: RepSnapshot, targets: TargetSet | None, day_share: float, month_share: float) -> dict:
+def _rep_row(rep: RepSnapshot, targets: TargetSet | None, day_share: float, month_share: float,
+             plan: PayPlan | None, day: date) -> dict:  # fmt: skip
     rep_targets = targets.rep(rep.rep_id) if targets else {}
+    tier = None
+    if plan is not None:
+        revenue_target = rep_targets.get(("month", "revenue"))
+        tier = tier_progress(plan, rep.rep_id, day, rep.month.get("revenue", 0), revenue_target)
     return {
         "rep": rep.rep_id,
         "team": rep.team_id,
         "cells": _columns(rep.today, rep.month.get("sales", 0), rep_targets, day_share, month_share),
+        "tier": tier,
     }
 
 
@@ -123,11 +131,14 @@ def _campaigns(floor: Floor, only: str | None, regime_of: Callable[[str], str]) 
 
 def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any, now: float,
                filters: Filters, alerts: list[dict], *,
-               regime_of: Callable[[str], str] = lambda _: "30d") -> dict[str, Any]:  # fmt: skip
-    """``regime_of``: the abandon regime a campaign is judged by (``Settings.abandon_regime_of``)."""
+               regime_of: Callable[[str], str] = lambda _: "30d",
+               plan: PayPlan | None = None) -> dict[str, Any]:  # fmt: skip
+    """``regime_of``: the abandon regime a campaign is judged by (``Settings.abandon_regime_of``);
+    ``plan``: the pay plan in force, for each rep's commission tier (none: no tiers shown)."""
     moment = datetime.fromtimestamp(now, UTC)
     local = moment.astimezone(zone)
-    day = business_day(moment, zone).isoformat()
+    today = business_day(moment, zone)
+    day = today.isoformat()
     day_share, month_share = shift.fraction(local), month_fraction(local, shift)
     reps = floor.reps_of_day(day)
     shown = sorted(
@@ -148,7 +159,7 @@ def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any,
         },
         "filters": {"team": filters.team, "campaign": filters.campaign},
         "teams": _teams(reps, targets, day_share, month_share),
-        "reps": [_rep_row(r, targets, day_share, month_share) for r in shown],
+        "reps": [_rep_row(r, targets, day_share, month_share, plan, today) for r in shown],
         "campaigns": _campaigns(floor, filters.campaign, regime_of),
         "alerts": [a for a in alerts if filters.team is None or a.get("team") in (None, filters.team)],
     }
