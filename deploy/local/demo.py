@@ -28,6 +28,7 @@ from sinks.clickhouse.ddl import EXACT_CALLS
 from streams.topics import ensure_topics
 
 REFRESH_SECONDS = 5.0
+EXAMPLE_PLAN = Path(__file__).resolve().parents[1] / "payroll.example.yaml"
 
 
 def _port_free(port: int) -> bool:
@@ -134,6 +135,8 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         targets = home / "demo-targets.yaml"
         write_demo_targets(targets, spec, rate)
         settings = settings.model_copy(update={"targets_file": targets})
+    if settings.pay_plan_file is None:  # the example plan's commission tiers under each rep's name
+        settings = settings.model_copy(update={"pay_plan_file": EXAMPLE_PLAN})
     try:
         print("starting Kafka broker (tansu) ...", flush=True)
         broker.start()
@@ -208,6 +211,7 @@ callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
   live targets vs. actuals (Prometheus format):
       curl -s http://127.0.0.1:{settings.web_port}/metrics | grep 'callfloor_rep_.*rep-001'
   targets file (edit it; the worker reloads it within seconds): {settings.targets_file}
+  pay plan (commission tiers under each rep's name on the wallboard): {settings.pay_plan_file}
   logs: {logs}
 
 The embedded broker keeps every record in memory and slows as they pile up (about a
