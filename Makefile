@@ -27,7 +27,10 @@ system-deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 
+# The demo's ops loop runs Debian's Prometheus and Alertmanager (system-deps); if they cannot be
+# installed the demo runs without them and says so.
 demo: install
+	-@$(MAKE) --no-print-directory system-deps
 	$(BIN)/callfloor demo
 
 # Two pytest-xdist workers: the chaos scenarios run one after another on one of them while

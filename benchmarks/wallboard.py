@@ -46,6 +46,7 @@ from benchmarks.latency import (
     simulate,
 )
 from deploy.local.broker import wait_for_port
+from deploy.local.demo import EXAMPLE_PLAN, write_demo_targets
 from deploy.local.processes import callfloor_command
 from schemas.snapshots import RepSnapshot, decode
 from simulator import SimulationSpec
@@ -215,8 +216,13 @@ def run(args: argparse.Namespace) -> None:
     zone = daytime_zone()  # today's numbers are compared: run where it is mid-afternoon
     spec = SimulationSpec(reps=args.reps, calls=0, live=True, rate=args.rate, seed=args.seed, timezone=zone)
     with Stack("wallboard", partitions=args.partitions) as stack:
+        tiers: dict[str, object] = {}
+        if args.tiers:  # the demo's targets (a revenue target per rep) and the example plan's tiers
+            write_demo_targets(stack.dir / "targets.yaml", spec, args.rate)
+            tiers = {"targets_file": stack.dir / "targets.yaml", "pay_plan_file": EXAMPLE_PLAN}
+            note("with targets and commission tiers (deploy/payroll.example.yaml) on every rep row")
         settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port(),
-                                  **sink_overrides(args))  # fmt: skip
+                                  **sink_overrides(args), **tiers)  # fmt: skip
         bootstrap = settings.kafka_bootstrap
         ensure_topics(settings)
         worker = stack.worker(settings)
@@ -316,6 +322,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_latency_arguments(parser, "how long each phase produces")
     parser.add_argument("--screens", type=int, default=20, help="connected screens")
+    parser.add_argument("--tiers", action="store_true",
+                        help="every rep with a revenue target and the example pay plan: every row shows "
+                             "its commission tier")  # fmt: skip
     parser.add_argument("--browsers", type=int, default=1,
                         help="screens that are Chromium pages (the rest: SSE clients)")  # fmt: skip
     args = parser.parse_args()

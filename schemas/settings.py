@@ -12,6 +12,7 @@ from decimal import Decimal
 from functools import cached_property
 from ipaddress import ip_address
 from pathlib import Path
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -42,6 +43,21 @@ def parse_breaks(text: str) -> tuple[tuple[time, time], ...]:
             raise ValueError(f"break {part!r} ends before it starts")
         breaks.append((start, end))
     return tuple(sorted(breaks))
+
+
+AbandonRegime = Literal["30d", "24h"]
+REGIME_NAMES: tuple[str, ...] = get_args(AbandonRegime)
+
+
+def parse_regimes(text: str) -> dict[str, AbandonRegime]:
+    """``"camp-02=24h, camp-07=30d"`` -> {"camp-02": "24h", "camp-07": "30d"}; empty text: none."""
+    regimes: dict[str, AbandonRegime] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        campaign, _, regime = (t.strip() for t in part.partition("="))
+        if not campaign or regime not in REGIME_NAMES:
+            raise ValueError(f"{part!r} is not CAMPAIGN=REGIME with REGIME one of {', '.join(REGIME_NAMES)}")
+        regimes[campaign] = regime  # type: ignore[assignment]
+    return regimes
 
 
 class Settings(BaseSettings):
@@ -90,6 +106,23 @@ class Settings(BaseSettings):
     wallboard_stale_seconds: float = Field(10.0, gt=0, description="data older than this shows the banner")
     shift_breaks: str = Field("12:00-13:00", description="breaks in the shift, HH:MM-HH:MM, comma-separated")
     alerts_url: str | None = Field(None, description="Alertmanager or Prometheus URL for firing alerts")
+    # --- The floor, round 2 (issues 24 and 21.4): abandon regimes, wallboard limits, demo ops loop ---
+    abandon_regime: AbandonRegime = Field(
+        "30d", description="the floor's abandon-rate regime: 30d (US FTC, 3 % over 30 days) or "
+        "24h (UK Ofcom, 3 % per campaign over 24 hours)",
+    )  # fmt: skip
+    abandon_regime_campaigns: str = Field(
+        "", description="per-campaign regimes over the floor's, e.g. 'camp-02=24h, camp-07=30d'"
+    )
+    wallboard_max_connections: int = Field(
+        256, ge=2, le=100_000, description="connections the wallboard holds open at once; more get 503"
+    )
+    demo_speedup: float = Field(
+        10.0, ge=1, le=120, description="the demo's alert rules and fault timing run this many times faster "
+        "than the shipped rules (1 = as shipped)",
+    )  # fmt: skip
+    demo_prometheus_port: int = Field(9090, ge=1, le=65535, description="the demo's Prometheus port")
+    demo_alertmanager_port: int = Field(9093, ge=1, le=65535, description="the demo's Alertmanager port")
 
     @field_validator("timezone")
     @classmethod
@@ -113,6 +146,20 @@ class Settings(BaseSettings):
     def _breaks_parse(cls, value: str) -> str:
         parse_breaks(value)
         return value
+
+    @field_validator("abandon_regime_campaigns")
+    @classmethod
+    def _regimes_parse(cls, value: str) -> str:
+        parse_regimes(value)
+        return value
+
+    @cached_property
+    def campaign_regimes(self) -> dict[str, AbandonRegime]:
+        return parse_regimes(self.abandon_regime_campaigns)
+
+    def abandon_regime_of(self, campaign: str) -> AbandonRegime:
+        """The regime a campaign's abandon rate is judged by: its own, else the floor's."""
+        return self.campaign_regimes.get(campaign, self.abandon_regime)
 
     @cached_property
     def breaks(self) -> tuple[tuple[time, time], ...]:

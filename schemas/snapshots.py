@@ -39,7 +39,8 @@ class Heartbeat(msgspec.Struct, tag="heartbeat", frozen=True):
 
     ``lag`` is the messages it has not processed yet; while it is above 0 its numbers are
     only as fresh as ``last_processed``. ``campaigns`` maps a campaign to its 30-day
-    (abandoned, connects) from ClickHouse."""
+    (abandoned, connects) from ClickHouse, ``campaigns_24h`` to those of the last 24 hours
+    (absent from workers older than the 24-hour regime)."""
 
     worker: str
     generation: int
@@ -49,6 +50,7 @@ class Heartbeat(msgspec.Struct, tag="heartbeat", frozen=True):
     last_processed: float
     lag: int
     campaigns: dict[str, tuple[int, int]]
+    campaigns_24h: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
 
 
 Message = RepSnapshot | Heartbeat

@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from schemas.abandon import REGIMES
 from schemas.kpis import KPI_COUNTERS, MONTHLY_COUNTERS, Contribution, Counters, business_day, shift_progress
 from schemas.settings import Settings
 from streams.live_state import ZERO, LiveState
@@ -98,6 +99,7 @@ class LiveCollector(Collector):
         month_before_today: Callable[[], Mapping[str, Counters]],
         campaign_abandons: Callable[[], Mapping[str, tuple[int, int]]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        campaign_abandons_24h: Callable[[], Mapping[str, tuple[int, int]]] = dict,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -106,6 +108,7 @@ class LiveCollector(Collector):
         self.targets = targets
         self.month_before_today = month_before_today
         self.campaign_abandons = campaign_abandons
+        self.campaign_abandons_24h = campaign_abandons_24h
         self.clock = clock
 
     def describe(self) -> list:
@@ -168,23 +171,41 @@ class LiveCollector(Collector):
             value=s.dial_rate_floor_per_hour,
         )  # fmt: skip
 
+    def abandons_by_regime(self) -> dict[str, Mapping[str, tuple[int, int]]]:
+        """Each regime's window: campaign -> (abandoned, connects), from ClickHouse."""
+        return {"30d": self.campaign_abandons(), "24h": self.campaign_abandons_24h()}
+
     def _campaign_families(self) -> Iterator[GaugeMetricFamily]:
-        rate = GaugeMetricFamily(
-            "callfloor_campaign_abandon_rate_30d", "abandoned / (connects + abandoned), 30 days",
-            labels=["campaign"],
+        """Both regimes' rates for every campaign, and the regime each campaign is judged by
+        (the alert rules join on it; schemas.abandon)."""
+        windows = self.abandons_by_regime()
+        for regime in REGIMES.values():
+            rate = GaugeMetricFamily(
+                regime.series, f"abandoned / (connects + abandoned), {regime.span} ({regime.authority})",
+                labels=["campaign"],
+            )  # fmt: skip
+            abandoned = GaugeMetricFamily(
+                f"callfloor_campaign_abandoned_{regime.name}", f"abandoned calls, {regime.span}",
+                labels=["campaign"],
+            )  # fmt: skip
+            answers = GaugeMetricFamily(
+                f"callfloor_campaign_live_answers_{regime.name}", f"connects + abandoned, {regime.span}",
+                labels=["campaign"],
+            )  # fmt: skip
+            for campaign, (n_abandoned, connects) in sorted(windows[regime.name].items()):
+                total = n_abandoned + connects
+                abandoned.add_metric([campaign], n_abandoned)
+                answers.add_metric([campaign], total)
+                if total:
+                    rate.add_metric([campaign], n_abandoned / total)
+            yield rate
+            yield abandoned
+            yield answers
+        regimes = GaugeMetricFamily(
+            "callfloor_campaign_abandon_regime", "1 for the abandon regime a campaign is judged by "
+            "(CALLFLOOR_ABANDON_REGIME, CALLFLOOR_ABANDON_REGIME_CAMPAIGNS)", labels=["campaign", "regime"],
         )  # fmt: skip
-        abandoned = GaugeMetricFamily(
-            "callfloor_campaign_abandoned_30d", "abandoned calls, 30 days", labels=["campaign"]
-        )
-        answers = GaugeMetricFamily(
-            "callfloor_campaign_live_answers_30d", "connects + abandoned, 30 days", labels=["campaign"]
-        )
-        for campaign, (n_abandoned, connects) in sorted(self.campaign_abandons().items()):
-            total = n_abandoned + connects
-            abandoned.add_metric([campaign], n_abandoned)
-            answers.add_metric([campaign], total)
-            if total:
-                rate.add_metric([campaign], n_abandoned / total)
-        yield rate
-        yield abandoned
-        yield answers
+        campaigns = set(self.settings.campaign_regimes).union(*windows.values())
+        for campaign in sorted(campaigns):
+            regimes.add_metric([campaign, self.settings.abandon_regime_of(campaign)], 1)
+        yield regimes

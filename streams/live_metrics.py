@@ -1,6 +1,6 @@
 """Wires /metrics into the worker: the registry, the live collector, and the timers
-that keep lag, targets and the ClickHouse-backed gauges (month to date, 30-day
-abandon rate) fresh. Those come from ClickHouse so they survive restarts.
+that keep lag, targets and the ClickHouse-backed gauges (month to date, the 30-day and
+24-hour abandon rates) fresh. Those come from ClickHouse so they survive restarts.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from schemas.abandon import REGIMES
 from schemas.kpis import Counters, business_day
 from schemas.settings import Settings
 from schemas.targets import TargetsError, TargetSet
-from sinks.clickhouse.reads import campaign_abandons, month_to_date
+from sinks.clickhouse.reads import campaign_abandons, campaign_abandons_after, month_to_date
 from sinks.clickhouse.targets import record_targets
 from streams.live_collector import LiveCollector, RepFigures, render_rep_series
 from streams.pipeline import CdrPipeline
@@ -30,7 +31,6 @@ from streams.targets_watch import TargetsWatcher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-ABANDON_WINDOW_DAYS = 30
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -45,13 +45,16 @@ class ClickHouseGauges:
         self.settings = settings
         self.pipeline = pipeline
         self.month: dict[str, Counters] = {}
-        self.abandons: dict[str, tuple[int, int]] = {}
+        self.abandons: dict[str, tuple[int, int]] = {}  # the 30-day regime's window
+        self.abandons_24h: dict[str, tuple[int, int]] = {}  # the 24-hour regime's window
 
     async def refresh(self) -> None:
         today = business_day(datetime.now(UTC), self.settings.zone)
-        since = today - timedelta(days=ABANDON_WINDOW_DAYS - 1)
+        since = today - timedelta(days=REGIMES["30d"].window.days - 1)
         self.month = await self._once(lambda c: month_to_date(c, today.replace(day=1), today)) or self.month
         self.abandons = await self._once(lambda c: campaign_abandons(c, since)) or self.abandons
+        after = datetime.now(UTC) - REGIMES["24h"].window
+        self.abandons_24h = await self._once(lambda c: campaign_abandons_after(c, after)) or self.abandons_24h
 
     async def _once(self, fn: Callable[[Client], T]) -> T | None:
         try:
@@ -162,6 +165,7 @@ def install_live_metrics(
         targets=targets.in_force,
         month_before_today=lambda: gauges.month,
         campaign_abandons=lambda: gauges.abandons,
+        campaign_abandons_24h=lambda: gauges.abandons_24h,
     )
     # /metrics is the registry, then the collector: its rep series written by
     # render_rep_series, its other families the registry's way.

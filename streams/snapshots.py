@@ -134,6 +134,7 @@ class SnapshotPublisher:
             last_processed=_gauge_total(self.pipeline.metrics.last_processed),
             lag=int(_gauge_total(self.pipeline.metrics.lag)),
             campaigns=dict(self.collector.campaign_abandons()),
+            campaigns_24h=dict(self.collector.campaign_abandons_24h()),
         )
 
 

@@ -1,8 +1,8 @@
 """Firing alerts, from Alertmanager (``/api/v2/alerts``) or Prometheus (``/api/v1/alerts``).
 
-Optional: without ``CALLFLOOR_ALERTS_URL`` the panel is simply empty. A URL that does not
-answer keeps the last list and marks it unavailable, so the board never shows "no
-alerts" when it simply cannot ask.
+Optional: without ``CALLFLOOR_ALERTS_URL`` the panel says "alerts not connected" (the board
+has no way to know, so it never claims "no alerts firing"). A URL that does not answer
+keeps the last list and marks it unavailable, for the same reason.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class AlertsPoller:
     def __init__(self, url: str | None) -> None:
         self.url = url.rstrip("/") if url else None
         self.alerts: list[dict[str, Any]] = []
-        self.available = url is None
+        self.connected = url is not None  # an alert source is configured
+        self.available = False  # the last poll of it answered
 
     async def run(self) -> None:
         if self.url is None:

@@ -56,7 +56,8 @@ class Floor:
         self.workers[beat.worker] = beat
         for partition in beat.partitions:
             self.last_claimed[partition] = max(self.last_claimed.get(partition, 0.0), beat.ts)
-        if previous is None or (previous.partitions, previous.campaigns) != (beat.partitions, beat.campaigns):
+        shown = (beat.partitions, beat.campaigns, beat.campaigns_24h)
+        if previous is None or (previous.partitions, previous.campaigns, previous.campaigns_24h) != shown:
             self.version += 1
             return True
         return False
@@ -73,11 +74,13 @@ class Floor:
     def reps_of_day(self, day: str) -> list[RepSnapshot]:
         return [rep for rep in self.reps.values() if rep.day == day]
 
-    def campaigns(self) -> dict[str, tuple[int, int]]:
-        """30-day (abandoned, connects) per campaign from the newest heartbeat (all workers agree)."""
+    def campaigns(self, regime: str = "30d") -> dict[str, tuple[int, int]]:
+        """(abandoned, connects) per campaign over ``regime``'s window (30d or 24h), from the
+        newest heartbeat (all workers agree)."""
         if not self.workers:
             return {}
-        return dict(max(self.workers.values(), key=lambda b: b.ts).campaigns)
+        newest = max(self.workers.values(), key=lambda b: b.ts)
+        return dict(newest.campaigns_24h if regime == "24h" else newest.campaigns)
 
     def freshness(self, now: float) -> Freshness:
         if not self.workers:

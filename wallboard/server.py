@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from payroll.plan import PayPlanError
 from schemas.kpis import business_day
 from schemas.served_hosts import host_names_this_server, http_url, served_host_names
 from schemas.settings import Settings
@@ -31,23 +33,15 @@ from streams.targets_watch import TargetsWatcher
 from wallboard.alerts import AlertsPoller
 from wallboard.feed import SnapshotFeed
 from wallboard.floor import Floor
+from wallboard.guard import SECURITY_HEADERS, GuardedRunner
 from wallboard.pace import Shift
+from wallboard.tiers import PlanWatcher
 from wallboard.view import Filters, build_view
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 MIN_PUSH_SECONDS = 0.1
 MAX_PUSH_SECONDS = 1.0
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
 PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
          "/app.css": ("app.css", "text/css")}  # fmt: skip
 
@@ -72,6 +66,7 @@ class Wallboard:
         self.alerts = AlertsPoller(settings.alerts_url)
         self.targets = TargetsWatcher(settings.targets_file, on_error=self._targets_refused)
         self.targets.load_initial()  # a bad file stops the wallboard, naming the line
+        self.plan = PlanWatcher(settings.pay_plan_file)  # a bad plan stops the wallboard, naming the line
         self.shift = Shift(settings.shift_start, settings.shift_end, settings.breaks)
         self.screens: dict[Filters, set[Screen]] = {}
 
@@ -85,7 +80,10 @@ class Wallboard:
     def view(self, filters: Filters, now: float) -> bytes:
         alerts = self.alerts.alerts
         body = build_view(self.floor, self.targets_today(now), self.shift, self.settings.zone, now,
-                          filters, alerts)  # fmt: skip
+                          filters, alerts, regime_of=self.settings.abandon_regime_of,
+                          plan=self.plan.plan)  # fmt: skip
+        body["currency"] = self.settings.currency
+        body["alerts_connected"] = self.alerts.connected
         body["alerts_available"] = self.alerts.available
         return orjson.dumps(body)
 
@@ -109,9 +107,11 @@ class Wallboard:
             await asyncio.sleep(self.settings.targets_reload_seconds)
             if self.targets.check():
                 log.info("targets reloaded from %s", self.settings.targets_file)
+            if self.plan.check():
+                log.info("pay plan reloaded from %s", self.settings.pay_plan_file)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        filters = Filters.from_query(request.query)
+        filters = _filters(request)
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", **SECURITY_HEADERS,
         })  # fmt: skip
@@ -127,29 +127,34 @@ class Wallboard:
         except (ConnectionResetError, ConnectionError):
             pass
         finally:
-            self.screens[filters].discard(screen)
+            # A filter nobody watches is forgotten: what the board keeps is bounded by the
+            # screens open (at most wallboard_max_connections), never by filters ever asked for.
+            watching = self.screens.get(filters)
+            if watching is not None:
+                watching.discard(screen)
+                if not watching:
+                    del self.screens[filters]
         return response
 
     async def floor_json(self, request: web.Request) -> web.Response:
-        body = self.view(Filters.from_query(request.query), time.time())
-        return web.Response(body=body, content_type="application/json", headers=SECURITY_HEADERS)
+        body = self.view(_filters(request), time.time())
+        return web.Response(body=body, content_type="application/json")
 
     @web.middleware
     async def only_this_host(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         port = request.transport.get_extra_info("sockname")[1] if request.transport else 0
         allowed = served_host_names(self.settings.wallboard_host, port)
         if not host_names_this_server(request.headers.get("Host", ""), allowed):
-            return web.Response(status=403, text="the Host header does not name this wallboard\n",
-                                headers=SECURITY_HEADERS)  # fmt: skip
+            return web.Response(status=403, text="the Host header does not name this wallboard\n")
         return await handler(request)
 
     async def favicon(self, _request: web.Request) -> web.Response:
         """No icon, said once a day, so a browser's automatic request is not a 404 every load."""
-        return web.Response(status=204, headers={**SECURITY_HEADERS, "Cache-Control": "max-age=86400"})
+        return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
     async def page(self, request: web.Request) -> web.Response:
         name, content_type = PAGES[request.path]
-        headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
+        headers = {"Cache-Control": "no-cache"}
         body = (STATIC / name).read_bytes()
         return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
@@ -172,15 +177,39 @@ class Wallboard:
         return app
 
 
+def _filters(request: web.Request) -> Filters:
+    try:
+        return Filters.from_query(request.query)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+
+
+async def serve(board: Wallboard, host: str, port: int, url: str) -> None:
+    """Serve until SIGINT/SIGTERM, through the guarded runner (headers on every answer,
+    a connection limit); ``web.run_app`` cannot take a runner of one's own."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    runner = GuardedRunner(board.application(), board.settings.wallboard_max_connections,
+                           shutdown_timeout=1.0)  # fmt: skip
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        print(f"wallboard on {url}", flush=True)
+        await stopping.wait()
+    finally:
+        await runner.cleanup()
+
+
 def run_wallboard(settings: Settings, port: int | None = None) -> int:
     """Serve until interrupted; prints the URL a screen opens."""
     try:
         board = Wallboard(settings)
-    except TargetsError as exc:
+    except (TargetsError, PayPlanError) as exc:
         print(f"callfloor wallboard: {exc}")
         return 2
     bind_port = port or settings.wallboard_port
     url = http_url(settings.wallboard_host, bind_port)
-    web.run_app(board.application(), host=settings.wallboard_host, port=bind_port,
-                print=lambda _: print(f"wallboard on {url}", flush=True), shutdown_timeout=1.0)  # fmt: skip
+    asyncio.run(serve(board, settings.wallboard_host, bind_port, url))
     return 0

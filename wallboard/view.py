@@ -7,18 +7,19 @@ agree with ``callfloor_rep_target``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from schemas.kpis import business_day
+from payroll.plan import PayPlan
+from schemas.abandon import REGIMES
+from schemas.kpis import abandon_rate, business_day
 from schemas.snapshots import RepSnapshot
 from schemas.targets import Key, TargetSet, Value
 from wallboard.floor import Floor
 from wallboard.pace import Shift, month_fraction, pace, progress
-
-ABANDON_LINE = 0.03  # US FTC safe harbour and UK Ofcom: 3 % of live answers
+from wallboard.tiers import tier_progress
 
 # (shown name, counter in the snapshot, target key, divisor for display)
 DAILY_COLUMNS: tuple[tuple[str, str, Key, int], ...] = (
@@ -30,6 +31,9 @@ DAILY_COLUMNS: tuple[tuple[str, str, Key, int], ...] = (
 SUMMED = ("dials", "connects", "valid_connects", "talk_seconds", "sales")
 
 
+MAX_FILTER_CHARS = 100  # longer than any team or campaign id a floor uses
+
+
 @dataclass(frozen=True)
 class Filters:
     team: str | None = None
@@ -37,7 +41,12 @@ class Filters:
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Filters:
-        return cls(query.get("team") or None, query.get("campaign") or None)
+        """Raises ``ValueError`` for a value no floor uses (the server answers 400)."""
+        values = [query.get(name) or None for name in ("team", "campaign")]
+        for name, value in zip(("team", "campaign"), values, strict=True):
+            if value is not None and len(value) > MAX_FILTER_CHARS:
+                raise ValueError(f"?{name}= is longer than {MAX_FILTER_CHARS} characters")
+        return cls(*values)
 
 
 def _cell(value: int, target: Value | None, divisor: int, fraction: float) -> dict[str, Any]:
@@ -62,12 +71,18 @@ def _columns(today: Mapping[str, int], month_sales: int, targets: Mapping[Key, V
     return cells
 
 
-def _rep_row(rep: RepSnapshot, targets: TargetSet | None, day_share: float, month_share: float) -> dict:
+def _rep_row(rep: RepSnapshot, targets: TargetSet | None, day_share: float, month_share: float,
+             plan: PayPlan | None, day: date) -> dict:  # fmt: skip
     rep_targets = targets.rep(rep.rep_id) if targets else {}
+    tier = None
+    if plan is not None:
+        revenue_target = rep_targets.get(("month", "revenue"))
+        tier = tier_progress(plan, rep.rep_id, day, rep.month.get("revenue", 0), revenue_target)
     return {
         "rep": rep.rep_id,
         "team": rep.team_id,
         "cells": _columns(rep.today, rep.month.get("sales", 0), rep_targets, day_share, month_share),
+        "tier": tier,
     }
 
 
@@ -98,23 +113,32 @@ def _teams(reps: Iterable[RepSnapshot], targets: TargetSet | None, day_share: fl
     return rows
 
 
-def _campaigns(floor: Floor, only: str | None) -> list[dict]:
+def _campaigns(floor: Floor, only: str | None, regime_of: Callable[[str], str]) -> list[dict]:
+    """Each campaign under its own regime (schemas.abandon): that window's rate, that line."""
+    windows = {name: floor.campaigns(name) for name in REGIMES}
     rows = []
-    for campaign, (abandoned, connects) in sorted(floor.campaigns().items()):
+    for campaign in sorted(set().union(*windows.values())):
         if only is not None and campaign != only:
             continue
-        answers = abandoned + connects
-        rate = abandoned / answers if answers else None
-        rows.append({"campaign": campaign, "abandoned": abandoned, "answers": answers, "rate": rate,
-                     "over": rate is not None and rate > ABANDON_LINE})  # fmt: skip
+        regime = REGIMES[regime_of(campaign)]
+        abandoned, connects = windows[regime.name].get(campaign, (0, 0))
+        rate = abandon_rate(abandoned, connects)
+        rows.append({"campaign": campaign, "regime": regime.name, "line": regime.line, "abandoned": abandoned,
+                     "answers": abandoned + connects, "rate": rate,
+                     "over": rate is not None and rate > regime.line})  # fmt: skip
     return rows
 
 
 def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any, now: float,
-               filters: Filters, alerts: list[dict]) -> dict[str, Any]:  # fmt: skip
+               filters: Filters, alerts: list[dict], *,
+               regime_of: Callable[[str], str] = lambda _: "30d",
+               plan: PayPlan | None = None) -> dict[str, Any]:  # fmt: skip
+    """``regime_of``: the abandon regime a campaign is judged by (``Settings.abandon_regime_of``);
+    ``plan``: the pay plan in force, for each rep's commission tier (none: no tiers shown)."""
     moment = datetime.fromtimestamp(now, UTC)
     local = moment.astimezone(zone)
-    day = business_day(moment, zone).isoformat()
+    today = business_day(moment, zone)
+    day = today.isoformat()
     day_share, month_share = shift.fraction(local), month_fraction(local, shift)
     reps = floor.reps_of_day(day)
     shown = sorted(
@@ -135,8 +159,7 @@ def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any,
         },
         "filters": {"team": filters.team, "campaign": filters.campaign},
         "teams": _teams(reps, targets, day_share, month_share),
-        "reps": [_rep_row(r, targets, day_share, month_share) for r in shown],
-        "campaigns": _campaigns(floor, filters.campaign),
-        "abandon_line": ABANDON_LINE,
+        "reps": [_rep_row(r, targets, day_share, month_share, plan, today) for r in shown],
+        "campaigns": _campaigns(floor, filters.campaign, regime_of),
         "alerts": [a for a in alerts if filters.team is None or a.get("team") in (None, filters.team)],
     }

@@ -1,8 +1,11 @@
 """``callfloor demo``: the whole pipeline on one machine, with a simulated dialer.
 
-Starts the local broker, the embedded ClickHouse endpoint and one worker, feeds
-live simulated traffic, prints where to look, and prints today's floor totals
-from ClickHouse every few seconds until Ctrl-C, which stops everything.
+Starts the local broker, the embedded ClickHouse endpoint, one worker and the
+wallboard, and (when Debian's packages are installed) Prometheus and Alertmanager with
+the project's rules (``deploy.local.ops``); feeds live simulated traffic with two
+incidents (a team that stops dialing for a while, a campaign over the 3 % abandon line),
+prints where to look, and prints today's floor totals and every alert that starts or
+stops firing until Ctrl-C, which stops everything.
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deploy.local.broker import LocalBroker, wait_for_port
+from deploy.local.ops import DemoTiming, OpsLoop, binaries
 from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.kpis import business_day
 from schemas.served_hosts import http_url
 from schemas.settings import Settings
-from simulator import SimulationSpec, produce, roster
+from simulator import SimulationSpec, daytime_zone, produce, roster
 from sinks.clickhouse.client import connect, tables_not_made_yet
 from sinks.clickhouse.ddl import EXACT_CALLS
 from streams.topics import ensure_topics
 
 REFRESH_SECONDS = 5.0
+EXAMPLE_PLAN = Path(__file__).resolve().parents[1] / "payroll.example.yaml"
 
 
 def _port_free(port: int) -> bool:
@@ -90,24 +95,48 @@ def write_demo_targets(path: Path, spec: SimulationSpec, rate: float) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """What the demo changes unless the user set it: a business time zone where it is about
+    10:00 now (an hour into the 09:00 shift, so shift-hour alerts can fire at any hour of
+    the day), and ClickHouse-backed gauges (the abandon rates) refreshed at the rules' speed."""
+    chosen = settings.model_fields_set
+    update: dict[str, object] = {}
+    if "timezone" not in chosen:
+        update["timezone"] = daytime_zone(hour=10)
+    if "refresh_seconds" not in chosen:
+        update["refresh_seconds"] = max(1.0, settings.refresh_seconds / settings.demo_speedup)
+    return settings.model_copy(update=update)
+
+
 def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
+    settings = demo_settings(settings)
     ch_port = _port_of(settings.clickhouse_url, 8123)
     kafka_port = _port_of(settings.kafka_bootstrap, 9092)
+    with_ops = all(binaries())
+    ops_ports = {"Prometheus": settings.demo_prometheus_port, "Alertmanager": settings.demo_alertmanager_port}
     _check_ports({"Kafka": kafka_port, "ClickHouse": ch_port, "worker web": settings.web_port,
-                  "wallboard": settings.wallboard_port})  # fmt: skip
+                  "wallboard": settings.wallboard_port, **(ops_ports if with_ops else {})})  # fmt: skip
     home = settings.data_dir.resolve()
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     broker = LocalBroker(port=kafka_port, log_path=logs / "broker.log")
     clickhouse = worker = wallboard = feeder = None
+    ops = OpsLoop(settings, home, logs) if with_ops else None
+    if ops is not None and settings.alerts_url is None:
+        settings = settings.model_copy(update={"alerts_url": ops.alertmanager_url})
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    timing = DemoTiming(settings.demo_speedup)
     spec = SimulationSpec(reps=reps, calls=0, rate=rate, live=True, late=0.01, duplicates=0.01,
-                          corrections=0.01, bad=0.002, timezone=settings.timezone)  # fmt: skip
+                          corrections=0.01, bad=0.002, timezone=settings.timezone,
+                          quiet_team=timing.quiet_team, quiet_after=timing.quiet_after,
+                          quiet_for=timing.quiet_for)  # fmt: skip
     if settings.targets_file is None:
         targets = home / "demo-targets.yaml"
         write_demo_targets(targets, spec, rate)
         settings = settings.model_copy(update={"targets_file": targets})
+    if settings.pay_plan_file is None:  # the example plan's commission tiers under each rep's name
+        settings = settings.model_copy(update={"pay_plan_file": EXAMPLE_PLAN})
     try:
         print("starting Kafka broker (tansu) ...", flush=True)
         broker.start()
@@ -122,6 +151,9 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         print("starting worker ...", flush=True)
         worker = spawn(callfloor_command("worker"), settings.to_env(), logs / "worker.log")
         wait_for_port("127.0.0.1", settings.web_port, 60, "the worker")
+        if ops is not None:
+            print("starting Prometheus and Alertmanager ...", flush=True)
+            ops.start()
         wallboard = spawn(callfloor_command("wallboard"), settings.to_env(), logs / "wallboard.log")
         wait_for_port(settings.wallboard_host, settings.wallboard_port, 60, "the wallboard")
         feeder = threading.Thread(
@@ -130,11 +162,14 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         )  # fmt: skip
         feeder.start()
         _print_where_to_look(settings, ch_port, logs, rate)
+        _print_ops(settings, ops, timing)
         while not stopping.wait(REFRESH_SECONDS):
             if worker.poll() is not None:
                 print(f"the worker exited ({worker.returncode}); see {logs / 'worker.log'}")
                 return 1
             print(_floor_line(settings), flush=True)
+            for line in ops.changes() if ops is not None else ():
+                print(line, flush=True)
     except KeyboardInterrupt:
         pass
     finally:
@@ -143,6 +178,8 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         if feeder is not None:
             feeder.join(timeout=30)  # the simulated dialer flushes while the broker is still up
         stop(wallboard)
+        if ops is not None:
+            ops.stop()
         stop(worker)
         stop(clickhouse)
         broker.stop()
@@ -174,9 +211,28 @@ callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
   live targets vs. actuals (Prometheus format):
       curl -s http://127.0.0.1:{settings.web_port}/metrics | grep 'callfloor_rep_.*rep-001'
   targets file (edit it; the worker reloads it within seconds): {settings.targets_file}
+  pay plan (commission tiers under each rep's name on the wallboard): {settings.pay_plan_file}
   logs: {logs}
 
 The embedded broker keeps every record in memory and slows as they pile up (about a
 core after 20 minutes here): this stack is for a demo; a floor runs on Kafka.
 Floor totals for today refresh every {REFRESH_SECONDS:.0f}s below. Ctrl-C stops everything.
+""", flush=True)  # fmt: skip
+
+
+def _print_ops(settings: Settings, ops: OpsLoop | None, timing: DemoTiming) -> None:
+    if ops is None:
+        print("Prometheus and Alertmanager are not installed (`make system-deps` installs Debian's\n"
+              "prometheus and prometheus-alertmanager): the demo runs without alerting, and the\n"
+              "wallboard's alerts panel says \"alerts not connected\".\n", flush=True)  # fmt: skip
+        return
+    print(f"""The ops loop: the project's rules, every duration {settings.demo_speedup:g}x faster \
+(CALLFLOOR_DEMO_SPEEDUP).
+  Prometheus (alerts, rules, targets):   {ops.prometheus_url}/alerts
+  Alertmanager (what pages whom):        {ops.alertmanager_url}/
+  the wallboard's alerts panel reads Alertmanager.
+  Incidents: camp-01 abandons over 3 % of its live answers (CampaignAbandonRateHigh soon);
+  {timing.quiet_team} stops dialing {timing.quiet_after:.0f} s from now for {timing.quiet_for:.0f} s \
+(TeamNotDialing about {timing.fires_after:.0f} s from now).
+  Alerts that start or stop firing are printed below.
 """, flush=True)  # fmt: skip

@@ -8,7 +8,7 @@ month partitions are read.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from clickhouse_connect.driver.client import Client
@@ -94,11 +94,27 @@ def month_to_date(client: Client, first: date, before: date) -> dict[str, Counte
 
 
 def campaign_abandons(client: Client, since: date) -> dict[str, tuple[int, int]]:
-    """campaign_id -> (abandoned, connects) from ``since`` (inclusive) on."""
+    """campaign_id -> (abandoned, connects) from business day ``since`` (inclusive) on: the
+    30-day regime's window (whole business days, as the floor's reports count them)."""
+    return _campaign_abandons(client, "business_day >= {since:Date}", {"since": since})
+
+
+def campaign_abandons_after(client: Client, moment: datetime) -> dict[str, tuple[int, int]]:
+    """campaign_id -> (abandoned, connects) of calls dialed at or after ``moment``: the 24-hour
+    regime's rolling window (a clock window, not business days). The business-day bound, a day
+    early whatever the zone, only lets ClickHouse skip older months' partitions."""
+    day = moment.astimezone(UTC).date() - timedelta(days=1)
+    condition = "business_day >= {day:Date} AND dialed_at >= {since:DateTime64(3, 'UTC')}"
+    return _campaign_abandons(client, condition, {"day": day, "since": moment})
+
+
+def _campaign_abandons(
+    client: Client, condition: str, parameters: dict[str, object]
+) -> dict[str, tuple[int, int]]:
     abandoned, connects = kpi_sum(KPI["abandoned"]), kpi_sum(KPI["connects"])
     result = client.query(
         f"SELECT campaign_id, {abandoned}, {connects} FROM {EXACT_CALLS}"
-        " AND business_day >= {since:Date} GROUP BY campaign_id",
-        parameters={"since": since},
+        f" AND {condition} GROUP BY campaign_id",
+        parameters=parameters,
     )
     return {campaign: (int(a), int(c)) for campaign, a, c in result.result_rows}

@@ -32,6 +32,7 @@ from sinks.clickhouse.payroll_reads import read_month
 from sinks.clickhouse.reads import (
     BEFORE_SINCE,
     campaign_abandons,
+    campaign_abandons_after,
     month_to_date,
     partition_calls,
     report_rows,
@@ -121,6 +122,9 @@ def test_every_windowed_read_touches_only_its_months(settings: Settings) -> None
         assert sum(r["dials"] for r in report_rows(strict, november, date(2026, 11, 30), "rep")) == 2
         assert month_to_date(strict, november, december)["rep-1"][1] == 4000
         assert campaign_abandons(strict, november) == {"camp-1": (0, 2)}
+        # the 24-hour window: calls dialed in the last 24 hours of 2026-11-03 (Asia/Shanghai)
+        assert campaign_abandons_after(strict, datetime(2026, 11, 2, 16, 0, tzinfo=UTC)) == {"camp-1": (0, 1)}
+        assert campaign_abandons_after(strict, datetime(2026, 11, 3, 16, 0, tzinfo=UTC)) == {}
         assert sorted(r[0] for r in partition_calls(strict, 0, november)) == ["back", "back2", "moved"]
         assert read_month(strict, november, ZONE).activity[("rep-1", "team-a")].counters["revenue"] == 4000
         view = strict.query("SELECT rep_id, dials FROM payroll_rep_month WHERE month = {m:Date}",

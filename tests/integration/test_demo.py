@@ -1,8 +1,12 @@
 """`callfloor demo` as a new user runs it: it prints where to look, the wallboard it names
-shows the simulated floor moving, and Ctrl-C stops everything it started.
+shows the simulated floor moving, the ops loop pages (TeamNotDialing and
+CampaignAbandonRateHigh firing on the page and in the terminal), and Ctrl-C stops
+everything it started.
 
-Its ports come from the ``CALLFLOOR_*`` variables (the defaults 9092, 8123, 6066 and 6080
-may be taken on a shared machine); everything else is the demo's own.
+Its ports come from the ``CALLFLOOR_*`` variables (the defaults 9092, 8123, 6066, 6080, 9090
+and 9093 may be taken on a shared machine); the rules run ``CALLFLOOR_DEMO_SPEEDUP`` = 60
+times faster than shipped (the demo's fault timing follows), so the incidents page within
+about a minute; everything else is the demo's own.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import orjson
 import pytest
 
 from deploy.local.processes import callfloor_command
+from tests.integration.wallboard_page import READ_ALERTS
+from tests.support.browser import Chromium
 from tests.support.ports import free_ports
 from tests.support.waiting import wait_for
 
@@ -35,17 +41,31 @@ def dials_on_screen(url: str) -> int:
     return 0
 
 
+PAGED = {"TeamNotDialing", "CampaignAbandonRateHigh"}
+
+
+def alerts_on_page(browser: Chromium) -> list[str]:
+    """The alert names the page's alerts panel lists (each line is "Name: summary")."""
+    return [line.split(":", 1)[0] for line in browser.evaluate(READ_ALERTS) or []]
+
+
 def refused(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_demo_prints_a_wallboard_that_moves_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    kafka, clickhouse, web, board = free_ports(4)
+def test_demo_prints_a_wallboard_that_moves_pages_and_ctrl_c_stops_everything(
+    tmp_path: Path, browser: Chromium, artifacts: Path
+) -> None:
+    kafka, clickhouse, web, board, prometheus, alertmanager = free_ports(6)
     env = {**os.environ, "CALLFLOOR_DATA_DIR": str(tmp_path / "data"),
            "CALLFLOOR_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
            "CALLFLOOR_CLICKHOUSE_URL": f"http://127.0.0.1:{clickhouse}",
-           "CALLFLOOR_WEB_PORT": str(web), "CALLFLOOR_WALLBOARD_PORT": str(board)}  # fmt: skip
+           "CALLFLOOR_WEB_PORT": str(web), "CALLFLOOR_WALLBOARD_PORT": str(board),
+           "CALLFLOOR_DEMO_PROMETHEUS_PORT": str(prometheus),
+           "CALLFLOOR_DEMO_ALERTMANAGER_PORT": str(alertmanager), "CALLFLOOR_DEMO_SPEEDUP": "60"}  # fmt: skip
+    for name in ("CALLFLOOR_TIMEZONE", "CALLFLOOR_REFRESH_SECONDS", "CALLFLOOR_ALERTS_URL"):
+        env.pop(name, None)  # the demo's own choices
     out_path = tmp_path / "demo.out"
     with open(out_path, "wb") as out:
         demo = subprocess.Popen(callfloor_command("demo"), env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -60,12 +80,30 @@ def test_demo_prints_a_wallboard_that_moves_and_ctrl_c_stops_everything(tmp_path
         wait_for(lambda: dials_on_screen(url.group(1)) > first, 30, "the floor to move on the wallboard")
         wait_for(lambda: re.search(r"calls +[1-9]", printed()), 60, "a floor totals line with calls",
                  progress=lambda: printed()[-500:])  # fmt: skip
+        for port in (prometheus, alertmanager):
+            assert f"http://127.0.0.1:{port}/" in printed(), "the demo does not print the ops loop's URLs"
+
+        browser.open(url.group(1))
+        wait_for(lambda: set(alerts_on_page(browser)) >= PAGED, 240, "both incidents firing on the wallboard",
+                 every_s=1, progress=lambda: browser.evaluate(READ_ALERTS))  # fmt: skip
+        browser.screenshot(artifacts / "demo-alerts-en.png")
+        browser.open(url.group(1) + "?lang=zh")
+        wait_for(lambda: set(alerts_on_page(browser)) >= PAGED, 30, "the alerts on the Chinese page")
+        browser.screenshot(artifacts / "demo-alerts-zh.png")
+        for name in PAGED:
+            wait_for(lambda name=name: f"ALERT firing   [page] {name}:" in printed(), 30,
+                     f"the terminal to print {name}")  # fmt: skip
         demo.send_signal(signal.SIGINT)
         assert demo.wait(90) == 0, printed()[-3000:]
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        if demo.poll() is None:  # a failed check: let the demo stop its children, then make sure
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(90)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait()
     assert "stopped." in printed()
-    listening = [port for port in (kafka, clickhouse, web, board) if not refused(port)]
+    started = (kafka, clickhouse, web, board, prometheus, alertmanager)
+    listening = [port for port in started if not refused(port)]
     assert listening == [], f"ports the demo started still listen: {listening}"

@@ -67,7 +67,7 @@ def test_firing_alerts_are_listed_and_an_absent_alertmanager_says_so(
     ensure_topics(board)
     with running_wallboard(board, logs_dir / "wallboard-alerts.log"):
         view = wait_for(lambda: _floor(board)["alerts"] and _floor(board), 30, "the alert on the wallboard")
-        assert view["alerts_available"]
+        assert view["alerts_available"] and view["alerts_connected"]
         assert view["alerts"] == [{"name": "TeamBehindPace", "severity": "warning", "team": "team-01",
                                    "summary": "<b>team-01</b> is at 61 % of its dial pace"}]  # fmt: skip
         team_view = orjson.loads(
@@ -83,4 +83,4 @@ def test_firing_alerts_are_listed_and_an_absent_alertmanager_says_so(
         wait_for(
             lambda: "reading alerts from" in log.read_text(), 30, "a failed poll of the absent Alertmanager"
         )
-        assert _floor(gone)["alerts_available"] is False
+        assert _floor(gone)["alerts_available"] is False and _floor(gone)["alerts_connected"]

@@ -10,11 +10,11 @@ Screenshots (English and Chinese) are saved and their folder printed.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
+import math
+import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -28,14 +28,17 @@ from simulator import SimulationSpec, produce, roster
 from streams.topics import ensure_topics
 from tests.integration.wallboard_page import (
     ALL_ROWS_VISIBLE,
+    READ_ALERTS,
     READ_BANNER,
     READ_TEAMS,
+    READ_TIERS,
     expected_by_rep,
     number,
     page_reps,
     running_wallboard,
     shown_by_rep,
     summed,
+    summed_revenue,
 )
 from tests.support.browser import Chromium
 from tests.support.cli import report
@@ -45,41 +48,69 @@ from tests.support.ports import free_port
 from tests.support.processes import Worker, running_worker
 from tests.support.scrape import rep_actuals, rep_day_actuals, samples
 from tests.support.waiting import wait_for
-from wallboard.server import CONTENT_SECURITY_POLICY
+from wallboard.guard import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.integration
 REPS = 30
 
 
-@pytest.fixture
-def browser() -> Iterator[Chromium]:
-    chromium = Chromium(1920, 1080)
-    yield chromium
-    chromium.close()
-
-
-@pytest.fixture
-def artifacts() -> Path:
-    """Outside pytest's temp folders, which later sessions (also other suites) prune;
-    ``make screenshots`` points it at docs/img, where the README's picture lives."""
-    chosen = os.environ.get("CALLFLOOR_SCREENSHOT_DIR")
-    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="callfloor-wallboard-screenshots-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nwallboard screenshots in {folder}")
-    return folder
+# The pay plan in force: commission tiers by revenue attainment (as deploy/payroll.example.yaml).
+PLAN = """plan: floor-test
+version: 1
+kpis: {revenue: {source: calls}}
+roles: {rep: {base: "3000.00", performance: "1000.00", weights: {revenue: "1"}}}
+commission:
+  tiers:
+    - {from: "0", rate: "0.015"}
+    - {from: "0.8", rate: "0.02"}
+    - {from: "1.0", rate: "0.025"}
+    - {from: "1.2", rate: "0.03"}
+"""
+TIERS = ((Decimal("0"), "0.015"), (Decimal("0.8"), "0.02"), (Decimal("1.0"), "0.025"),
+         (Decimal("1.2"), "0.03"))  # fmt: skip
+REVENUE_TARGET = Decimal("3000.00")  # a few sales cross a tier
 
 
 def _board_settings(settings: Settings, tmp_path: Path, spec: SimulationSpec) -> Settings:
+    """Targets for every rep, a monthly revenue target for all but the last (who shows no tiers),
+    and the pay plan file."""
     targets = tmp_path / "targets.yaml"
+    reps = roster(spec)
     targets.write_text(
         "version: 1\ndefaults:\n  daily: {dials: 120, connects: 12, valid_connects: 6, talk_minutes: 30}\n"
         "  monthly: {sales: 20}\nreps:\n"
-        + "".join(f"  {rep}: {{team: {team}}}\n" for rep, team in roster(spec))
+        + "".join(f"  {rep}: {{team: {team}, monthly: {{revenue: '{REVENUE_TARGET}'}}}}\n"
+                  for rep, team in reps[:-1])  # fmt: skip
+        + f"  {reps[-1][0]}: {{team: {reps[-1][1]}}}\n"
     )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
     return in_daytime_zone(settings).model_copy(update={
         "snapshot_topic": f"{settings.cdr_topic}.snapshots", "wallboard_port": free_port(),
-        "wallboard_stale_seconds": 3.0, "targets_file": targets,
+        "wallboard_stale_seconds": 3.0, "targets_file": targets, "pay_plan_file": plan,
     })  # fmt: skip
+
+
+def expected_tiers(rows: list[dict], no_target: str) -> dict[str, tuple[str, str]]:
+    """rep -> (rate reached, revenue still needed for the next tier) from the report's month
+    revenue, worked out here from the plan's tiers (boundary inclusive, amount rounded up)."""
+    out = {}
+    for row in rows:
+        if row["rep_id"] == no_target:
+            out[row["rep_id"]] = ("", "")
+            continue
+        revenue = Decimal(row["revenue"])
+        reached = max(i for i, (start, _) in enumerate(TIERS) if revenue >= start * REVENUE_TARGET)
+        to_next = ""
+        if reached < len(TIERS) - 1:
+            needed = TIERS[reached + 1][0] * REVENUE_TARGET - revenue
+            to_next = str(needed.quantize(Decimal("0.01"), rounding=ROUND_CEILING))
+        out[row["rep_id"]] = (TIERS[reached][1], to_next)
+    return out
+
+
+def page_tiers(browser: Chromium) -> dict[str, tuple[str, str]]:
+    return {rep: (rate, to_next) for rep, rate, to_next, _ in browser.evaluate(READ_TIERS) or []}
 
 
 def page_campaigns(browser: Chromium) -> dict[str, str]:
@@ -135,6 +166,15 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             by_team = report(settings, day, day, by="team")
             assert teams == {r["team_id"]: r["dials"] for r in by_team}
             assert browser.evaluate(ALL_ROWS_VISIBLE), "a team of 30 does not fit the 1080p screen"
+            no_target = roster(spec)[-1][0]
+            tiers = expected_tiers(before, no_target)
+            wait_for(lambda: page_tiers(browser) == tiers, 30, "each rep's commission tier on the page",
+                     progress=lambda: page_tiers(browser))  # fmt: skip
+            texts = {rep: text for rep, _, _, text in browser.evaluate(READ_TIERS)}
+            assert texts[no_target] == "", "a rep with no revenue target shows a tier"
+            climbing = next(rep for rep, (_, to_next) in tiers.items() if to_next)
+            amount = f"{math.ceil(Decimal(tiers[climbing][1])):,}"
+            assert re.fullmatch(rf"[\d.]+ % · ¥{amount} to [\d.]+ %", texts[climbing]), texts[climbing]
             browser.screenshot(artifacts / "wallboard-en.png")
 
             browser.evaluate("window.notReloaded = true")
@@ -147,6 +187,12 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             wait_for(lambda: shown_by_rep(page_reps(browser)) == moved, 60,
                      "the page to show the new calls", every_s=0.05)  # fmt: skip
             print(f"new calls all produced -> all on the page: {time.monotonic() - produced_at:.2f} s")
+            sold = summed_revenue(before, added)
+            moved_tiers = expected_tiers(sold, no_target)
+            assert moved_tiers != tiers, "the new calls moved no rep's tier hint"
+            wait_for(lambda: page_tiers(browser) == moved_tiers, 30, "the tier hints to move with the sales",
+                     every_s=0.05)  # fmt: skip
+            print(f"new sales produced -> tier hints moved: {time.monotonic() - produced_at:.2f} s")
             wait_for(lambda: _drained(settings), 120, "the worker to commit the new calls", every_s=1)
             assert expected_by_rep(report(settings, day, day)) == moved, "the page differs from the report"
             assert browser.evaluate("window.notReloaded === true"), "the page reloaded instead of updating"
@@ -155,6 +201,8 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             wait_for(lambda: len(page_reps(browser)) == REPS, 30, "the Chinese page")
             heading = browser.evaluate("document.querySelector('[data-label=leaderboard]').textContent")
             assert heading == "今日团队排名"
+            zh = {rep: text for rep, _, _, text in browser.evaluate(READ_TIERS)}
+            assert re.fullmatch(r"[\d.]+ % · 还差 ¥[\d,]+ 到 [\d.]+ %", zh[climbing]), zh[climbing]
             browser.screenshot(artifacts / "wallboard-zh.png")
 
             team = rows[0]["team"]
@@ -264,6 +312,10 @@ def test_hostile_names_are_shown_as_text_under_the_policy(
         assert browser.evaluate("typeof window.pwned") == "undefined"
         assert browser.evaluate("document.scripts.length") == 1
         assert browser.evaluate("document.querySelectorAll('img, i').length") == 0
+        # no CALLFLOOR_ALERTS_URL: the board cannot know, so it never says "no alerts firing"
+        assert browser.evaluate(READ_ALERTS) == ["Alerts not connected"]
+        browser.open(url + "?lang=zh")
+        wait_for(lambda: browser.evaluate(READ_ALERTS) == ["告警未连接"], 30, "the Chinese panel")
 
         # a second wallboard process beside the first: no group, each reads everything
         other = settings.model_copy(update={"wallboard_port": free_port()})

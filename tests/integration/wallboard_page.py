@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 from deploy.local.broker import wait_for_port
@@ -29,6 +30,14 @@ READ_TEAMS = """
 ALL_ROWS_VISIBLE = """
 [...document.querySelectorAll('#reps .rep[data-rep]')].every(
   row => row.getBoundingClientRect().bottom <= window.innerHeight + 0.5)
+"""
+READ_ALERTS = "[...document.querySelectorAll('#alerts li')].map(li => li.textContent)"
+# rep -> the commission tier hint under its name: exact figures (data-*) and the text shown
+READ_TIERS = """
+[...document.querySelectorAll('#reps .rep[data-rep]')].map(row => {
+  const tier = row.querySelector('.who small.tier');
+  return [row.dataset.rep, tier.dataset.rate, tier.dataset.toNext, tier.textContent];
+})
 """
 READ_BANNER = "(b => b.hidden ? null : b.textContent)(document.getElementById('stale'))"
 
@@ -78,3 +87,12 @@ def summed(*row_lists: list[dict]) -> list[dict]:
             for name in COUNTED:
                 total[name] += row[name]
     return list(totals.values())
+
+
+def summed_revenue(*row_lists: list[dict]) -> list[dict]:
+    """Report-shaped rows with each rep's revenue added up (Decimal, as text like the report's)."""
+    totals: dict[str, Decimal] = {}
+    for rows in row_lists:
+        for row in rows:
+            totals[row["rep_id"]] = totals.get(row["rep_id"], Decimal(0)) + Decimal(row["revenue"])
+    return [{"rep_id": rep, "revenue": str(total)} for rep, total in totals.items()]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from schemas.abandon import REGIMES, Regime
 from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,6 +124,21 @@ def test_fallback_dial_floor_matches_the_worker_default() -> None:
         f"rules.yml falls back to a {match.group(1)}/h floor, the workers default to {default}/h "
         "(CALLFLOOR_DIAL_RATE_FLOOR_PER_HOUR): keep them equal"
     )
+
+
+@pytest.mark.parametrize("regime", list(REGIMES.values()), ids=list(REGIMES))
+def test_each_abandon_regime_pages_at_its_own_line_for_its_own_campaigns(regime: Regime) -> None:
+    """The line the wallboard draws (schemas/abandon.py) is the one the alert pages at, and the
+    alert judges only the campaigns under its regime."""
+    rule = next(r for r in _alerts() if r["alert"] == regime.alert)
+    expr = " ".join(rule["expr"].split())
+    match = re.search(rf"callfloor:campaign_abandon_rate_{regime.name}:max > ([0-9.]+)", expr)
+    assert match and float(match.group(1)) == regime.line, expr
+    assert f"callfloor_campaign_abandon_rate_{regime.name}" in _records()[
+        f"callfloor:campaign_abandon_rate_{regime.name}:max"
+    ]
+    own = f'regime="{regime.name}"}} == 1' in expr or f'regime!="{regime.name}"}} == 1' in expr
+    assert own, f"{regime.alert} does not select the campaigns under the {regime.name} regime: {expr}"
 
 
 def test_scrape_job_is_the_one_the_rules_select() -> None:

@@ -253,3 +253,38 @@ def test_invalid_specs_are_refused(bad: dict) -> None:
 def test_daytime_zone_is_mid_afternoon_at_any_hour(utc_hour: int) -> None:
     now = datetime(2026, 11, 27, utc_hour, 30, tzinfo=UTC)
     assert now.astimezone(ZoneInfo(daytime_zone(now))).hour == 14
+
+
+# --- the demo's incidents: a team that stops dialing, a campaign over the 3 % abandon line ---
+
+def _calls_by_team(spec: SimulationSpec) -> Counter[str]:
+    return Counter(orjson.loads(e.value)["team_id"] for e in generate(spec) if e.kind == "call")
+
+
+def test_the_quiet_team_makes_no_calls_while_quiet_and_dials_again_after() -> None:
+    quiet = SimulationSpec(reps=30, calls=3000, live=True, seed=4, quiet_team="team-02", quiet_for=3600)
+    by_team = _calls_by_team(quiet)
+    assert by_team["team-02"] == 0 and by_team["team-01"] > 800 and by_team["team-03"] > 800
+    over = SimulationSpec(reps=30, calls=3000, live=True, seed=4, quiet_team="team-02", quiet_after=3600)
+    assert _calls_by_team(over)["team-02"] > 800, "a window not yet begun silenced the team"
+
+
+def test_quiet_team_only_in_live_mode() -> None:
+    with pytest.raises(ValueError, match="quiet_team only with live"):
+        SimulationSpec(quiet_team="team-01")
+
+
+def test_camp_01_abandons_over_the_3_percent_line_and_the_others_under_it(events: list[SimEvent]) -> None:
+    """The demo counts on this for CampaignAbandonRateHigh (and on no other campaign paging)."""
+    abandoned: Counter[str] = Counter()
+    answers: Counter[str] = Counter()
+    for e in events:
+        if e.kind != "call":
+            continue
+        c = orjson.loads(e.value)
+        connect = c["disposition"] == "answered" and c["amd"] != "machine"
+        abandoned[c["campaign_id"]] += c["disposition"] == "abandoned"
+        answers[c["campaign_id"]] += connect or c["disposition"] == "abandoned"
+    rates = {k: abandoned[k] / answers[k] for k in answers}
+    assert rates["camp-01"] > 0.05, rates
+    assert all(rate < 0.03 for k, rate in rates.items() if k != "camp-01"), rates

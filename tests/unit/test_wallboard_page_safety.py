@@ -16,8 +16,9 @@ import pytest
 from schemas.settings import Settings, load_settings
 from schemas.snapshots import RepSnapshot
 from wallboard.floor import Floor
+from wallboard.guard import CONTENT_SECURITY_POLICY
 from wallboard.pace import Shift
-from wallboard.server import CONTENT_SECURITY_POLICY, STATIC
+from wallboard.server import STATIC
 from wallboard.view import Filters, build_view
 
 HOSTILE = "<script>window.pwned=1</script>"

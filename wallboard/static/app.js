@@ -6,22 +6,27 @@ const LABELS = {
   en: {
     title: "Call floor", leaderboard: "Teams today", team: "Team", rep: "Rep", dials: "Dials",
     connects: "Connects", valid_connects: "Valid", talk_minutes: "Talk min", sales: "Sales / month",
-    sales_today: "Sales", abandon: "Abandon rate, 30 days (line 3 %)", alerts: "Firing alerts",
-    no_alerts: "No alerts firing", alerts_unavailable: "Alerts unavailable", no_campaigns: "No campaigns yet",
+    sales_today: "Sales", abandon: "Abandon rate by campaign", alerts: "Firing alerts",
+    regime_30d: "30 days, line {line}", regime_24h: "24 hours, line {line}",
+    no_alerts: "No alerts firing", alerts_unavailable: "Alerts unavailable",
+    alerts_not_connected: "Alerts not connected", no_campaigns: "No campaigns yet",
     stale: "NOT LIVE: data is {age} s old", no_data: "NOT LIVE: no data from the pipeline yet",
     offline: "NOT LIVE: wallboard unreachable for {age} s", on_break: "Break", before: "Before shift",
     after: "Shift over", shift: "Shift {pct} %", all_teams: "All teams", no_reps: "No reps yet today",
     ahead: "ahead of pace", behind: "behind pace", met: "target met",
+    tier_next: "{rate} \u00B7 {amount} to {next}", tier_top: "{rate} \u00B7 top tier",
   },
   zh: {
     title: "呼叫中心", leaderboard: "今日团队排名", team: "团队", rep: "坐席", dials: "拨打",
     connects: "接通", valid_connects: "有效通话", talk_minutes: "通话分钟", sales: "销售 / 本月",
-    sales_today: "销售", abandon: "放弃率，30天（警戒线 3 %）", alerts: "当前告警",
-    no_alerts: "无告警", alerts_unavailable: "告警不可用", no_campaigns: "暂无活动",
+    sales_today: "销售", abandon: "各活动放弃率", alerts: "当前告警",
+    regime_30d: "30天，警戒线 {line}", regime_24h: "24小时，警戒线 {line}",
+    no_alerts: "无告警", alerts_unavailable: "告警不可用", alerts_not_connected: "告警未连接", no_campaigns: "暂无活动",
     stale: "非实时：数据已 {age} 秒未更新", no_data: "非实时：尚无流水线数据",
     offline: "非实时：看板已断开 {age} 秒", on_break: "休息中", before: "未上班",
     after: "已下班", shift: "班次 {pct} %", all_teams: "全部团队", no_reps: "今日暂无坐席",
     ahead: "进度领先", behind: "进度落后", met: "已达标",
+    tier_next: "{rate} \u00B7 还差 {amount} 到 {next}", tier_top: "{rate} \u00B7 最高档",
   },
 };
 const MARKS = { ahead: "\u25B2", behind: "\u25BC", met: "\u2714", none: "" };
@@ -53,6 +58,28 @@ const NUMBERS = new Intl.NumberFormat(lang === "zh" ? "zh-CN" : "en-US", { maxim
 
 function fmt(n) {
   return n === null || n === undefined ? "" : NUMBERS.format(Math.round(n));
+}
+
+// Commission rates as the plan writes them ("0.025") shown as "2.5 %"; the amount still to
+// reach the next tier rounded UP to whole currency units ("¥2,340"): it is never less than needed.
+const MONEY = new Map();
+function money(amount, currency) {
+  if (!MONEY.has(currency)) {
+    MONEY.set(currency, new Intl.NumberFormat(lang === "zh" ? "zh-CN" : "en-US", {
+      style: "currency", currency, currencyDisplay: "narrowSymbol", maximumFractionDigits: 0, minimumFractionDigits: 0,
+    }));
+  }
+  return MONEY.get(currency).format(Math.ceil(Number(amount)));
+}
+
+function rate(text) {
+  return +(Number(text) * 100).toFixed(2) + " %";
+}
+
+function tierText(tier, currency) {
+  if (!tier) return "";
+  if (tier.to_next === null) return say("tier_top", { rate: rate(tier.rate) });
+  return say("tier_next", { rate: rate(tier.rate), amount: money(tier.to_next, currency), next: rate(tier.next_rate) });
 }
 
 // A rep cell's nodes are made once and then only their text, class and width change:
@@ -91,20 +118,24 @@ function repRow(row) {
   const node = el("div", "rep");
   node.dataset.rep = row.rep;
   const who = el("div", "who", row.rep);
-  who.append(el("small", "", row.team));
+  const tier = el("small", "tier");
+  who.append(el("small", "", row.team), tier);
   node.append(who);
   const cells = {};
   for (const metric of COLUMNS) {
     cells[metric] = cellNode(metric);
     node.append(cells[metric].root);
   }
-  repNodes.set(row.rep, { node, cells });
+  repNodes.set(row.rep, { node, cells, tier });
   return node;
 }
 
-function fillRow(row) {
-  const { cells } = repNodes.get(row.rep);
+function fillRow(row, currency) {
+  const { cells, tier } = repNodes.get(row.rep);
   for (const metric of COLUMNS) fillCell(cells[metric], row.cells[metric]);
+  setText(tier, tierText(row.tier, currency));
+  tier.dataset.rate = row.tier ? row.tier.rate : "";
+  tier.dataset.toNext = row.tier && row.tier.to_next !== null ? row.tier.to_next : "";
 }
 
 function headRow() {
@@ -137,7 +168,7 @@ function drawReps(view) {
     if (rows.length === 0) nodes.push(el("div", "rep", T.no_reps));
     box.replaceChildren(...nodes);
   }
-  for (const row of rows) fillRow(row);
+  for (const row of rows) fillRow(row, view.currency);
 }
 
 function drawTeams(view) {
@@ -158,13 +189,17 @@ function drawCampaigns(view) {
     const row = el("div", "campaign" + (c.over ? " over" : ""));
     row.dataset.campaign = c.campaign;
     const rate = c.rate === null ? "\u2014" : (c.rate * 100).toFixed(2) + " %";
-    row.append(el("span", "name", c.campaign), el("span", "rate", rate));
+    const line = say("regime_" + c.regime, { line: +(c.line * 100).toFixed(2) + " %" });
+    row.dataset.regime = c.regime;
+    row.append(el("span", "name", c.campaign), el("span", "rate", rate), el("small", "regime", line));
     return row;
   }));
 }
 
 function drawAlerts(view) {
   const list = document.getElementById("alerts");
+  // Never "no alerts" unless a source was asked and answered: without one the board cannot know.
+  if (!view.alerts_connected) { list.replaceChildren(el("li", "unknown", T.alerts_not_connected)); return; }
   if (!view.alerts_available) { list.replaceChildren(el("li", "critical", T.alerts_unavailable)); return; }
   if (view.alerts.length === 0) { list.replaceChildren(el("li", "none", T.no_alerts)); return; }
   list.replaceChildren(...view.alerts.map((a) => el("li", a.severity, a.name + (a.summary ? ": " + a.summary : ""))));

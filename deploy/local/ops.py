@@ -1,0 +1,179 @@
+"""The demo's ops loop: Prometheus and Alertmanager (Debian's packages) with the project's rules.
+
+``callfloor demo`` starts both when their binaries are installed (``make system-deps``), and
+the demo still runs without them, saying so. Prometheus gets the project's
+``deploy/prometheus/prometheus.yml`` pointed at the demo's worker and Alertmanager, and the
+project's ``rules.yml`` with every duration divided by ``CALLFLOOR_DEMO_SPEEDUP`` (the one
+knob: the demo's fault timing is derived from it too, see :class:`DemoTiming`), so an
+incident that pages after 20 minutes on a real floor pages after 2 minutes in a demo at the
+default speed-up of 10. Alertmanager gets the project's ``alertmanager.yml`` unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from deploy.local.broker import wait_for_port
+from deploy.local.processes import spawn, stop
+from schemas.settings import Settings
+from wallboard.alerts import parse_alertmanager
+
+PROMETHEUS_DIR = Path(__file__).resolve().parents[1] / "prometheus"
+PROMETHEUS_BINARY = "prometheus"
+ALERTMANAGER_BINARY = "prometheus-alertmanager"  # Debian's name for it
+_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
+             "y": 31_536_000_000}  # fmt: skip
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_DURATION_LITERAL = r"(?:\d+(?:ms|s|m|h|d|w|y))+"
+# Where a PromQL expression holds a duration: a range [15m], a subquery [1h:5m], an offset.
+_RANGE = re.compile(rf"\[({_DURATION_LITERAL})(?::({_DURATION_LITERAL})?)?\]")
+_OFFSET = re.compile(rf"\boffset\s+({_DURATION_LITERAL})")
+MIN_DURATION_MS = 1000  # Prometheus needs two scrapes in a range; scrapes are at least 1 s apart
+
+
+def duration_ms(text: str) -> int:
+    """A Prometheus duration ("1h30m", "15m", "500ms") in milliseconds."""
+    if not re.fullmatch(_DURATION_LITERAL, text):
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(n) * _UNITS_MS[unit] for n, unit in _DURATION.findall(text))
+
+
+def scaled(text: str, speedup: float) -> str:
+    """A duration divided by ``speedup`` (never under 1 s), in milliseconds."""
+    return f"{max(MIN_DURATION_MS, round(duration_ms(text) / speedup))}ms"
+
+
+def scale_expr(expr: str, speedup: float) -> str:
+    def in_range(match: re.Match[str]) -> str:
+        window, step = match.group(1), match.group(2)
+        return f"[{scaled(window, speedup)}" + (f":{scaled(step, speedup)}" if step else "") + "]"
+
+    expr = _RANGE.sub(in_range, expr)
+    return _OFFSET.sub(lambda m: f"offset {scaled(m.group(1), speedup)}", expr)
+
+
+def scaled_rules(text: str, speedup: float) -> str:
+    """The rules file with every ``for:`` and every duration inside an expression sped up."""
+    document = yaml.safe_load(text)
+    for group in document["groups"]:
+        if "interval" in group:
+            group["interval"] = scaled(group["interval"], speedup)
+        for rule in group["rules"]:
+            rule["expr"] = scale_expr(rule["expr"], speedup)
+            if "for" in rule:
+                rule["for"] = scaled(rule["for"], speedup)
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def demo_prometheus_config(settings: Settings) -> dict[str, Any]:
+    """The project's prometheus.yml, its intervals sped up, scraping the demo's worker."""
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    speedup = settings.demo_speedup
+    for key in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
+        if key in config.get("global", {}):
+            config["global"][key] = scaled(config["global"][key], speedup)
+    for job in config["scrape_configs"]:
+        job["scrape_interval"] = scaled(job.get("scrape_interval", "15s"), speedup)
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{settings.web_port}"]}]
+    config["alerting"]["alertmanagers"] = [
+        {"static_configs": [{"targets": [f"127.0.0.1:{settings.demo_alertmanager_port}"]}]}
+    ]
+    config["rule_files"] = ["rules.yml"]
+    return config
+
+
+@dataclass(frozen=True)
+class DemoTiming:
+    """When the demo's quiet team stops dialing and for how long, in real seconds: rule time
+    (minutes on a real floor) divided by ``CALLFLOOR_DEMO_SPEEDUP``. TeamNotDialing needs 20
+    rule-minutes without a dial (a 15 min window, then ``for: 5m``), so the team stays quiet
+    for 60 and then dials again (the alert resolves)."""
+
+    speedup: float
+    quiet_team: str = "team-02"
+    quiet_after_minutes: float = 5.0
+    quiet_minutes: float = 60.0
+
+    @property
+    def quiet_after(self) -> float:
+        return max(20.0, self.quiet_after_minutes * 60 / self.speedup)
+
+    @property
+    def quiet_for(self) -> float:
+        return self.quiet_minutes * 60 / self.speedup
+
+    @property
+    def fires_after(self) -> float:
+        """Seconds after the start by which TeamNotDialing should be firing."""
+        return self.quiet_after + 20 * 60 / self.speedup
+
+
+def binaries() -> tuple[str | None, str | None]:
+    return shutil.which(PROMETHEUS_BINARY), shutil.which(ALERTMANAGER_BINARY)
+
+
+class OpsLoop:
+    """Prometheus and Alertmanager for the demo, stopped by :meth:`stop`."""
+
+    def __init__(self, settings: Settings, home: Path, logs: Path) -> None:
+        self.settings, self.home, self.logs = settings, home / "ops", logs
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.firing: dict[tuple[str, str], str] = {}  # (name, summary) -> severity
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.demo_prometheus_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.demo_alertmanager_port}"
+
+    def start(self) -> None:
+        prometheus, alertmanager = binaries()
+        assert prometheus and alertmanager, "check binaries() first"
+        self.home.mkdir(parents=True, exist_ok=True)
+        rules = (PROMETHEUS_DIR / "rules.yml").read_text()
+        (self.home / "rules.yml").write_text(scaled_rules(rules, self.settings.demo_speedup))
+        config = self.home / "prometheus.yml"
+        config.write_text(yaml.safe_dump(demo_prometheus_config(self.settings), sort_keys=False))
+        self.processes.append(spawn([
+            alertmanager, f"--config.file={PROMETHEUS_DIR / 'alertmanager.yml'}",
+            f"--storage.path={self.home / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{self.settings.demo_alertmanager_port}",
+            "--cluster.listen-address=",  # one instance: no gossip port
+        ], {}, self.logs / "alertmanager.log"))  # fmt: skip
+        self.processes.append(spawn([
+            prometheus, f"--config.file={config}", f"--storage.tsdb.path={self.home / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{self.settings.demo_prometheus_port}",
+        ], {}, self.logs / "prometheus.log"))  # fmt: skip
+        wait_for_port("127.0.0.1", self.settings.demo_alertmanager_port, 60, "Alertmanager")
+        wait_for_port("127.0.0.1", self.settings.demo_prometheus_port, 60, "Prometheus")
+
+    def changes(self) -> list[str]:
+        """Lines for the alerts that started or stopped firing since the last call."""
+        try:
+            url = f"{self.alertmanager_url}/api/v2/alerts?active=true"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                alerts = parse_alertmanager(orjson.loads(response.read()))
+        except OSError:
+            return []
+        now = {(a["name"], a["summary"]): a["severity"] for a in alerts}
+        started = sorted(key for key in now if key not in self.firing)
+        ended = sorted(key for key in self.firing if key not in now)
+        lines = [f"ALERT firing   [{now[key]}] {key[0]}: {key[1]}" for key in started]
+        lines += [f"ALERT resolved {name}: {summary}" for name, summary in ended]
+        self.firing = now
+        return lines
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop(process)

@@ -1,0 +1,73 @@
+"""The demo's ops loop without running it: the project's rules and config sped up stay valid
+Prometheus files (promtool), every duration is divided, and without the packages the demo
+says what it runs without."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy.local.demo import _print_ops
+from deploy.local.ops import (
+    PROMETHEUS_DIR,
+    DemoTiming,
+    demo_prometheus_config,
+    duration_ms,
+    scale_expr,
+    scaled_rules,
+)
+from schemas.settings import Settings
+
+
+def test_durations_are_divided_and_never_under_a_second() -> None:
+    assert duration_ms("1h30m") == 5_400_000 and duration_ms("500ms") == 500
+    assert scale_expr("rate(x[15m]) > 0 and y offset 15m and deriv(z[1h:5m])", 60) == (
+        "rate(x[15000ms]) > 0 and y offset 15000ms and deriv(z[60000ms:5000ms])"
+    )
+    assert scale_expr("rate(x[30s])", 60) == "rate(x[1000ms])"
+    assert scale_expr('x{a="[5m]"}', 1) == 'x{a="[300000ms]"}'  # (a label value is never a range here)
+    with pytest.raises(ValueError):
+        duration_ms("5 minutes")
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: apt-get install -y prometheus"
+    return subprocess.run([promtool, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_sped_up_rules_and_config_are_valid_prometheus_files(tmp_path: Path) -> None:
+    settings = Settings(web_port=16066, demo_alertmanager_port=19093, demo_speedup=10)
+    shipped = yaml.safe_load((PROMETHEUS_DIR / "rules.yml").read_text())
+    text = scaled_rules((PROMETHEUS_DIR / "rules.yml").read_text(), settings.demo_speedup)
+    (tmp_path / "rules.yml").write_text(text)
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(demo_prometheus_config(settings)))
+    checked = _promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    fast = yaml.safe_load(text)
+    pairs = [(a, b) for g, h in zip(shipped["groups"], fast["groups"], strict=True)
+             for a, b in zip(g["rules"], h["rules"], strict=True)]  # fmt: skip
+    for before, after in pairs:
+        assert before.get("alert") == after.get("alert") and before.get("record") == after.get("record")
+        if "for" in before:
+            assert duration_ms(after["for"]) == max(1000, duration_ms(before["for"]) // 10)
+        assert after.get("annotations") == before.get("annotations")
+    config = demo_prometheus_config(settings)
+    assert config["scrape_configs"][0]["static_configs"] == [{"targets": ["127.0.0.1:16066"]}]
+    assert config["alerting"]["alertmanagers"][0]["static_configs"] == [{"targets": ["127.0.0.1:19093"]}]
+
+
+def test_the_quiet_team_is_quiet_long_enough_to_page() -> None:
+    for speedup in (1, 10, 60):
+        timing = DemoTiming(speedup)
+        assert timing.quiet_for > 20 * 60 / speedup  # TeamNotDialing needs 15 min + for: 5m quiet
+
+
+def test_without_prometheus_the_demo_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    _print_ops(Settings(), None, DemoTiming(10))
+    said = capsys.readouterr().out
+    assert "make system-deps" in said and '"alerts not connected"' in said
