@@ -30,7 +30,8 @@ class Adapter:
 
     def make_leg(self, record: SourceRecord, call_id: str, *, started: datetime, answered: datetime | None,
                  ended: datetime, disposition: str, talk_seconds: int, amd: str | None = None,
-                 outcome: str | None = None) -> Leg:  # fmt: skip
+                 outcome: str | None = None, helper: bool = False,
+                 pbx_answered: bool = False) -> Leg:  # fmt: skip
         fields: Mapping[str, str] = record.fields
         rep, team, campaign = self.resolver.identity(fields)
         if outcome is None and disposition == "answered":
@@ -41,4 +42,5 @@ class Adapter:
             talk_seconds=talk_seconds, rep_id=rep, team_id=team, campaign_id=campaign,
             amd=amd if amd is not None else self.resolver.amd(fields), outcome=outcome,
             sale_amount=self.resolver.sale_amount(fields) if outcome == "sale" else None,
+            helper=helper, pbx_answered=pbx_answered,
         )  # fmt: skip

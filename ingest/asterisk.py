@@ -33,6 +33,22 @@ DISPOSITIONS = {"ANSWERED": "answered", "NO ANSWER": "no_answer", "BUSY": "busy"
                 "CONGESTION": "congestion"}  # fmt: skip
 
 
+def nobody_bridged(fields: dict[str, str]) -> bool:
+    """An ``ANSWERED`` row with no ``dstchannel``: the PBX answered it itself (to play a message,
+    or ``lastapp`` ``Hangup`` after the reps' legs rang out), so no person was bridged and
+    the floor counts no connect. A layout without the ``dstchannel`` column cannot tell:
+    its answers count."""
+    other = fields.get("dstchannel")
+    return other is not None and not other.strip()
+
+
+def is_helper(fields: dict[str, str]) -> bool:
+    """A ``Local/...;2`` row: the half of a Local channel pair that runs the dialplan (its
+    ``dcontext`` is the helper context, its peer no rep's phone)."""
+    channel = fields.get("channel", "").strip()
+    return channel.startswith("Local/") and channel.endswith(";2")
+
+
 class AsteriskAdapter(Adapter):
     defaults = {
         "rep": [Rule(field="accountcode"),
@@ -52,12 +68,16 @@ class AsteriskAdapter(Adapter):
         ended = self.clock.parse(required(fields, "end"), not_before=started)
         billsec = whole_seconds(fields, "billsec")
         answered = None
-        if status == "ANSWERED":
+        pbx_answered = status == "ANSWERED" and nobody_bridged(fields)
+        if pbx_answered:
+            status, billsec = "NO ANSWER", 0
+        elif status == "ANSWERED":
             answer_text = fields.get("answer", "").strip()
             answered = (self.clock.parse(answer_text, not_before=started) if answer_text
                         else ended - timedelta(seconds=billsec))  # fmt: skip
         return self.make_leg(record, f"ast-{source_id}", started=started, answered=answered, ended=ended,
-                             disposition=DISPOSITIONS[status], talk_seconds=billsec)  # fmt: skip
+                             disposition=DISPOSITIONS[status], talk_seconds=billsec,
+                             helper=is_helper(fields), pbx_answered=pbx_answered)  # fmt: skip
 
 
 class AsteriskCsvAdapter(AsteriskAdapter):

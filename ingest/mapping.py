@@ -42,6 +42,12 @@ class Rule(BaseModel):
             raise ValueError("'pattern' needs a 'field' to match")
         return self
 
+    def describe(self) -> str:
+        """How a reject names this rule: ``accountcode``, ``channel ~ '^SIP/(\\d+)-'``, ``value 'x'``."""
+        if self.value is not None:
+            return f"value {self.value!r}"
+        return f"{self.field} ~ '{self.pattern.pattern}'" if self.pattern is not None else str(self.field)
+
     def extract(self, fields: MappingType[str, str], target: str) -> str | None:
         if self.value is not None:
             return self.value

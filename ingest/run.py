@@ -63,7 +63,8 @@ class Importer:
         mapping = self.job.mapping
         for legs in calls:
             try:
-                rep_id, value = call_to_cdr(legs, direction=mapping.direction, currency=mapping.currency)
+                rep_id, value = call_to_cdr(legs, direction=mapping.direction, currency=mapping.currency,
+                                            tried=self.adapter.resolver.tried)
             except Unmappable as error:
                 first = legs[0]
                 raw = b"\n".join(leg.raw for leg in legs)
