@@ -28,6 +28,15 @@ class Adapter:
     def leg(self, record: SourceRecord) -> Leg:
         raise NotImplementedError
 
+    def unreadable_advice(self) -> str:
+        """What to do when most records of a file are unreadable (the import stops, ``verdict``)."""
+        return f"Is this a {self.name} file? Check --format (docs/ingest.md)."
+
+    def creation_id(self, record: SourceRecord) -> str | None:
+        """An id that starts with the epoch the call was made at (Asterisk's ``uniqueid``), when the
+        record's start was read as a local time: the clock check compares the two (``ZoneCheck``)."""
+        return None
+
     def make_leg(self, record: SourceRecord, call_id: str, *, started: datetime, answered: datetime | None,
                  ended: datetime, disposition: str, talk_seconds: int, amd: str | None = None,
                  outcome: str | None = None, helper: bool = False,

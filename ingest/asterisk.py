@@ -79,9 +79,22 @@ class AsteriskAdapter(Adapter):
                              disposition=DISPOSITIONS[status], talk_seconds=billsec,
                              helper=is_helper(fields), pbx_answered=pbx_answered)  # fmt: skip
 
+    def creation_id(self, record: SourceRecord) -> str | None:
+        return record.fields.get("uniqueid")
+
 
 class AsteriskCsvAdapter(AsteriskAdapter):
     name = "asterisk-csv"
+
+    def unreadable_advice(self) -> str:
+        if self.mapping.columns is not None:
+            return (f"The mapping's `columns:` names {len(self.mapping.columns)} columns: list the fields of "
+                    "your cdr_custom.conf template, all of them, in order.")  # fmt: skip
+        return (f"cdr_csv writes {' or '.join(map(str, LAYOUTS))} columns and this file has no header row: "
+                "a cdr_custom file needs `columns:` in the mapping (--mapping), naming its template's "
+                "fields in order, e.g. columns: [clid, src, dst, dcontext, channel, dstchannel, lastapp, "
+                "lastdata, start, answer, end, duration, billsec, disposition, amaflags, accountcode, "
+                "uniqueid, userfield]; JSON lines are --format asterisk-json (docs/ingest.md).")  # fmt: skip
 
     def _layout(self, row: list[str], first: bool) -> tuple[list[str] | None, bool]:
         if (
@@ -100,6 +113,10 @@ class AsteriskCsvAdapter(AsteriskAdapter):
 
 class AsteriskJsonAdapter(AsteriskAdapter):
     name = "asterisk-json"
+
+    def unreadable_advice(self) -> str:
+        return ("asterisk-json reads JSON objects (one per line, pretty-printed one after another, or an "
+                "array of them); a Master.csv is --format asterisk-csv (docs/ingest.md).")  # fmt: skip
 
     def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
         return json_records(feed, origin, lambda doc: {k.lower(): v for k, v in flat_fields(doc).items()})

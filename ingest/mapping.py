@@ -111,6 +111,7 @@ class IngestMapping(BaseModel):
     amd_values: dict[str, Amd | None] = Field(default_factory=dict)
     statuses: dict[str, StatusRule | Literal["not_final"]] = Field(default_factory=dict)
     hangup_causes: dict[str, Disposition] = Field(default_factory=dict)
+    clock_check: bool = Field(True, description="stop when uniqueids say the times are in another zone")
 
     @field_validator("rep", "team", "campaign", "amd", "outcome", "sale_amount", mode="before")
     @classmethod

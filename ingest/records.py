@@ -6,6 +6,7 @@ Shared by the format adapters, which differ only in column names and in what the
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import unquote
 
@@ -91,24 +92,76 @@ def _scalars(document: Mapping[str, object], *, url_encoded: bool) -> dict[str, 
 def json_records(
     feed: LineFeed, origin: str, pick: Callable[[dict], dict[str, str]], *, whole: bool = False
 ) -> Iterator[SourceRecord]:
-    """One JSON object per line (or, with ``whole``, one document per file) -> its fields via ``pick``."""
+    """JSON objects -> their fields via ``pick``: one per line (JSON lines), or one per file
+    (``whole``), or (recognised by a first line that is not a whole JSON value but opens one)
+    pretty-printed documents one after another or in an array, as ``jq`` and
+    ``cat *.cdr.json`` print them. An array on one line is its objects."""
     if whole:
         text = "".join(feed)
-        chunks = [feed.take()] if text.strip() else []
+        chunks: Iterator[tuple[int, bytes]] = iter([feed.take()] if text.strip() else [])
     else:
         chunks = (chunk for _ in feed if (chunk := feed.take())[1].strip())
     for line, raw in chunks:
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if not whole and raw.lstrip()[:1] in (b"{", b"["):
+                "".join(feed)  # the rest of the input, blank lines and all, for its bytes
+                yield from _documents(origin, line, raw + b"\n" + feed.take()[1], pick)
+                return
             yield SourceRecord(origin, line, raw, problem=f"not JSON: {exc}")
             continue
-        if not isinstance(document, dict):
-            yield SourceRecord(
-                origin, line, raw, problem=f"expected a JSON object, got {type(document).__name__}"
-            )
+        yield from _objects(origin, line, raw, document, pick)
+
+
+def _objects(
+    origin: str, line: int, raw: bytes, document: object, pick: Callable[[dict], dict[str, str]]
+) -> Iterator[SourceRecord]:
+    """A JSON object is one record; an array of objects is its objects, each with its own bytes."""
+    if isinstance(document, list) and document and all(isinstance(item, dict) for item in document):
+        for item in document:
+            yield _object(origin, line, orjson.dumps(item), item, pick)
+    else:
+        yield _object(origin, line, raw, document, pick)
+
+
+def _object(
+    origin: str, line: int, raw: bytes, document: object, pick: Callable[[dict], dict[str, str]]
+) -> SourceRecord:
+    if isinstance(document, dict):
+        return SourceRecord(origin, line, raw, pick(document))
+    return SourceRecord(origin, line, raw, problem=f"expected a JSON object, got {type(document).__name__}")
+
+
+def _documents(
+    origin: str, first_line: int, raw: bytes, pick: Callable[[dict], dict[str, str]]
+) -> Iterator[SourceRecord]:
+    """Pretty-printed JSON values one after another (the rest of the input), each numbered by
+    the line it starts on; the elements of a top-level array are records of their own."""
+    text = decode(raw)
+    decoder = json.JSONDecoder()
+    position, line, in_array = 0, first_line, False
+    while True:
+        start = _skip(text, position, " \t\r\n," if in_array else " \t\r\n")
+        line += text.count("\n", position, start)
+        if start >= len(text):
+            return
+        if text[start] == ("]" if in_array else "["):  # into or out of a top-level array
+            in_array, position = not in_array, start + 1
             continue
-        yield SourceRecord(origin, line, raw, pick(document))
+        try:
+            document, position = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            yield SourceRecord(origin, line, text[start:].encode(), problem=f"not JSON: {exc}")
+            return
+        yield _object(origin, line, text[start:position].encode(), document, pick)
+        line += text.count("\n", start, position)
+
+
+def _skip(text: str, position: int, characters: str) -> int:
+    while position < len(text) and text[position] in characters:
+        position += 1
+    return position
 
 
 def flat_fields(document: dict) -> dict[str, str]:

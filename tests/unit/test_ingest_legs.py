@@ -28,8 +28,10 @@ def test_a_call_the_pbx_answered_after_both_reps_missed_it_is_not_answered(mappi
 
 def test_a_pbx_answered_row_with_talk_but_no_bridged_party_is_no_connect(tmp_path: Path) -> None:
     # an IVR that played a 20 s message: ANSWERED, billsec 20, nobody bridged
-    row = ('"","139","400","ivr","c","SIP/211474-1","","Playback","closed","2026-11-04 10:00:00",'
-           '"2026-11-04 10:00:01","2026-11-04 10:00:21","21","20","ANSWERED","DOCUMENTATION","ivr-1",""\n')
+    row = (
+        '"","139","400","ivr","c","SIP/211474-1","","Playback","closed","2026-11-04 10:00:00",'
+        '"2026-11-04 10:00:01","2026-11-04 10:00:21","21","20","ANSWERED","DOCUMENTATION","ivr-1",""\n'
+    )
     (tmp_path / "Master.csv").write_text(row)
     cdr = ingest("asterisk-csv", tmp_path / "Master.csv").by_call_id()["ast-ivr-1"]
     assert (cdr["disposition"], cdr["talk_seconds"], cdr["answered_at"]) == ("no_answer", 0, None)
