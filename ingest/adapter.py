@@ -8,7 +8,7 @@ from datetime import datetime
 from ingest.clock import LocalClock
 from ingest.identity import Defaults, IdentityResolver
 from ingest.legs import Leg
-from ingest.mapping import IngestMapping
+from ingest.mapping import IngestMapping, MappingError
 from ingest.sources import LineFeed, SourceRecord
 
 
@@ -17,10 +17,16 @@ class Adapter:
 
     name = ""
     defaults: Defaults = {}
+    records_hold = False  # the format writes how long a call was on hold (``talk_includes_hold``)
 
     def __init__(self, mapping: IngestMapping, clock: LocalClock) -> None:
         self.mapping, self.clock = mapping, clock
         self.resolver = IdentityResolver(mapping, self.defaults)
+        if not mapping.talk_includes_hold and not self.records_hold:
+            raise MappingError(
+                f"talk_includes_hold: false: {self.name} records carry no hold time, so talk cannot "
+                "leave it out (only freeswitch-json has hold_accum_seconds)"
+            )
 
     def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
         raise NotImplementedError

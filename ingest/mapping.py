@@ -112,6 +112,9 @@ class IngestMapping(BaseModel):
     statuses: dict[str, StatusRule | Literal["not_final"]] = Field(default_factory=dict)
     hangup_causes: dict[str, Disposition] = Field(default_factory=dict)
     clock_check: bool = Field(True, description="stop when uniqueids say the times are in another zone")
+    talk_includes_hold: bool = Field(
+        True, description="talk_seconds is billsec with hold (true) or billsec minus hold_accum_seconds"
+    )
 
     @field_validator("rep", "team", "campaign", "amd", "outcome", "sale_amount", mode="before")
     @classmethod

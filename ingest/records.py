@@ -6,8 +6,10 @@ Shared by the format adapters, which differ only in column names and in what the
 from __future__ import annotations
 
 import csv
+import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
 import orjson
@@ -20,11 +22,39 @@ from ingest.sources import LineFeed, SourceRecord, decode
 Layout = Callable[[list[str], bool], tuple[list[str] | None, bool]]
 
 
+class _Names:
+    """The column names a file's rows are read with: its header row's once seen, else the layout's."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.header: list[str] | None = None
+        self.first = True
+
+    def of(self, row: list[str]) -> tuple[list[str] | None, bool]:
+        """(names for ``row``, whether ``row`` was the header)."""
+        if self.header is not None:
+            return self.header, False
+        columns, was_header = self.layout(row, self.first)
+        self.first = False
+        if was_header:
+            self.header = columns
+        return columns, was_header
+
+
 def csv_records(feed: LineFeed, origin: str, layout: Layout) -> Iterator[SourceRecord]:
-    """Rows as name -> value, numbered by their first line; a row of the wrong width has a problem."""
-    reader = csv.reader(feed)
-    header: list[str] | None = None
-    first = True
+    """Rows as name -> value, numbered by their first line; a row of the wrong width has a problem.
+
+    CSV, or ``mysql --batch`` output (:func:`tsv_records`), told apart by the first line.
+    """
+    first_line = next(feed, None)
+    if first_line is None:
+        return
+    lines = itertools.chain([first_line], feed)
+    if _tab_separated(first_line):
+        yield from tsv_records(lines, feed, origin, layout)
+        return
+    reader = csv.reader(lines)
+    names = _Names(layout)
     while True:
         try:
             row = next(reader)
@@ -37,18 +67,52 @@ def csv_records(feed: LineFeed, origin: str, layout: Layout) -> Iterator[SourceR
         line, raw = feed.take()
         if not row or row == [""]:
             continue
-        if header is not None:
-            columns = header
-        else:
-            columns, was_header = layout(row, first)
-            first = False
-            if was_header:
-                header = columns
-                continue
+        columns, was_header = names.of(row)
+        if was_header:
+            continue
         if columns is not None and len(row) == len(columns):
             yield SourceRecord(origin, line, raw, dict(zip(columns, row, strict=True)))
         elif b"\n" in raw:
-            yield from _line_by_line(origin, line, raw, header, layout)
+            yield from _line_by_line(origin, line, raw, names.header, layout)
+        else:
+            yield _wrong_width(origin, line, raw, row, columns)
+
+
+def _tab_separated(first_line: str) -> bool:
+    """``mysql --batch`` output: its first line splits into more fields at tabs than at commas."""
+    return "\t" in first_line and first_line.count("\t") + 1 > len(next(csv.reader([first_line]), []))
+
+
+# mysql --batch escapes these in values (and writes SQL NULL as NULL); --raw would not
+MYSQL_ESCAPES = {"n": "\n", "t": "\t", "0": "\0", "\\": "\\", "r": "\r", "b": "\b", "Z": "\x1a"}
+MYSQL_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+MYSQL_NULLS = frozenset({"NULL", "\\N"})
+
+
+def _mysql_value(text: str) -> str:
+    if text in MYSQL_NULLS:
+        return ""
+    if "\\" not in text:
+        return text
+    return MYSQL_ESCAPE.sub(lambda m: MYSQL_ESCAPES.get(m[1], m[1]), text)
+
+
+def tsv_records(lines: Iterable[str], feed: LineFeed, origin: str, layout: Layout) -> Iterator[SourceRecord]:
+    """``mysql --batch`` rows: tab-separated, one per line (tabs, newlines and backslashes inside
+    values are escaped as ``\\t`` ``\\n`` ``\\\\``), SQL NULL written ``NULL`` (or ``\\N``): read as empty,
+    which also makes a text that is literally NULL empty. Commas are data."""
+    names = _Names(layout)
+    for text in lines:
+        line, raw = feed.take()
+        body = text.rstrip("\r\n")
+        if not body:
+            continue
+        row = [_mysql_value(value) for value in body.split("\t")]
+        columns, was_header = names.of(row)
+        if was_header:
+            continue
+        if columns is not None and len(row) == len(columns):
+            yield SourceRecord(origin, line, raw, dict(zip(columns, row, strict=True)))
         else:
             yield _wrong_width(origin, line, raw, row, columns)
 
