@@ -94,7 +94,8 @@ class AsteriskCsvAdapter(AsteriskAdapter):
                 "a cdr_custom file needs `columns:` in the mapping (--mapping), naming its template's "
                 "fields in order, e.g. columns: [clid, src, dst, dcontext, channel, dstchannel, lastapp, "
                 "lastdata, start, answer, end, duration, billsec, disposition, amaflags, accountcode, "
-                "uniqueid, userfield]; JSON lines are --format asterisk-json (docs/ingest.md).")  # fmt: skip
+                "uniqueid, userfield, sequence]; JSON lines are --format asterisk-json "
+                "(docs/ingest.md).")  # fmt: skip
 
     def _layout(self, row: list[str], first: bool) -> tuple[list[str] | None, bool]:
         if (
