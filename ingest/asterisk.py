@@ -45,8 +45,8 @@ def nobody_bridged(fields: dict[str, str]) -> bool:
 def is_helper(fields: dict[str, str]) -> bool:
     """A ``Local/...;2`` row: the half of a Local channel pair that runs the dialplan (its
     ``dcontext`` is the helper context, its peer no rep's phone)."""
-    channel = fields.get("channel", "").strip()
-    return channel.startswith("Local/") and channel.endswith(";2")
+    channel = fields.get("channel", "")
+    return channel.startswith("Local/") and channel.rstrip().endswith(";2")
 
 
 class AsteriskAdapter(Adapter):

@@ -30,6 +30,9 @@ def _shared(legs: list[Leg], primary: Leg, name: str, tried: Mapping[str, str]) 
     A ``Local/...;2`` helper leg runs in the dialplan's helper context and on no rep's phone:
     its values are used only when the call has no other leg, so row order never decides.
     """
+    value = getattr(primary, name)
+    if value and not primary.helper:
+        return value  # the usual case, kept cheap: this runs three times for every call
     pool = [leg for leg in (primary, *legs) if not leg.helper] or [primary, *legs]
     value = next((found for leg in pool if (found := getattr(leg, name))), None)
     if not value:
