@@ -37,9 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--follow", action="store_true", help="tail a growing file, across rotations")
     parser.add_argument("--dry-run", action="store_true", help="print CDRs on stdout, produce nothing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (the summary stays)")
+    default = str(DEFAULT_LIMIT).replace("%", "%%")  # argparse %-formats help texts
     parser.add_argument("--max-rejects", type=_reject_limit, default=DEFAULT_LIMIT, metavar="N|P%",
                         help="exit 3 when more records than this (a count, or a percentage of the records "
-                        f"read) went to the DLQ (default {DEFAULT_LIMIT})")  # fmt: skip
+                        f"read, e.g. 2%%) went to the DLQ (default {default})")  # fmt: skip
     parser.add_argument("target", metavar="PATH", help="a file, a folder of files, or - for stdin")
 
 

@@ -155,5 +155,10 @@ def test_a_bad_max_rejects_is_a_usage_error(text: str) -> None:
     assert done.returncode == 2 and b"--max-rejects" in done.stderr and b"Traceback" not in done.stderr
 
 
+def test_the_help_names_max_rejects_and_its_default() -> None:
+    done = run("--help")
+    assert done.returncode == 0 and b"--max-rejects N|P%" in done.stdout and b"(default 50%)" in done.stdout
+
+
 def test_the_mapping_default_checks_the_clock() -> None:
     assert IngestMapping().clock_check is True
