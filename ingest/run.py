@@ -27,7 +27,7 @@ from ingest.producer import Sink, dead_letter_headers
 from ingest.progress import Progress
 from ingest.rejects import IngestRejection, Unmappable
 from ingest.sources import STDIN, LineFeed, SourceRecord, input_files, numbered_lines, stdin_lines
-from ingest.verdict import DEFAULT_LIMIT, Holding, ImportStopped, RejectLimit
+from ingest.verdict import DEFAULT_LIMIT, PROBATION, Holding, ImportStopped, RejectLimit
 from ingest.vicidial import VicidialCsvAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -46,6 +46,7 @@ class IngestJob:
     progress: bool = True
     window: int = 2000
     max_rejects: RejectLimit = DEFAULT_LIMIT
+    probation: int = PROBATION  # outcomes held back and judged first (0: none, e.g. a live feed)
 
 
 class Importer:
@@ -59,7 +60,7 @@ class Importer:
         self.bytes_before = 0  # of the files already read
         self.origin = job.target
         # probation (see ``verdict``): what would be sent is held until the first records are judged
-        self.holding: Holding | None = Holding()
+        self.holding: Holding | None = Holding(job.probation) if job.probation > 0 else None
         self.zone_check = ZoneCheck(job.zone) if job.mapping.clock_check else None
 
     def reject(self, origin: str, line: int, raw: bytes, key: str, error: Unmappable) -> None:

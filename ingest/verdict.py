@@ -60,7 +60,8 @@ DEFAULT_LIMIT = RejectLimit(percent=50)
 class Holding:
     """What the import would send during probation, in order, until :meth:`release`."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = PROBATION) -> None:
+        self.size = size
         self.actions: list[Callable[[], None]] = []
         self.outcomes = self.unreadable = 0
         self.first_problem: str | None = None
@@ -72,7 +73,7 @@ class Holding:
         if unreadable is not None:
             self.unreadable += 1
             self.first_problem = self.first_problem or unreadable
-        return self.outcomes >= PROBATION
+        return self.outcomes >= self.size
 
     def mostly_unreadable(self) -> bool:
         return self.unreadable * 2 > self.outcomes

@@ -5,11 +5,13 @@ more records than ``--max-rejects`` went to the DLQ."""
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 
 from ingest.mapping import IngestMapping
+from ingest.run import IngestJob, run_job
 from ingest.verdict import ImportStopped, RejectLimit
 from tests.unit.ingest_helpers import SAMPLES, MemorySink, ingest, run
 
@@ -162,3 +164,11 @@ def test_the_help_names_max_rejects_and_its_default() -> None:
 
 def test_the_mapping_default_checks_the_clock() -> None:
     assert IngestMapping().clock_check is True
+
+
+def test_without_probation_rejects_are_sent_as_they_come() -> None:
+    sink = MemorySink()
+    job = IngestJob(fmt="asterisk-csv", target=str(CUSTOM), mapping=IngestMapping(), zone=ZoneInfo("UTC"),
+                    progress=False, probation=0)  # fmt: skip
+    run_job(job, sink)
+    assert [h["reason"] for _, _, h in sink.letters] == ["unreadable_record"] * 3
