@@ -16,13 +16,8 @@ from schemas.cdr import CDR, parse_cdr
 from schemas.rejections import CDRRejected, Rejection
 from tests.chaos.hostile import FIELDS, FIXED_NOW, hostile, json_values, valid_cdrs
 
-FUZZ = settings(
-    max_examples=300,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
 CLOSED_SET = set(Rejection)
 
 

@@ -33,32 +33,12 @@ def dialed(ago: timedelta) -> dict:
 # --- identifiers ----------------------------------------------------------------------------
 
 REFUSED_IDS = [
-    " ",
-    "   ",
-    "\t",
-    "\u3000",
-    "\u00a0",  # whitespace only (ASCII, ideographic, no-break)
-    "rep\x00",
-    "rep\x07",
-    "\x1b[31mrep",
-    "rep\x7f",
-    "rep\x85",  # C0/C1 controls, NUL, ESC
-    "rep\u200b",
-    "\u200brep",
-    "re\u200dp",
-    "rep\ufeff",
-    "rep\u00ad",  # zero-width, BOM, soft hyphen
-    "\u202erep",
-    "rep\u2066",
-    "rep\u061c",  # bidi override, isolate, Arabic letter mark
-    "rep\u2028",
-    "rep\u2029",
-    "rep\n",
-    "rep\r",  # line / paragraph separators
-    " rep",
-    "rep ",
-    "rep\u3000",
-    "\u2003rep",  # leading / trailing whitespace
+    " ", "   ", "\t", "\u3000", "\u00a0",  # whitespace only (ASCII, ideographic, no-break)
+    "rep\x00", "rep\x07", "\x1b[31mrep", "rep\x7f", "rep\x85",  # C0/C1 controls, NUL, ESC
+    "rep\u200b", "\u200brep", "re\u200dp", "rep\ufeff", "rep\u00ad",  # zero-width, BOM, soft hyphen
+    "\u202erep", "rep\u2066", "rep\u061c",  # bidi override, isolate, Arabic letter mark
+    "rep\u2028", "rep\u2029", "rep\n", "rep\r",  # line / paragraph separators
+    " rep", "rep ", "rep\u3000", "\u2003rep",  # leading / trailing whitespace
 ]
 
 

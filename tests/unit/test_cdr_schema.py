@@ -104,10 +104,8 @@ def test_undecodable_messages(raw: bytes, reason: Rejection) -> None:
         (cdr_dict(ended_at="2026-11-26T10:00:11+08:00"), Rejection.TIME_ORDER),
         (cdr_dict(talk_seconds=90), Rejection.TALK_MISMATCH),
         (unanswered(talk_seconds=5), Rejection.TALK_MISMATCH),
-        (
-            unanswered(dialed_at="2026-11-26T20:06:00+08:00", ended_at="2026-11-26T20:07:00+08:00"),
-            Rejection.FUTURE_EVENT,
-        ),
+        (unanswered(dialed_at="2026-11-26T20:06:00+08:00", ended_at="2026-11-26T20:07:00+08:00"),
+         Rejection.FUTURE_EVENT),
     ],
 )
 def test_each_rule_has_its_reason(data: dict, reason: Rejection) -> None:

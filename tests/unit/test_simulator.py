@@ -192,9 +192,9 @@ def test_truth_counts_each_call_once_whatever_the_faults() -> None:
     noisy_events = list(generate(noisy, now=NOW))
     clean_events = list(generate(clean, now=NOW))
     assert [e for e in noisy_events if e.kind == "call"] == clean_events
-    assert (
-        compute_truth(noisy_events, noisy, now=NOW).calls == compute_truth(clean_events, clean, now=NOW).calls
-    )
+    assert compute_truth(noisy_events, noisy, now=NOW).calls == compute_truth(
+        clean_events, clean, now=NOW
+    ).calls
 
 
 def test_late_calls_with_one_day_land_on_the_day_before() -> None:
