@@ -33,6 +33,22 @@ DISPOSITIONS = {"ANSWERED": "answered", "NO ANSWER": "no_answer", "BUSY": "busy"
                 "CONGESTION": "congestion"}  # fmt: skip
 
 
+def nobody_bridged(fields: dict[str, str]) -> bool:
+    """An ``ANSWERED`` row with no ``dstchannel``: the PBX answered it itself (to play a message,
+    or ``lastapp`` ``Hangup`` after the reps' legs rang out), so no person was bridged and
+    the floor counts no connect. A layout without the ``dstchannel`` column cannot tell:
+    its answers count."""
+    other = fields.get("dstchannel")
+    return other is not None and not other.strip()
+
+
+def is_helper(fields: dict[str, str]) -> bool:
+    """A ``Local/...;2`` row: the half of a Local channel pair that runs the dialplan (its
+    ``dcontext`` is the helper context, its peer no rep's phone)."""
+    channel = fields.get("channel", "")
+    return channel.startswith("Local/") and channel.rstrip().endswith(";2")
+
+
 class AsteriskAdapter(Adapter):
     defaults = {
         "rep": [Rule(field="accountcode"),
@@ -52,16 +68,34 @@ class AsteriskAdapter(Adapter):
         ended = self.clock.parse(required(fields, "end"), not_before=started)
         billsec = whole_seconds(fields, "billsec")
         answered = None
-        if status == "ANSWERED":
+        pbx_answered = status == "ANSWERED" and nobody_bridged(fields)
+        if pbx_answered:
+            status, billsec = "NO ANSWER", 0
+        elif status == "ANSWERED":
             answer_text = fields.get("answer", "").strip()
             answered = (self.clock.parse(answer_text, not_before=started) if answer_text
                         else ended - timedelta(seconds=billsec))  # fmt: skip
         return self.make_leg(record, f"ast-{source_id}", started=started, answered=answered, ended=ended,
-                             disposition=DISPOSITIONS[status], talk_seconds=billsec)  # fmt: skip
+                             disposition=DISPOSITIONS[status], talk_seconds=billsec,
+                             helper=is_helper(fields), pbx_answered=pbx_answered)  # fmt: skip
+
+    def creation_id(self, record: SourceRecord) -> str | None:
+        return record.fields.get("uniqueid")
 
 
 class AsteriskCsvAdapter(AsteriskAdapter):
     name = "asterisk-csv"
+
+    def unreadable_advice(self) -> str:
+        if self.mapping.columns is not None:
+            return (f"The mapping's `columns:` names {len(self.mapping.columns)} columns: list the fields of "
+                    "your cdr_custom.conf template, all of them, in order.")  # fmt: skip
+        return (f"cdr_csv writes {' or '.join(map(str, LAYOUTS))} columns and this file has no header row: "
+                "a cdr_custom file needs `columns:` in the mapping (--mapping), naming its template's "
+                "fields in order, e.g. columns: [clid, src, dst, dcontext, channel, dstchannel, lastapp, "
+                "lastdata, start, answer, end, duration, billsec, disposition, amaflags, accountcode, "
+                "uniqueid, userfield, sequence]; JSON lines are --format asterisk-json "
+                "(docs/ingest.md).")  # fmt: skip
 
     def _layout(self, row: list[str], first: bool) -> tuple[list[str] | None, bool]:
         if (
@@ -80,6 +114,10 @@ class AsteriskCsvAdapter(AsteriskAdapter):
 
 class AsteriskJsonAdapter(AsteriskAdapter):
     name = "asterisk-json"
+
+    def unreadable_advice(self) -> str:
+        return ("asterisk-json reads JSON objects (one per line, pretty-printed one after another, or an "
+                "array of them); a Master.csv is --format asterisk-csv (docs/ingest.md).")  # fmt: skip
 
     def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
         return json_records(feed, origin, lambda doc: {k.lower(): v for k, v in flat_fields(doc).items()})

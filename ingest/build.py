@@ -9,7 +9,9 @@ topic that the worker would dead-letter.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 
 import orjson
 
@@ -19,14 +21,26 @@ from schemas.cdr import SCHEMA_ONLY, parse_cdr
 from schemas.rejections import CDRRejected
 
 ZERO_AMOUNT = "0.00"
+EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
-def _shared(legs: list[Leg], primary: Leg, name: str) -> str:
-    value = getattr(primary, name) or next((getattr(leg, name) for leg in legs if getattr(leg, name)), None)
+def _shared(legs: list[Leg], primary: Leg, name: str, tried: Mapping[str, str]) -> str:
+    """Rep, team or campaign: the primary leg's, else the first non-helper leg's that has one.
+
+    A ``Local/...;2`` helper leg runs in the dialplan's helper context and on no rep's phone:
+    its values are used only when the call has no other leg, so row order never decides.
+    """
+    value = getattr(primary, name)
+    if value and not primary.helper:
+        return value  # the usual case, kept cheap: this runs three times for every call
+    pool = [leg for leg in (primary, *legs) if not leg.helper] or [primary, *legs]
+    value = next((found for leg in pool if (found := getattr(leg, name))), None)
     if not value:
         lines = ", ".join(str(leg.line) for leg in legs)
+        rules = tried.get(name, "the format's built-in rules")
         raise Unmappable(IngestRejection.NO_IDENTITY,
-                         f"no {name} from the mapping's rules (line {lines}); see --mapping")  # fmt: skip
+                         f"no {name} on any leg (line {lines}): tried {rules}; "
+                         f"set its rules in --mapping (docs/ingest.md)")  # fmt: skip
     return value
 
 
@@ -40,10 +54,14 @@ def _amount(text: str | None) -> str:
     return text
 
 
-def call_to_cdr(legs: list[Leg], *, direction: str, currency: str) -> tuple[str, bytes]:
-    """(rep_id, CDR v1 JSON bytes) of one call; raise :class:`Unmappable`."""
+def call_to_cdr(legs: list[Leg], *, direction: str, currency: str,
+                tried: Mapping[str, str] = EMPTY) -> tuple[str, bytes]:  # fmt: skip
+    """(rep_id, CDR v1 JSON bytes) of one call; raise :class:`Unmappable`.
+
+    ``tried`` names the identity rules per field, for a ``no_identity`` reject to list.
+    """
     primary = primary_leg(legs)
-    rep_id = _shared(legs, primary, "rep_id")
+    rep_id = _shared(legs, primary, "rep_id", tried)
     answered = primary.answered
     outcome = primary.outcome
     document = {
@@ -51,8 +69,8 @@ def call_to_cdr(legs: list[Leg], *, direction: str, currency: str) -> tuple[str,
         "call_id": primary.call_id,
         "version": call_version(legs, primary),
         "rep_id": rep_id,
-        "team_id": _shared(legs, primary, "team_id"),
-        "campaign_id": _shared(legs, primary, "campaign_id"),
+        "team_id": _shared(legs, primary, "team_id", tried),
+        "campaign_id": _shared(legs, primary, "campaign_id", tried),
         "direction": direction,
         "dialed_at": min(leg.started for leg in legs),
         "answered_at": answered,

@@ -11,6 +11,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingest.verdict import (
+    DEFAULT_LIMIT,
+    EXIT_KAFKA,
+    EXIT_OK,
+    EXIT_STOPPED,
+    EXIT_TOO_MANY_REJECTS,
+    RejectLimit,
+)
+
 if TYPE_CHECKING:
     from ingest.producer import KafkaSink
     from schemas.settings import Settings
@@ -28,12 +37,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--follow", action="store_true", help="tail a growing file, across rotations")
     parser.add_argument("--dry-run", action="store_true", help="print CDRs on stdout, produce nothing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (the summary stays)")
+    default = str(DEFAULT_LIMIT).replace("%", "%%")  # argparse %-formats help texts
+    parser.add_argument("--max-rejects", type=_reject_limit, default=DEFAULT_LIMIT, metavar="N|P%",
+                        help="exit 3 when more records than this (a count, or a percentage of the records "
+                        f"read, e.g. 2%%) went to the DLQ (default {default})")  # fmt: skip
     parser.add_argument("target", metavar="PATH", help="a file, a folder of files, or - for stdin")
+
+
+def _reject_limit(text: str) -> RejectLimit:
+    try:
+        return RejectLimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--max-rejects: ")) from None
 
 
 def _fail(message: str) -> int:
     print(f"callfloor ingest: {message}", file=sys.stderr)
-    return 2
+    return EXIT_STOPPED
 
 
 def _kafka_sink(settings: Settings) -> KafkaSink:
@@ -61,7 +81,7 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         return _fail(f"--timezone: unknown IANA time zone {zone_name!r}")
     job = IngestJob(fmt=args.fmt, target=args.target, mapping=mapping, zone=zone, follow=args.follow,
-                    progress=not args.no_progress)  # fmt: skip
+                    progress=not args.no_progress, max_rejects=args.max_rejects)  # fmt: skip
     if args.follow and args.target == "-":
         return _fail("--follow needs a file, not stdin")
     sink: Sink
@@ -75,9 +95,9 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
                 f"callfloor ingest: cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r}",
                 file=sys.stderr,
             )
-            return 1
+            return EXIT_KAFKA
     try:
-        run_job(job, sink)
+        progress = run_job(job, sink)
     except (FileNotFoundError, ValueError, MappingError) as exc:
         sink.close()
         return _fail(str(exc))
@@ -87,5 +107,7 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
         return 130
     failures = sink.close()
     if failures:
-        return _fail(f"{len(failures)} records were not acknowledged by Kafka: {failures[0]!r}")
-    return 0
+        print(f"callfloor ingest: {len(failures)} records were not acknowledged by Kafka: {failures[0]!r}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_KAFKA
+    return EXIT_TOO_MANY_REJECTS if progress.too_many_rejects else EXIT_OK

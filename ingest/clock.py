@@ -12,16 +12,24 @@ clock runs in. Around DST:
   in that zone, so the record is rejected (``bad_timestamp``): the zone is probably wrong.
 
 Offsets are looked up once per distinct minute (1M rows share a few thousand minutes).
+
+A file written in another zone (an Asterisk with ``usegmtime=yes``, a PBX set to UTC) reads
+without error, hours off. :class:`ZoneCheck` catches it where the records carry the true
+instant too: Asterisk's ``uniqueid`` begins with the epoch of the channel's creation.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from ingest.rejects import IngestRejection, Unmappable
 
 _FIXED: dict[timedelta, timezone] = {}
+REGIONS = frozenset({"Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian",
+                     "Pacific"})  # fmt: skip
 
 
 def fixed_zone(offset: timedelta) -> timezone:
@@ -106,3 +114,85 @@ class LocalClock:
         """A Unix time, shown in this zone's offset at that instant."""
         local = datetime.fromtimestamp(seconds, UTC).astimezone(self.zone)
         return local.astimezone(fixed_zone(local.utcoffset()))  # type: ignore[arg-type]
+
+
+# An Asterisk uniqueid (and VICIdial's, which is Asterisk's) is "<epoch>.<sequence>": the Unix
+# time its channel was created, whatever zone the CDR's texts are written in.
+EPOCH_ID = re.compile(r"(\d{9,10})(?:\.\d+)?")
+AGREE_SECONDS = 300  # a CDR starts when its channel is made: "a few minutes" covers reset CDRs
+QUARTER_HOUR = 900  # every zone's offset is a multiple of 15 minutes
+WIDEST_OFFSETS = (-12 * 3600, 14 * 3600)
+
+
+class ZoneCheck:
+    """Do a file's local times fit the zone they are read in? Asterisk's uniqueid says.
+
+    Each row gives the instant its start was read as (in the chosen zone) and the epoch of
+    its uniqueid. When they agree within :data:`AGREE_SECONDS`, the row fits. When they
+    differ by a whole zone offset (a multiple of 15 minutes, within a few minutes) the row
+    votes for the offset its start text would fit. Rows whose uniqueid is not an epoch, or
+    is days away (a PBX clock set wrong, ids from elsewhere), tell nothing. If most rows
+    vote for one other offset, the file was written in another zone.
+    """
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.seen = self.fit = 0
+        self.votes: Counter[int] = Counter()  # fitting UTC offset, seconds -> rows
+        self.instant: datetime | None = None  # one moment of the file, to name zones at
+
+    def observe(self, started: datetime, uniqueid: str) -> None:
+        match = EPOCH_ID.fullmatch(uniqueid.strip())
+        if match is None:
+            return
+        self.seen += 1
+        created = int(match[1])
+        drift = started.timestamp() - created
+        if abs(drift) <= AGREE_SECONDS:
+            self.fit += 1
+            return
+        offset = drift + started.utcoffset().total_seconds()  # type: ignore[union-attr]
+        whole = round(offset / QUARTER_HOUR) * QUARTER_HOUR
+        if abs(offset - whole) <= AGREE_SECONDS and WIDEST_OFFSETS[0] <= whole <= WIDEST_OFFSETS[1]:
+            self.votes[whole] += 1
+            self.instant = self.instant or datetime.fromtimestamp(created, UTC)
+
+    def misfit(self) -> tuple[int, int] | None:
+        """(the offset most rows fit, how many) when that is most rows; else None."""
+        if not self.votes or self.fit * 2 > self.seen:
+            return None
+        offset, rows = self.votes.most_common(1)[0]
+        return (offset, rows) if rows * 2 > self.seen else None
+
+    def advice(self, origin: str) -> str | None:
+        """What to tell the admin when the file's times fit another zone; None when they fit."""
+        found = self.misfit()
+        if found is None:
+            return None
+        offset, rows = found
+        instant = self.instant or datetime.now(UTC)
+        read_as = instant.astimezone(self.zone).utcoffset() or timedelta(0)
+        hours = abs(timedelta(seconds=offset) - read_as).total_seconds() / 3600
+        zones = zones_at(timedelta(seconds=offset), instant)
+        return (
+            f"{origin}: the times do not fit --timezone {self.zone.key} (UTC{_suffix(read_as)}): in "
+            f"{rows} of {self.seen} rows the start is {hours:g} h away from the moment its uniqueid says "
+            f"the channel was created; they fit UTC{_suffix(timedelta(seconds=offset))}. Run again "
+            f"with --timezone {' or '.join(zones)} (or `timezone:` in the mapping); an Asterisk with "
+            "usegmtime=yes writes UTC. If this PBX's uniqueid is not its channels' creation time, "
+            "set `clock_check: false` in the mapping. Nothing was sent."
+        )
+
+
+def zones_at(offset: timedelta, instant: datetime, most: int = 3) -> list[str]:
+    """IANA zones whose offset at ``instant`` is ``offset``: ``UTC``, a few named zones, ``Etc/GMT±h``."""
+    if not offset:
+        return ["UTC"]
+    named = sorted(
+        name
+        for name in available_timezones()
+        if name.split("/")[0] in REGIONS and instant.astimezone(ZoneInfo(name)).utcoffset() == offset
+    )
+    hours, rest = divmod(int(offset.total_seconds()), 3600)
+    fixed = [] if rest else [f"Etc/GMT{-hours:+d}"]  # Etc/ names invert the sign (POSIX)
+    return named[:most] + fixed

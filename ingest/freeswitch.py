@@ -4,13 +4,18 @@ Files are ``<uuid>.cdr.json`` (one pretty-printed document each, ``a_``/``b_`` p
 both legs are logged) or JSON lines. Variable values are URL-decoded (``encode-values``
 defaults to true). A B leg carries ``originating_leg_uuid``: its call id is its A leg's,
 so a bridged call counts once.
+
+Talk time is ``billsec``, hold included (what FreeSWITCH bills and the floor counts by
+default); with the mapping's ``talk_includes_hold: false`` it is ``billsec`` less
+``hold_accum_seconds``, and ``answered_at`` moves later by the held time, because CDR v1
+requires ``talk_seconds`` = ``ended_at`` - ``answered_at``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ingest.adapter import Adapter
 from ingest.legs import Leg
@@ -41,6 +46,7 @@ def _variables(document: dict) -> dict[str, str]:
 
 class FreeswitchJsonAdapter(Adapter):
     name = "freeswitch-json"
+    records_hold = True
     defaults = {
         "rep": [Rule(field="rep_id"), Rule(field="cc_agent"), Rule(field="accountcode")],
         "team": [Rule(field="team_id"), Rule(value="unassigned")],
@@ -51,6 +57,10 @@ class FreeswitchJsonAdapter(Adapter):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.causes = {**HANGUP_CAUSES, **self.mapping.hangup_causes}
+
+    def unreadable_advice(self) -> str:
+        return ("freeswitch-json reads mod_json_cdr documents: one per .json file, or JSON objects one "
+                "per line or one after another on stdin (docs/ingest.md).")  # fmt: skip
 
     def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
         return json_records(feed, origin, _variables, whole=whole_file)
@@ -79,6 +89,13 @@ class FreeswitchJsonAdapter(Adapter):
         if ended is None:
             raise Unmappable(IngestRejection.MISSING_FIELD, "end_epoch/end_stamp: empty or absent")
         billsec = whole_seconds(fields, "billsec") if answered is not None else 0
+        if answered is not None and not self.mapping.talk_includes_hold:
+            # CDR v1 keeps talk_seconds = ended_at - answered_at: the held time moves the answer later
+            held = min(
+                whole_seconds(fields, "hold_accum_seconds") if fields.get("hold_accum_seconds") else 0,
+                billsec,
+            )
+            answered, billsec = answered + timedelta(seconds=held), billsec - held
         if answered is not None:
             disposition = "answered"
         else:

@@ -35,6 +35,10 @@ class IdentityResolver:
         self.outcome_rules = rules("outcome")
         self.amd_values = {**AMD_VALUES, **{k.upper(): v for k, v in mapping.amd_values.items()}}
         self.lookup = load_lookup(mapping.lookup) if mapping.lookup else {}
+        # what a ``no_identity`` reject says was tried, per CDR field
+        identity = (("rep", self.rep), ("team", self.team), ("campaign", self.campaign))
+        self.tried = {f"{name}_id": ", ".join(rule.describe() for rule in rules) or "no rule"
+                      for name, rules in identity}  # fmt: skip
 
     @staticmethod
     def _first(rules: tuple[Rule, ...], fields: Mapping[str, str], target: str) -> str | None:

@@ -3,8 +3,13 @@
 Asterisk writes one row per leg: a Dial to several channels (parallel ringing, Local
 channels, failover) leaves rows that share ``uniqueid``/``linkedid``, at most one of them
 answered. FreeSWITCH writes a CDR per leg too. The call counts once, with the figures of
-its best leg. Legs are grouped by call id in a window of recent rows; a leg arriving after
-its call was sent reopens the call (remembered in a bounded LRU) and sends it again.
+its best leg (:func:`primary_leg`): an answer counts only where a person was bridged, so an
+Asterisk row the PBX answered itself (to play a message or hang up, no ``dstchannel``) is
+read as unanswered (``pbx_answered``) and ranks below the real legs it followed; a
+``Local/...;2`` helper row (``helper``) loses ties to the real legs and gives no identity
+while another leg can (``build``). Legs are grouped by call id in a window of recent rows;
+a leg arriving after its call was sent reopens the call (remembered in a bounded LRU) and
+sends it again.
 
 The CDR ``version`` is :func:`call_version`: more legs win, then a better primary leg. So a
 complete call always has the same (call_id, version, bytes) however it is read (again, in
@@ -42,9 +47,12 @@ class Leg:
     amd: str | None = None
     outcome: str | None = None
     sale_amount: str | None = None
+    helper: bool = False  # an Asterisk ``Local/...;2`` half: the dialplan's own leg, no rep's
+    pbx_answered: bool = False  # answered by the PBX with nobody bridged: read as unanswered
 
-    def rank(self) -> tuple[int, int, datetime]:
-        return DISPOSITION_RANK[self.disposition], self.talk_seconds, self.ended
+    def rank(self) -> tuple[int, bool, bool, int, datetime]:
+        return (DISPOSITION_RANK[self.disposition], not self.helper, not self.pbx_answered,
+                self.talk_seconds, self.ended)  # fmt: skip
 
 
 def call_version(legs: list[Leg], primary: Leg) -> int:
@@ -53,7 +61,8 @@ def call_version(legs: list[Leg], primary: Leg) -> int:
 
 
 def primary_leg(legs: list[Leg]) -> Leg:
-    """The leg whose figures count: the highest rank, the first such leg on a tie."""
+    """The leg whose figures count: the highest rank (outcome, then a real leg over a helper or a
+    PBX-answered one, talk, end), the first such leg on a tie."""
     best = legs[0]
     for leg in legs[1:]:
         if leg.rank() > best.rank():

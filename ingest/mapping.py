@@ -42,6 +42,12 @@ class Rule(BaseModel):
             raise ValueError("'pattern' needs a 'field' to match")
         return self
 
+    def describe(self) -> str:
+        """How a reject names this rule: ``accountcode``, ``channel ~ '^SIP/(\\d+)-'``, ``value 'x'``."""
+        if self.value is not None:
+            return f"value {self.value!r}"
+        return f"{self.field} ~ '{self.pattern.pattern}'" if self.pattern is not None else str(self.field)
+
     def extract(self, fields: MappingType[str, str], target: str) -> str | None:
         if self.value is not None:
             return self.value
@@ -105,6 +111,10 @@ class IngestMapping(BaseModel):
     amd_values: dict[str, Amd | None] = Field(default_factory=dict)
     statuses: dict[str, StatusRule | Literal["not_final"]] = Field(default_factory=dict)
     hangup_causes: dict[str, Disposition] = Field(default_factory=dict)
+    clock_check: bool = Field(True, description="stop when uniqueids say the times are in another zone")
+    talk_includes_hold: bool = Field(
+        True, description="talk_seconds is billsec with hold (true) or billsec minus hold_accum_seconds"
+    )
 
     @field_validator("rep", "team", "campaign", "amd", "outcome", "sale_amount", mode="before")
     @classmethod

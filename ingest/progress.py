@@ -14,6 +14,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from ingest.verdict import DEFAULT_LIMIT, RejectLimit
+
 
 class Progress:
     def __init__(self, *, total_bytes: int | None, enabled: bool, max_printed: int = 100,
@@ -26,6 +28,7 @@ class Progress:
         self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, file=self.out, disable=not enabled,
                         mininterval=0.5, desc="ingest", dynamic_ncols=True)  # fmt: skip
         self._bytes = 0
+        self.too_many_rejects = False
 
     def advance(self, bytes_read: int) -> None:
         self.records += 1
@@ -49,13 +52,22 @@ class Progress:
         elif self.rejected == self.max_printed + 1:
             self.bar.write("callfloor ingest: more rejects not printed; all are in the DLQ", file=self.out)
 
-    def summary(self, duplicate_legs: int, collapsed_legs: int) -> str:
+    def summary(self, duplicate_legs: int, collapsed_legs: int, limit: RejectLimit = DEFAULT_LIMIT,
+                unacknowledged: int = 0) -> str:  # fmt: skip
+        """One line that says at once whether the import was good (``OK``/``FAILED``), then each outcome."""
         self.bar.close()
         seconds = time.monotonic() - self.started
+        allowed = limit.allowed(self.records)
+        self.too_many_rejects = self.rejected > allowed
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.reasons.items()))
-        text = (f"callfloor ingest: {self.records} records in {seconds:.1f}s ({self.rate():.0f}/s); "
+        verdict = "FAILED" if self.too_many_rejects or unacknowledged else "OK"
+        text = (f"callfloor ingest: {verdict}: {self.records} records in {seconds:.1f}s "
+                f"({self.rate():.0f}/s): "
                 f"{self.calls} calls produced; {collapsed_legs} extra legs folded into their calls; "
                 f"{duplicate_legs} repeated rows skipped; {self.rejected} rejected to the DLQ"
-                + (f" ({reasons})" if reasons else ""))  # fmt: skip
+                + (f" ({reasons})" if reasons else "")
+                + (f": more than --max-rejects {limit} allows ({allowed})" if self.too_many_rejects
+                   else f", --max-rejects {limit} allows {allowed}")
+                + (f"; {unacknowledged} not acknowledged by Kafka" if unacknowledged else ""))  # fmt: skip
         print(text, file=self.out)
         return text

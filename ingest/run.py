@@ -1,7 +1,9 @@
 """``callfloor ingest``: read dialer files, map each call to CDR v1, produce it; rejects to the DLQ.
 
-Nothing stops an import but a bad command line or mapping: a record that cannot be mapped
-is reported (file, line, reason) and dead-lettered, and the next one is read.
+A record that cannot be mapped is reported (file, line, reason) and dead-lettered, and the
+next one is read. What stops an import: a bad command line or mapping, and (``verdict``) a
+first stretch of records that is mostly unreadable or whose times fit another time zone;
+then nothing is sent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 from ingest.adapter import Adapter
 from ingest.asterisk import AsteriskCsvAdapter, AsteriskJsonAdapter
 from ingest.build import call_to_cdr
-from ingest.clock import LocalClock
+from ingest.clock import LocalClock, ZoneCheck
 from ingest.follow import follow_lines
 from ingest.freeswitch import FreeswitchJsonAdapter
 from ingest.legs import Leg, LegCollapser
@@ -25,6 +27,7 @@ from ingest.producer import Sink, dead_letter_headers
 from ingest.progress import Progress
 from ingest.rejects import IngestRejection, Unmappable
 from ingest.sources import STDIN, LineFeed, SourceRecord, input_files, numbered_lines, stdin_lines
+from ingest.verdict import DEFAULT_LIMIT, PROBATION, Holding, ImportStopped, RejectLimit
 from ingest.vicidial import VicidialCsvAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -42,6 +45,8 @@ class IngestJob:
     follow: bool = False
     progress: bool = True
     window: int = 2000
+    max_rejects: RejectLimit = DEFAULT_LIMIT
+    probation: int = PROBATION  # outcomes held back and judged first (0: none, e.g. a live feed)
 
 
 class Importer:
@@ -53,23 +58,63 @@ class Importer:
         self.collapser = LegCollapser(window=job.window)
         self.legs_in_calls = 0
         self.bytes_before = 0  # of the files already read
+        self.origin = job.target
+        # probation (see ``verdict``): what would be sent is held until the first records are judged
+        self.holding: Holding | None = Holding(job.probation) if job.probation > 0 else None
+        self.zone_check = ZoneCheck(job.zone) if job.mapping.clock_check else None
 
     def reject(self, origin: str, line: int, raw: bytes, key: str, error: Unmappable) -> None:
+        if self.holding is not None:
+            unreadable = (f"{origin}:{line}: {error.detail}"
+                          if error.reason == IngestRejection.UNREADABLE_RECORD else None)  # fmt: skip
+            if self.holding.hold(lambda: self._reject(origin, line, raw, key, error), unreadable=unreadable):
+                self.settle()
+            return
+        self._reject(origin, line, raw, key, error)
+
+    def _reject(self, origin: str, line: int, raw: bytes, key: str, error: Unmappable) -> None:
         self.progress.reject(origin, line, error.reason, error.detail)
         headers = dead_letter_headers(error.reason, error.detail, origin, line, self.job.fmt)
         self.sink.dead_letter(key, raw, headers)
+
+    def send(self, rep_id: str, value: bytes) -> None:
+        if self.holding is not None:
+            if self.holding.hold(lambda: self.sink.call(rep_id, value)):
+                self.settle()
+            return
+        self.sink.call(rep_id, value)
+
+    def settle(self) -> None:
+        """End probation: stop (nothing sent) if the file cannot be right, else send what was held."""
+        holding, self.holding = self.holding, None
+        if holding is None:
+            return
+        if holding.mostly_unreadable():
+            raise ImportStopped(
+                f"{holding.unreadable} of the first {holding.outcomes} records are unreadable "
+                f"(first: {holding.first_problem}). {self.adapter.unreadable_advice()} Nothing was sent."
+            )
+        advice = self.zone_check.advice(self.origin) if self.zone_check is not None else None
+        if advice is not None:
+            raise ImportStopped(advice)
+        holding.release()
 
     def emit(self, calls: Iterable[list[Leg]]) -> None:
         mapping = self.job.mapping
         for legs in calls:
             try:
-                rep_id, value = call_to_cdr(legs, direction=mapping.direction, currency=mapping.currency)
+                rep_id, value = call_to_cdr(
+                    legs,
+                    direction=mapping.direction,
+                    currency=mapping.currency,
+                    tried=self.adapter.resolver.tried,
+                )
             except Unmappable as error:
                 first = legs[0]
                 raw = b"\n".join(leg.raw for leg in legs)
                 self.reject(first.origin, first.line, raw, first.call_id, error)
                 continue
-            self.sink.call(rep_id, value)
+            self.send(rep_id, value)
             self.progress.calls += 1
             self.legs_in_calls += len(legs)
 
@@ -85,16 +130,23 @@ class Importer:
             except Unmappable as error:
                 self.reject(record.origin, record.line, record.raw, "", error)
                 continue
+            if self.holding is not None and self.zone_check is not None:
+                uniqueid = self.adapter.creation_id(record)
+                if uniqueid:
+                    self.zone_check.observe(leg.started, uniqueid)
             self.emit(self.collapser.add(leg))
         self.bytes_before += feed.bytes_read
         self.progress.refresh(self.bytes_before)
 
     def read(self, lines: Iterable[tuple[int, bytes]], origin: str, *, whole_file: bool) -> None:
+        self.origin = origin
         feed = LineFeed(lines)
         self.feed(self.adapter.records(feed, origin, whole_file=whole_file), feed)
 
     def finish(self) -> None:
         self.emit(self.collapser.flush())
+        self.settle()
+        self.progress.refresh(self.bytes_before)
         self.sink.flush()
 
     def idle(self) -> None:
@@ -135,6 +187,18 @@ def run_job(job: IngestJob, sink: Sink, *, stop: threading.Event | None = None) 
     total = sum(p.stat().st_size for p in files) if files and not job.follow else None
     progress = Progress(total_bytes=total, enabled=job.progress and not job.follow)
     importer = Importer(job, sink, progress)
+    try:
+        _read_all(job, files, importer, stop)
+    except ImportStopped:
+        progress.bar.close()
+        raise
+    collapsed = importer.legs_in_calls - progress.calls
+    progress.summary(importer.collapser.duplicate_legs, collapsed, job.max_rejects,
+                     len(getattr(sink, "failures", ())))  # fmt: skip
+    return progress
+
+
+def _read_all(job: IngestJob, files: list[Path], importer: Importer, stop: threading.Event | None) -> None:
     if job.target == STDIN:
         importer.read(stdin_lines(), "<stdin>", whole_file=False)
     elif job.follow:
@@ -148,6 +212,3 @@ def run_job(job: IngestJob, sink: Sink, *, stop: threading.Event | None = None) 
         for path in files:
             importer.read(_file_lines(path), str(path), whole_file=_whole_file(job.fmt, path))
     importer.finish()
-    collapsed = importer.legs_in_calls - progress.calls
-    progress.summary(importer.collapser.duplicate_legs, collapsed)
-    return progress

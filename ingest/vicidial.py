@@ -82,6 +82,16 @@ class VicidialCsvAdapter(Adapter):
             return names, True
         return (LOG_COLUMNS, False) if len(row) == len(LOG_COLUMNS) else (None, False)
 
+    def unreadable_advice(self) -> str:
+        return ("vicidial-csv reads a header row naming uniqueid and status, or vicidial_log's "
+                f"{len(LOG_COLUMNS)} columns in order; export with "
+                "`mysql --batch -e 'SELECT * FROM vicidial_log'` and pipe it in as it is "
+                "(tab-separated, header included; docs/ingest.md).")  # fmt: skip
+
+    def creation_id(self, record: SourceRecord) -> str | None:
+        fields = record.fields
+        return fields.get("uniqueid") if fields.get("start_epoch", "").strip() in ("", "0") else None
+
     def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
         return csv_records(feed, origin, self._layout)
 

@@ -9,6 +9,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import orjson
 import pytest
 
 from deploy.local.processes import callfloor_command
@@ -96,3 +97,51 @@ def test_imported_samples_report_exactly_and_a_second_import_counts_nothing_twic
     assert len(weird) == 2 and all(h["source_line"] == "7" and h["source_file"].endswith("Master.csv")
                                    for h in weird)  # fmt: skip
     assert all(record.value for record in letters), "each dead letter keeps the dialer's record"
+
+
+def ingest_into(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = callfloor_command("ingest", "--no-progress", *args)
+    return subprocess.run(argv, env={**settings.to_env(), "PATH": "/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def test_an_import_that_stops_sends_nothing_and_the_fixed_command_imports(settings: Settings) -> None:
+    ensure_topics(settings)
+    custom, utc = SAMPLES / "asterisk-custom" / "Master.csv", SAMPLES / "asterisk-utc" / "Master.csv"
+    inbound = Path(__file__).resolve().parents[2] / "deploy" / "ingest" / "asterisk-inbound.example.yaml"
+    csv = ("--format", "asterisk-csv")
+    stopped = [
+        ingest_into(settings, *csv, str(custom)),  # a cdr_custom file without columns:
+        ingest_into(settings, *csv, "--timezone", "Asia/Shanghai", str(utc)),  # a usegmtime file
+    ]
+    assert [done.returncode for done in stopped] == [2, 2], [done.stderr for done in stopped]
+    assert "`columns:`" in stopped[0].stderr and "--timezone UTC" in stopped[1].stderr
+    assert read_topic(settings.kafka_bootstrap, settings.cdr_topic) == []
+    assert read_topic(settings.kafka_bootstrap, settings.dlq_topic) == []
+
+    fixed = [
+        ingest_into(settings, *csv, "--mapping", str(MAPPINGS / "asterisk-custom.yaml"), str(custom)),
+        ingest_into(settings, *csv, "--timezone", "UTC", str(utc)),
+        ingest_into(
+            settings, *csv, "--mapping", str(inbound), str(SAMPLES / "asterisk-inbound" / "Master.csv")
+        ),
+    ]
+    assert [done.returncode for done in fixed] == [0, 0, 0], [done.stderr for done in fixed]
+    assert all(done.stderr.strip().splitlines()[-1].startswith("callfloor ingest: OK: ") for done in fixed)
+    records = read_topic(settings.kafka_bootstrap, settings.cdr_topic)
+    cdrs = {cdr["call_id"]: cdr for cdr in (orjson.loads(record.value) for record in records)}
+    assert len(cdrs) == 3 + 4 + 3
+    assert cdrs["ast-1793757600.501"]["dialed_at"] == "2026-11-04T02:00:00+00:00"
+    missed = cdrs["ast-1793758200.210"]  # the PBX answered it after both reps' legs rang out
+    assert (missed["disposition"], missed["rep_id"], missed["direction"]) == ("no_answer", "1001", "inbound")
+
+
+def test_more_rejects_than_allowed_exit_3_with_the_rejects_in_the_dlq(settings: Settings) -> None:
+    ensure_topics(settings)
+    done = ingest_into(settings, "--format", "asterisk-csv", "--mapping", str(MAPPINGS / "asterisk.yaml"),
+                       "--max-rejects", "0", str(SAMPLES / "asterisk"))  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "FAILED" in done.stderr.strip().splitlines()[-1]
+    letters = read_topic(settings.kafka_bootstrap, settings.dlq_topic)
+    assert [dict(record.headers)["reason"] for record in letters] == [b"unknown_status"]
+    assert len(read_topic(settings.kafka_bootstrap, settings.cdr_topic)) == 9

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
 
+from deploy.local.processes import callfloor_command
 from ingest.mapping import IngestMapping, load_mapping
 from ingest.run import IngestJob, run_job
 
@@ -50,3 +52,8 @@ def ingest(fmt: str, target: Path | str, mapping: str | Path | None = None, zone
                     window=window)  # fmt: skip
     run_job(job, sink)
     return sink
+
+
+def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """``callfloor ingest ARGS`` as a user runs it."""
+    return subprocess.run(callfloor_command("ingest", *args), input=stdin, capture_output=True, timeout=120)

@@ -88,10 +88,12 @@ def test_cdr_custom_columns_from_the_mapping(tmp_path: Path) -> None:
     assert calls["ast-u-1"]["rep_id"] == "7" and calls["ast-u-1"]["talk_seconds"] == 40
 
 
-def test_wrong_column_count_is_unreadable(tmp_path: Path) -> None:
-    (tmp_path / "short.csv").write_text('"a","b","c"\n')
+def test_a_row_of_the_wrong_width_among_good_rows_is_unreadable(tmp_path: Path) -> None:
+    good = (SAMPLES / "asterisk" / "Master.csv").read_text().splitlines(keepends=True)[:2]
+    (tmp_path / "short.csv").write_text("".join(good) + '"a","b","c"\n')
     sink = ingest("asterisk-csv", tmp_path / "short.csv")
-    assert [h["reason"] for _, _, h in sink.letters] == ["unreadable_record"]
+    assert [(h["reason"], h["source_line"]) for _, _, h in sink.letters] == [("unreadable_record", "3")]
+    assert len(sink.calls) == 2
 
 
 def test_a_talk_time_that_disagrees_with_answer_and_end_is_the_schemas_reject(tmp_path: Path) -> None:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import orjson
 
-from deploy.local.processes import callfloor_command
-from tests.unit.ingest_helpers import SAMPLES
+from tests.unit.ingest_helpers import SAMPLES, run
 
 MAPPING = str(SAMPLES / "mappings" / "asterisk.yaml")
-
-
-def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(callfloor_command("ingest", *args), input=stdin, capture_output=True, timeout=120)
 
 
 def test_stdin_with_a_byte_order_mark_and_windows_line_ends() -> None:
@@ -33,8 +27,9 @@ def test_a_file_import_shows_progress_rejects_and_a_summary() -> None:
     assert "ingest:" in err and "rejects=1" in err and "records=" in err and "rate=" in err
     assert "asterisk/Master.csv:7: unknown_status: disposition 'WEIRD'" in err
     summary = err.strip().splitlines()[-1]
-    assert summary.startswith("callfloor ingest: 13 records") and "9 calls produced" in summary
+    assert summary.startswith("callfloor ingest: OK: 13 records") and "9 calls produced" in summary
     assert "3 extra legs folded" in summary and "1 rejected to the DLQ (unknown_status 1)" in summary
+    assert summary.endswith("--max-rejects 50% allows 6")
 
 
 def test_a_bad_mapping_stops_before_reading_with_file_line_and_field(tmp_path: Path) -> None:

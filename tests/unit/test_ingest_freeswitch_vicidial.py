@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.ingest_helpers import SAMPLES, ingest
+import orjson
+
+from ingest.records import tsv_records
+from ingest.sources import LineFeed
+from ingest.vicidial import VicidialCsvAdapter
+from tests.unit.ingest_helpers import SAMPLES, ingest, run
 
 FS_A = "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000001"
 
@@ -98,3 +103,55 @@ def test_vicidial_without_header_reads_vicidial_log_column_order(tmp_path: Path)
     (tmp_path / "noheader.csv").write_text("".join(rows))
     assert set(ingest("vicidial-csv", tmp_path / "noheader.csv").by_call_id()) == {
         "vd-1762059600.101", "vd-1762059610.102"}  # fmt: skip
+
+
+def test_vicidial_mysql_batch_output_is_read_as_it_comes() -> None:
+    # mysql --batch: tabs between values, \t \n \\ escaped inside them, commas as data, NULL for NULL
+    tsv = (SAMPLES / "vicidial" / "vicidial_log.tsv").read_bytes()
+    mapping = str(SAMPLES / "mappings" / "vicidial.yaml")
+    done = run("--format", "vicidial-csv", "--mapping", mapping, "--dry-run", "--no-progress", "-", stdin=tsv)
+    assert done.returncode == 0, done.stderr
+    cdrs = {c["call_id"]: c for c in map(orjson.loads, done.stdout.splitlines())}
+    assert b"3 records" in done.stderr and b"0 rejected" in done.stderr
+    sale = cdrs["vd-1793768400.701"]
+    assert (sale["rep_id"], sale["team_id"], sale["outcome"], sale["sale_amount"]) == (
+        "3001",
+        "WEST",
+        "sale",
+        "299.00",
+    )
+    assert sale["dialed_at"] == "2026-11-04T13:00:00+08:00" and sale["talk_seconds"] == 120
+    vdad = cdrs["vd-1793768410.702"]
+    assert (vdad["rep_id"], vdad["team_id"], vdad["disposition"]) == ("VDAD", "unassigned", "no_answer")
+    assert cdrs["vd-1793768420.703"]["outcome"] == "not_interested"
+
+
+def test_mysql_escapes_and_nulls_become_the_values_they_stand_for() -> None:
+    lines = [(1, b"uniqueid\tstatus\tcomments\tuser_group\n"),
+             (2, b"1.1\tSALE\ta\\tb\\nc\\\\d, e\tNULL\n"), (3, b"1.2\tNA\t\\N\t\n")]  # fmt: skip
+    feed = LineFeed(lines)
+    records = list(tsv_records(feed, feed, "-", VicidialCsvAdapter._layout))
+    assert [(r.line, r.fields["comments"], r.fields["user_group"]) for r in records] == [
+        (2, "a\tb\nc\\d, e", ""),
+        (3, "", ""),
+    ]
+
+
+HOLD = SAMPLES / "freeswitch-hold"
+HELD_CALL = "fs-3f1e2d4c-0a6b-4b1e-9d2f-000000000011"
+
+
+def test_talk_time_counts_hold_by_default_and_leaves_it_out_when_the_mapping_says(tmp_path: Path) -> None:
+    # billsec 300 of which hold_accum_seconds 120
+    cdr = ingest("freeswitch-json", HOLD).by_call_id()[HELD_CALL]
+    assert (cdr["talk_seconds"], cdr["answered_at"]) == (300, "2026-11-04T14:00:05+08:00")
+    (tmp_path / "map.yaml").write_text("talk_includes_hold: false\n")
+    cdr = ingest("freeswitch-json", HOLD, tmp_path / "map.yaml").by_call_id()[HELD_CALL]
+    assert (cdr["talk_seconds"], cdr["answered_at"]) == (180, "2026-11-04T14:02:05+08:00")
+    assert cdr["ended_at"] == "2026-11-04T14:05:05+08:00"
+
+
+def test_leaving_hold_out_of_a_format_without_hold_times_is_a_mapping_error(tmp_path: Path) -> None:
+    (tmp_path / "map.yaml").write_text("talk_includes_hold: false\n")
+    done = run("--format", "vicidial-csv", "--mapping", str(tmp_path / "map.yaml"), "--dry-run", "-")
+    assert done.returncode == 2 and b"vicidial-csv records carry no hold time" in done.stderr
