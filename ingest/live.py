@@ -1,0 +1,123 @@
+"""What the live feeds share (``--listen`` and the database readers): legs remembered across
+deliveries, one record mapped to a call, and waiting for Kafka before a dialer is answered.
+
+A live feed sees a call's legs one delivery at a time (FreeSWITCH posts the A and the B leg
+separately; Asterisk inserts one ``cdr`` row per leg). So every leg is sent at once as the
+call it belongs to *so far*: with its other legs remembered (:class:`RecentCalls`), the
+call's ``version`` (``ingest.legs.call_version``: more legs, higher version) grows with it,
+and the worker keeps the fullest. A delivery seen twice (a retry) sends the same bytes again,
+which the worker ignores as a duplicate: a retry is never skipped here, because the first
+try may be the one Kafka never acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ingest.adapter import Adapter
+from ingest.build import call_to_cdr
+from ingest.legs import Leg
+from ingest.mapping import IngestMapping
+from ingest.producer import Sink, dead_letter_headers
+from ingest.progress import Progress
+from ingest.rejects import IngestRejection, Unmappable
+from ingest.sources import LineFeed, SourceRecord
+
+LIVE_LINGER_MS = 5  # a pushed CDR waits at most this long for others to share its batch
+
+
+class RecentCalls:
+    """The legs of the calls seen lately, by call id (an LRU of ``remembered`` calls)."""
+
+    def __init__(self, remembered: int = 50_000) -> None:
+        self.remembered = remembered
+        self._calls: OrderedDict[str, list[Leg]] = OrderedDict()
+
+    def add(self, leg: Leg) -> list[Leg]:
+        """The call's legs with ``leg`` (once: a leg with the same bytes is already there)."""
+        legs = self._calls.pop(leg.call_id, [])
+        if not any(known.raw == leg.raw for known in legs):
+            legs.append(leg)
+        self._calls[leg.call_id] = legs
+        if len(self._calls) > self.remembered:
+            self._calls.popitem(last=False)
+        return list(legs)
+
+
+@dataclass
+class Delivery:
+    """One delivery's outcome: the records sent (calls and dead letters) and what they became."""
+
+    origin: str
+    calls: int = 0
+    rejected: int = 0
+    futures: list[object] = field(default_factory=list)
+
+
+class LiveMapper:
+    """Records of one delivery -> calls and dead letters on the sink, with their futures."""
+
+    def __init__(self, adapter: Adapter, mapping: IngestMapping, sink: Sink, progress: Progress,
+                 *, fmt: str) -> None:  # fmt: skip
+        self.adapter, self.mapping, self.sink, self.progress = adapter, mapping, sink, progress
+        self.fmt = fmt
+        self.calls = RecentCalls()
+
+    def reject(self, delivery: Delivery, line: int, raw: bytes, key: str, error: Unmappable,
+               headers: list[tuple[str, bytes]]) -> None:  # fmt: skip
+        self.progress.reject(delivery.origin, line, error.reason, error.detail)
+        letter = [*dead_letter_headers(error.reason, error.detail, delivery.origin, line, self.fmt), *headers]
+        delivery.futures.append(self.sink.dead_letter(key, raw, letter))
+        delivery.rejected += 1
+
+    def send(self, delivery: Delivery, record: SourceRecord,
+             headers: list[tuple[str, bytes]] = []) -> Leg | None:  # noqa: B006 - never mutated # fmt: skip
+        """Map one record and send its call (or its dead letter); the leg, when it made one."""
+        self.progress.records += 1
+        if record.problem is not None:
+            error = Unmappable(IngestRejection.UNREADABLE_RECORD, record.problem)
+            self.reject(delivery, record.line, record.raw, "", error, headers)
+            return None
+        try:
+            leg = self.adapter.leg(record)
+        except Unmappable as error:
+            self.reject(delivery, record.line, record.raw, "", error, headers)
+            return None
+        legs = self.calls.add(leg)
+        try:
+            rep_id, value = call_to_cdr(
+                legs, direction=self.mapping.direction, currency=self.mapping.currency
+            )
+        except Unmappable as error:
+            self.reject(delivery, record.line, record.raw, leg.call_id, error, headers)
+            return leg
+        delivery.futures.append(self.sink.call(rep_id, value))
+        delivery.calls += 1
+        self.progress.calls += 1
+        return leg
+
+    def records(self, raw: bytes, origin: str, line: int = 1) -> Iterator[SourceRecord]:
+        """One document's records, read by the format's own adapter."""
+        return self.adapter.records(LineFeed([(line, raw)]), origin, whole_file=True)
+
+
+async def acknowledged(futures: list[object]) -> list[BaseException]:
+    """Wait until Kafka has answered for every future; its errors (none: all stored)."""
+    loop = asyncio.get_running_loop()
+    waits = []
+    for future in futures:
+        if future is None:  # --dry-run: printed, nothing to wait for
+            continue
+        done: asyncio.Future[BaseException | None] = loop.create_future()
+
+        def settle(outcome: BaseException | None, done: asyncio.Future = done) -> None:
+            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(outcome))
+
+        future.add_callback(lambda _meta, settle=settle: settle(None))  # type: ignore[attr-defined]
+        future.add_errback(settle)  # type: ignore[attr-defined]
+        waits.append(done)
+    outcomes = await asyncio.gather(*waits)
+    return [outcome for outcome in outcomes if outcome is not None]

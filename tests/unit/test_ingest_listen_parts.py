@@ -1,0 +1,101 @@
+"""The pieces of ``--listen`` that need no service: addresses, credentials, POST bodies, legs."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from ingest.legs import Leg
+from ingest.listen import FORM, Credentials, ListenError, documents, is_loopback, parse_address
+from ingest.live import RecentCalls
+
+NOON = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+
+
+def leg(call_id: str, raw: bytes) -> Leg:
+    return Leg(call_id, "request r1", 1, raw, NOON, None, NOON, "no_answer", 0)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("8088", ("127.0.0.1", 8088)), (":8088", ("127.0.0.1", 8088)), ("0.0.0.0:80", ("0.0.0.0", 80)),
+    ("[::1]:9000", ("::1", 9000)),
+])  # fmt: skip
+def test_addresses_default_to_loopback(text: str, expected: tuple[str, int]) -> None:
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "host:", "host:http", "1.2.3.4:70000", ":0"])
+def test_a_bad_address_says_what_is_expected(text: str) -> None:
+    with pytest.raises(ListenError, match="HOST:PORT"):
+        parse_address(text)
+
+
+def test_only_loopback_addresses_count_as_this_machine() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.5") and not is_loopback("pbx.example")
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_credentials_accept_the_right_basic_auth_or_token_only() -> None:
+    both = Credentials("fs", SecretStr("pw"), SecretStr("tok"))
+    assert both.allow(_basic("fs", "pw")) and both.allow("Bearer tok")
+    for wrong in (
+        None,
+        "",
+        _basic("fs", "PW"),
+        _basic("other", "pw"),
+        "Bearer tok2",
+        "Basic !!!",
+        "Digest x",
+    ):
+        assert not both.allow(wrong), wrong
+    assert Credentials("", SecretStr(""), SecretStr("")).allow(None), "nothing configured: loopback only"
+
+
+def test_credentials_never_show_their_secrets() -> None:
+    text = repr(Credentials("fs", SecretStr("pw-secret"), SecretStr("tok-secret")))
+    assert "pw-secret" not in text and "tok-secret" not in text
+
+
+DOC = {"variables": {"uuid": "u1", "caller_id_name": "Lin%2C%20Hui"}}
+
+
+def test_mod_json_cdr_bodies_in_each_encoding_give_the_same_document() -> None:
+    raw = orjson.dumps(DOC)
+    bodies = [(urlencode({"cdr": raw}).encode(), FORM), (b"cdr=" + base64.b64encode(raw), FORM),
+              (raw, "application/json")]  # fmt: skip
+    for body, content_type in bodies:
+        [(position, found, problem)] = documents(body, content_type)
+        assert (position, orjson.loads(found), problem) == (1, DOC, None)
+
+
+def test_an_array_is_one_document_per_element_and_garbage_is_one_problem() -> None:
+    found = documents(orjson.dumps([DOC, {"b": 1}]), "application/json")
+    assert [(n, orjson.loads(raw), problem) for n, raw, problem in found] == [
+        (1, DOC, None),
+        (2, {"b": 1}, None),
+    ]
+    assert documents(b"[]", "application/json") == []
+    for body, what in ((b"{oops", "not JSON"), (b"", "empty"), (b"a=1", "without a 'cdr' field"),
+                       (b"cdr=%%%", "neither JSON nor base64")):  # fmt: skip
+        [(_, _, problem)] = documents(body, FORM if b"=" in body else "application/json")
+        assert problem is not None and what in problem
+
+
+def test_recent_calls_join_legs_and_keep_a_repeated_leg_once() -> None:
+    calls = RecentCalls(remembered=2)
+    a, b = leg("c1", raw=b"a"), leg("c1", raw=b"b")
+    assert calls.add(a) == [a]
+    assert calls.add(b) == [a, b]
+    assert calls.add(leg("c1", raw=b"a")) == [a, b], "a retry adds nothing"
+    calls.add(leg("c2", raw=b"x"))
+    calls.add(leg("c3", raw=b"y"))
+    assert calls.add(leg("c1", raw=b"b")) == [leg("c1", raw=b"b")], "forgotten beyond its size"
