@@ -4,8 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_TOOLS := prometheus promtool amtool chromium
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei
+SYSTEM_TOOLS := prometheus promtool amtool chromium mariadbd mariadb-install-db
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei mariadb-server
 
 .PHONY: install system-deps demo test unit integration chaos attack lint clean
 
