@@ -30,21 +30,24 @@ LIVE_LINGER_MS = 5  # a pushed CDR waits at most this long for others to share i
 
 
 class RecentCalls:
-    """The legs of the calls seen lately, by call id (an LRU of ``remembered`` calls)."""
+    """The legs of the calls seen lately, by call id (an LRU of ``remembered`` calls).
+
+    A leg is known by its bytes (a pushed document sent twice is one leg) or, given one, by
+    its ``key`` (a database row, whose later state replaces its earlier one).
+    """
 
     def __init__(self, remembered: int = 50_000) -> None:
         self.remembered = remembered
-        self._calls: OrderedDict[str, list[Leg]] = OrderedDict()
+        self._calls: OrderedDict[str, dict[bytes | str, Leg]] = OrderedDict()
 
-    def add(self, leg: Leg) -> list[Leg]:
-        """The call's legs with ``leg`` (once: a leg with the same bytes is already there)."""
-        legs = self._calls.pop(leg.call_id, [])
-        if not any(known.raw == leg.raw for known in legs):
-            legs.append(leg)
+    def add(self, leg: Leg, key: str | None = None) -> list[Leg]:
+        """The call's legs with ``leg`` (in place of the leg of the same bytes or key)."""
+        legs = self._calls.pop(leg.call_id, {})
+        legs[leg.raw if key is None else key] = leg
         self._calls[leg.call_id] = legs
         if len(self._calls) > self.remembered:
             self._calls.popitem(last=False)
-        return list(legs)
+        return list(legs.values())
 
 
 @dataclass
@@ -73,9 +76,10 @@ class LiveMapper:
         delivery.futures.append(self.sink.dead_letter(key, raw, letter))
         delivery.rejected += 1
 
-    def send(self, delivery: Delivery, record: SourceRecord,
-             headers: list[tuple[str, bytes]] = []) -> Leg | None:  # noqa: B006 - never mutated # fmt: skip
-        """Map one record and send its call (or its dead letter); the leg, when it made one."""
+    def map(self, delivery: Delivery, record: SourceRecord, headers: list[tuple[str, bytes]] = [],  # noqa: B006
+            leg_key: str | None = None) -> tuple[Leg, str, bytes] | None:  # fmt: skip
+        """(leg, rep_id, CDR bytes) of the call the record belongs to, as far as it is known;
+        None when the record was dead-lettered instead (``headers`` go with the dead letter)."""
         self.progress.records += 1
         if record.problem is not None:
             error = Unmappable(IngestRejection.UNREADABLE_RECORD, record.problem)
@@ -86,18 +90,27 @@ class LiveMapper:
         except Unmappable as error:
             self.reject(delivery, record.line, record.raw, "", error, headers)
             return None
-        legs = self.calls.add(leg)
+        legs = self.calls.add(leg, leg_key)
         try:
             rep_id, value = call_to_cdr(
                 legs, direction=self.mapping.direction, currency=self.mapping.currency
             )
         except Unmappable as error:
             self.reject(delivery, record.line, record.raw, leg.call_id, error, headers)
-            return leg
+            return None
+        return leg, rep_id, value
+
+    def emit(self, delivery: Delivery, rep_id: str, value: bytes) -> None:
         delivery.futures.append(self.sink.call(rep_id, value))
         delivery.calls += 1
         self.progress.calls += 1
-        return leg
+
+    def send(self, delivery: Delivery, record: SourceRecord,
+             headers: list[tuple[str, bytes]] = []) -> None:  # noqa: B006 - never mutated # fmt: skip
+        """Map one record and send its call (or its dead letter)."""
+        mapped = self.map(delivery, record, headers)
+        if mapped is not None:
+            self.emit(delivery, mapped[1], mapped[2])
 
     def records(self, raw: bytes, origin: str, line: int = 1) -> Iterator[SourceRecord]:
         """One document's records, read by the format's own adapter."""

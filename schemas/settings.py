@@ -100,6 +100,7 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="--listen: largest POST body (413 beyond)"
     )
     ingest_listen_max_requests: int = Field(256, ge=1, description="--listen: requests at once (503 beyond)")
+    ingest_db_password: SecretStr = Field(SecretStr(""), description="-db feeds: password if --dsn has none")
     ingest_poll_seconds: float = Field(0.5, gt=0, description="-db feeds: pause between polls for new rows")
     ingest_db_window_seconds: int = Field(
         3600, ge=60, description="-db feeds: rows this recent are re-read for changes"
