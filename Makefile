@@ -18,7 +18,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 # Debian's Prometheus (prometheus, promtool), Alertmanager (amtool) and Chromium (the wallboard's
-# page tests), which the tests drive; a CJK font so the Chinese wallboard screenshot has glyphs.
+# page tests), which the tests drive; a CJK font so the Chinese wallboard screenshot has glyphs;
+# MariaDB (mariadbd, mariadb-install-db) for the dialer-database feeds' tests (docs/ingest-live.md).
 system-deps:
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \

@@ -44,12 +44,12 @@ def _fail(message: str) -> int:
 
 
 def _kafka_sink(settings: Settings, *, live: bool = False) -> KafkaSink:
-    from ingest.live import LIVE_LINGER_MS
+    from ingest.live import LIVE_PRODUCER
     from ingest.producer import KafkaSink
     from streams.topics import ensure_topics
 
     ensure_topics(settings)
-    return KafkaSink(settings, linger_ms=LIVE_LINGER_MS) if live else KafkaSink(settings)
+    return KafkaSink(settings, **LIVE_PRODUCER) if live else KafkaSink(settings)
 
 
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:

@@ -26,7 +26,11 @@ from ingest.progress import Progress
 from ingest.rejects import IngestRejection, Unmappable
 from ingest.sources import LineFeed, SourceRecord
 
-LIVE_LINGER_MS = 5  # a pushed CDR waits at most this long for others to share its batch
+# the producer of a live feed: a record waits at most 5 ms for others to share its batch; a
+# broker that does not answer makes a POST fail within 15 s (so the dialer retries), and never
+# blocks the listener's event loop for more than 5 s
+LIVE_PRODUCER = {"linger_ms": 5, "request_timeout_ms": 5_000, "delivery_timeout_ms": 15_000,
+                 "max_block_ms": 5_000}  # fmt: skip
 
 
 class RecentCalls:

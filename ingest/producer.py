@@ -40,18 +40,19 @@ class KafkaSink:
     """Produces with acks=all; :meth:`close` waits for every ack and returns the failures.
 
     :meth:`call` and :meth:`dead_letter` return kafka-python's future of the record, which a
-    live feed waits on before it acknowledges its dialer (``ingest.live``). A live feed
-    lingers less (``linger_ms``): a file import favours batches, a pushed CDR its latency.
+    live feed waits on before it acknowledges its dialer (``ingest.live``). A live feed passes
+    its own ``options`` (``ingest.live.LIVE_PRODUCER``): a file import favours batches and
+    patience, a pushed CDR its latency and a prompt "not stored".
     """
 
-    def __init__(self, settings: Settings, *, linger_ms: int = 200) -> None:
+    def __init__(self, settings: Settings, **options: int) -> None:
         from kafka import KafkaProducer
 
         self.topic, self.dlq = settings.cdr_topic, settings.dlq_topic
         self.failures: list[BaseException] = []
         self.producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap.split(","), client_id="callfloor-ingest", acks="all",
-            linger_ms=linger_ms, batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+            **{"linger_ms": 200, "batch_size": 256 * 1024, "max_request_size": 4 * 1024 * 1024, **options},
         )  # fmt: skip
 
     def call(self, rep_id: str, value: bytes) -> FutureRecordMetadata:

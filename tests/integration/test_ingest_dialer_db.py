@@ -9,6 +9,7 @@ without it, and an Asterisk call whose legs land in separate inserts counts once
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.test_ingest import row
@@ -306,3 +308,16 @@ def test_asterisk_cdr_legs_inserted_apart_count_as_one_call(
         )
         expected = [row(day, "1001", "north", 1, 1, 1, 60), row(day, "1002", "north", 1)]
         settle(settings, day, expected, "the busy call")
+
+
+def test_a_wrong_password_stops_the_feed_with_what_the_server_said(
+    settings: Settings, mariadb: MariaDB
+) -> None:
+    ensure_topics(settings)
+    wrong = "not-the-Pw-7"
+    argv = callfloor_command("ingest", "--format", "vicidial-db", "--dsn", mariadb.dsn.replace("callfloor@",
+                             f"callfloor:{wrong}@"))  # fmt: skip
+    done = subprocess.run(argv, env={**settings.to_env(), "PATH": "/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Access denied" in done.stderr and "Traceback" not in done.stderr and wrong not in done.stderr

@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 import pytest
 
+from deploy.local.broker import LocalBroker
 from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
 from streams.topics import ensure_topics
@@ -141,3 +142,23 @@ def test_listening_beyond_loopback_without_credentials_refuses_to_start(settings
     assert done.returncode == 2, done.stderr
     assert "needs credentials" in done.stderr and "CALLFLOOR_INGEST_LISTEN_TOKEN" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_cdr_kafka_did_not_store_is_answered_503_so_the_dialer_retries(
+    settings: Settings, logs_dir: Path
+) -> None:
+    broker = LocalBroker(port=free_port(), log_path=logs_dir / "broker-for-503.log")
+    broker.start()
+    try:
+        own = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+        ensure_topics(own)
+        port = free_port()
+        args = ("--listen", f"127.0.0.1:{port}", "--format", "freeswitch-json")
+        with running_ingest(own, logs_dir / "listen-503.log", *args, port=port):
+            url, busy = f"http://127.0.0.1:{port}/cdr", (PUSHED / "a_busy.cdr.json").read_bytes()
+            assert post(url, busy, "application/json")[0] == 200
+            broker.stop()
+            status, answer = post(url, busy, "application/json")
+            assert status == 503 and "retry" in orjson.loads(answer)["error"]
+    finally:
+        broker.stop()
