@@ -48,6 +48,7 @@ from simulator.model import daytime_zone
 from streams.topics import ensure_topics
 from tests.support.mariadb import PASSWORD, MariaDB
 from tests.support.ports import free_port
+from tests.support.processes import cpu_seconds
 from tests.support.waiting import wait_for
 
 Sent = list[tuple[str, str, bool, float]]  # call_id, rep_id, outbound, sent_at (as latency.produce_paced)
@@ -97,14 +98,18 @@ def mod_json_cdr(cdr: dict, rep: str) -> bytes:
     return urlencode({"cdr": orjson.dumps(document)}).encode()
 
 
-def push(port: int, prepared: Prepared, rate: float, senders: int) -> tuple[Sent, dict[int, int]]:
-    """POST each document by ``senders`` threads, paced together at ``rate``; (sent, status counts)."""
+def push(
+    port: int, prepared: Prepared, rate: float, senders: int
+) -> tuple[Sent, dict[int, int], list[float]]:
+    """POST each document by ``senders`` threads, paced together at ``rate``; (sent, status counts,
+    each POST's round trip: the dialer's wait for its 200)."""
     bodies = [
         (mod_json_cdr(orjson.loads(value), f"push-{rep}"), call_id, f"push-{rep}")
         for _, value, call_id, rep, _ in prepared
     ]
     sent: Sent = []
     statuses: dict[int, int] = {}
+    round_trips: list[float] = []
     lock = threading.Lock()
     started = time.monotonic() + 0.1
 
@@ -119,7 +124,9 @@ def push(port: int, prepared: Prepared, rate: float, senders: int) -> tuple[Sent
                 connection.request("POST", "/cdr", body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
+                waited = time.time() - at
                 with lock:
+                    round_trips.append(waited)
                     statuses[response.status] = statuses.get(response.status, 0) + 1
                     sent.append((call_id, rep, True, at))  # mod_json_cdr calls map as outbound
         finally:
@@ -130,7 +137,7 @@ def push(port: int, prepared: Prepared, rate: float, senders: int) -> tuple[Sent
         thread.start()
     for thread in threads:
         thread.join()
-    return sorted(sent, key=lambda s: s[3]), statuses
+    return sorted(sent, key=lambda s: s[3]), statuses, round_trips
 
 
 def insert_rows(db: MariaDB, prepared: Prepared, rate: float) -> Sent:
@@ -202,7 +209,7 @@ def run(args: argparse.Namespace) -> None:
         try:
             db.load_schema("vicidial.sql")
             port = free_port()
-            stack.start(
+            listener = stack.start(
                 "listen",
                 callfloor_command(
                     "ingest", "--no-progress", "--listen", f"127.0.0.1:{port}", "--format", "freeswitch-json"
@@ -227,13 +234,15 @@ def run(args: argparse.Namespace) -> None:
             until_visible(watcher, baseline, "the produced calls on /metrics")
 
             note(f"--listen: {args.senders} senders POSTing {args.push_rate:g} CDR/s for {args.seconds:g}s")
-            pushed, statuses = push(
+            listener_cpu = cpu_seconds(listener.pid)
+            pushed, statuses, round_trips = push(
                 port,
                 simulate(spec(args.seed + 1, args.push_rate), args.seconds),
                 args.push_rate,
                 args.senders,
             )
             push_seconds = pushed[-1][3] - pushed[0][3] if len(pushed) > 1 else 0.0
+            listener_cpu = cpu_seconds(listener.pid) - listener_cpu
             until_visible(watcher, pushed, "the pushed calls on /metrics")
 
             note(f"vicidial-db: INSERTing {args.db_rate:g} rows/s for {args.seconds:g}s, poll {args.poll}s")
@@ -272,6 +281,8 @@ def run(args: argparse.Namespace) -> None:
             rate=args.push_rate,
             achieved_rate=round(len(pushed) / max(push_seconds, 1e-9), 1),
             senders=args.senders,
+            post_round_trip={k: v for k, v in percentiles(round_trips).items() if k != "n"},
+            listener_cpu_ms_per_cdr=round(1000 * listener_cpu / max(1, len(pushed)), 3),
             statuses={str(k): v for k, v in sorted(statuses.items())},
             **common,
         )

@@ -18,5 +18,6 @@ def test_live_ingest_benchmark_runs() -> None:
     assert "--listen" in pushed["what"] and "vicidial-db" in rows["what"]
     for line in (baseline, pushed, rows):
         assert line["n"] > 0 and {"p50_s", "p99_s", "max_s", "rate"} <= line.keys()
+    assert pushed["post_round_trip"]["p99_s"] > 0 and pushed["listener_cpu_ms_per_cdr"] > 0
     assert pushed["senders"] == 4 and pushed["statuses"] == {"200": 301}, "every POST stored"
     assert rows["poll_s"] == 0.5
