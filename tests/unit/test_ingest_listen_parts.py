@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from kafka.future import Future
 from pydantic import SecretStr
 
+from ingest.clock import LocalClock
+from ingest.freeswitch import FreeswitchJsonAdapter
 from ingest.legs import Leg
-from ingest.listen import FORM, Credentials, ListenError, documents, is_loopback, parse_address
-from ingest.live import RecentCalls
+from ingest.listen import FORM, Credentials, ListenError, documents, is_loopback, make_app, parse_address
+from ingest.live import LiveMapper, RecentCalls
+from ingest.mapping import IngestMapping
+from ingest.progress import Progress
 
 NOON = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
 
@@ -99,3 +109,62 @@ def test_recent_calls_join_legs_and_keep_a_repeated_leg_once() -> None:
     calls.add(leg("c2", raw=b"x"))
     calls.add(leg("c3", raw=b"y"))
     assert calls.add(leg("c1", raw=b"b")) == [leg("c1", raw=b"b")], "forgotten beyond its size"
+
+
+class HeldSink:
+    """A sink whose records Kafka has not acknowledged until the test says so."""
+
+    def __init__(self) -> None:
+        self.futures: list[Future] = []
+
+    def call(self, rep_id: str, value: bytes) -> Future:
+        self.futures.append(Future())
+        return self.futures[-1]
+
+    def dead_letter(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> Future:
+        return self.call(key, value)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> list[BaseException]:
+        return []
+
+
+def _app(sink: HeldSink, max_requests: int) -> web.Application:
+    mapping = IngestMapping()
+    adapter = FreeswitchJsonAdapter(mapping, LocalClock(ZoneInfo("Asia/Shanghai")))
+    mapper = LiveMapper(
+        adapter, mapping, sink, Progress(total_bytes=None, enabled=False), fmt="freeswitch-json"
+    )
+    return make_app(
+        mapper, Credentials("", SecretStr(""), SecretStr("")), max_body=4096, max_requests=max_requests
+    )
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "ingest" / "freeswitch-push" / "a_busy.cdr.json"
+
+
+def test_the_answer_waits_for_kafka_and_requests_beyond_the_bound_get_503() -> None:
+    async def scenario() -> None:
+        sink = HeldSink()
+        async with TestClient(TestServer(_app(sink, max_requests=1))) as client:
+            first = asyncio.ensure_future(client.post("/cdr", data=SAMPLE.read_bytes()))
+            while not sink.futures:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            assert not first.done(), "no answer before Kafka acknowledged"
+            second = await client.post("/cdr", data=SAMPLE.read_bytes())
+            assert second.status == 503 and second.headers["Retry-After"] == "1"
+            sink.futures[0].success(None)
+            answer = await first
+            assert answer.status == 200 and (await answer.json())["calls"] == 1
+
+            failing = asyncio.ensure_future(client.post("/cdr", data=SAMPLE.read_bytes()))
+            while len(sink.futures) < 2:
+                await asyncio.sleep(0.01)
+            sink.futures[1].failure(RuntimeError("broker gone"))
+            assert (await failing).status == 503, "not stored: the dialer must retry"
+            assert (await client.post("/cdr", data=b"x" * 5000)).status == 413
+
+    asyncio.run(scenario())
