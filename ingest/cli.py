@@ -72,6 +72,9 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if live != (args.target is None):
         return _fail("PATH is read by file formats; --listen and the -db formats read no PATH" if live
                      else "PATH is required (a file, a folder or -), or --listen HOST:PORT")  # fmt: skip
+    if mapping.fields and args.listen is None:
+        return _fail("the mapping's 'fields' renames what a --listen feed receives; a file is read by its "
+                     "format's own names")  # fmt: skip
     if args.fmt in DB_FORMATS and (args.listen is not None or not args.dsn):
         return _fail(f"--format {args.fmt} reads --dsn mysql://... (and does not --listen)")
     job = IngestJob(fmt=args.fmt, target=args.target, mapping=mapping, zone=zone, follow=args.follow,

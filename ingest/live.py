@@ -89,6 +89,8 @@ class LiveMapper:
             error = Unmappable(IngestRejection.UNREADABLE_RECORD, record.problem)
             self.reject(delivery, record.line, record.raw, "", error, headers)
             return None
+        if self.mapping.fields:
+            record.fields = renamed(record.fields, self.mapping.fields)
         try:
             leg = self.adapter.leg(record)
         except Unmappable as error:
@@ -119,6 +121,13 @@ class LiveMapper:
     def records(self, raw: bytes, origin: str, line: int = 1) -> Iterator[SourceRecord]:
         """One document's records, read by the format's own adapter."""
         return self.adapter.records(LineFeed([(line, raw)]), origin, whole_file=True)
+
+
+def renamed(fields: dict[str, str], names: dict[str, str]) -> dict[str, str]:
+    """``fields`` with each format field name of the mapping's ``fields`` taken from the record's
+    own name for it (as written, else in lower case: ``asterisk-json`` lower-cases names)."""
+    found = {ours: fields.get(theirs, fields.get(theirs.lower())) for ours, theirs in names.items()}
+    return {**fields, **{ours: value for ours, value in found.items() if value is not None}}
 
 
 async def acknowledged(futures: list[object]) -> list[BaseException]:

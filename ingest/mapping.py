@@ -105,6 +105,8 @@ class IngestMapping(BaseModel):
     amd_values: dict[str, Amd | None] = Field(default_factory=dict)
     statuses: dict[str, StatusRule | Literal["not_final"]] = Field(default_factory=dict)
     hangup_causes: dict[str, Disposition] = Field(default_factory=dict)
+    # live feeds (docs/ingest-live.md): a pushed record's own field names, as the format's names
+    fields: dict[str, str] = Field(default_factory=dict, description="format's field name -> record's")
 
     @field_validator("rep", "team", "campaign", "amd", "outcome", "sale_amount", mode="before")
     @classmethod

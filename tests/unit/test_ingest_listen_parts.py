@@ -20,7 +20,7 @@ from ingest.clock import LocalClock
 from ingest.freeswitch import FreeswitchJsonAdapter
 from ingest.legs import Leg
 from ingest.listen import FORM, Credentials, ListenError, documents, is_loopback, make_app, parse_address
-from ingest.live import LiveMapper, RecentCalls
+from ingest.live import LiveMapper, RecentCalls, renamed
 from ingest.mapping import IngestMapping
 from ingest.progress import Progress
 
@@ -168,3 +168,10 @@ def test_the_answer_waits_for_kafka_and_requests_beyond_the_bound_get_503() -> N
             assert (await client.post("/cdr", data=b"x" * 5000)).status == 413
 
     asyncio.run(scenario())
+
+
+def test_the_mappings_fields_rename_a_pushed_records_own_names() -> None:
+    fields = {"callid": "c1", "starttime": "2026-11-04T12:00:00+08:00", "uniqueid": "old"}
+    names = {"uniqueid": "CallId", "start": "StartTime", "answer": "AnswerTime"}
+    assert renamed(fields, names) == {**fields, "uniqueid": "c1", "start": "2026-11-04T12:00:00+08:00"}
+    assert renamed({"CallId": "c2"}, {"uniqueid": "CallId"})["uniqueid"] == "c2"
