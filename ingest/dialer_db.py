@@ -298,6 +298,7 @@ class DatabaseFeed:
             if newest is not None:
                 horizon = newest - timedelta(seconds=self.settings.ingest_db_window_seconds) - OVERLAP
                 self.cursor.forget_before(horizon.strftime(STAMP))
+                self.loaded &= self.cursor.rows.keys()
             self.cursor.save()
         return delivery.calls
 

@@ -48,6 +48,7 @@ from schemas.settings import Settings
 
 REQUEST_ID = re.compile(r"^[\w.:@/+=-]{1,128}$")  # a sender's id is kept only when it is this plain
 FORM = "application/x-www-form-urlencoded"
+KEEPALIVE_SECONDS = 30  # an idle keep-alive connection is closed after this
 
 
 class ListenError(ValueError):
@@ -202,7 +203,8 @@ def make_app(
 
 async def serve(app: web.Application, host: str, port: int, stop: asyncio.Event, *, backlog: int) -> None:
     """Serve until ``stop``; then finish the requests in flight (their acks included)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=30)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=30,
+                           keepalive_timeout=KEEPALIVE_SECONDS)  # fmt: skip
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, backlog=backlog, reuse_address=True)

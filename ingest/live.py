@@ -13,9 +13,10 @@ try may be the one Kafka never acknowledged.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ingest.adapter import Adapter
 from ingest.build import call_to_cdr
@@ -37,7 +38,8 @@ class RecentCalls:
     """The legs of the calls seen lately, by call id (an LRU of ``remembered`` calls).
 
     A leg is known by its bytes (a pushed document sent twice is one leg) or, given one, by
-    its ``key`` (a database row, whose later state replaces its earlier one).
+    its ``key`` (a database row, whose later state replaces its earlier one). Legs are kept
+    without their bytes (a digest stands for them): mapping the call does not need them.
     """
 
     def __init__(self, remembered: int = 50_000) -> None:
@@ -47,7 +49,9 @@ class RecentCalls:
     def add(self, leg: Leg, key: str | None = None) -> list[Leg]:
         """The call's legs with ``leg`` (in place of the leg of the same bytes or key)."""
         legs = self._calls.pop(leg.call_id, {})
-        legs[leg.raw if key is None else key] = leg
+        legs[hashlib.blake2b(leg.raw, digest_size=16).digest() if key is None else key] = replace(
+            leg, raw=b""
+        )
         self._calls[leg.call_id] = legs
         if len(self._calls) > self.remembered:
             self._calls.popitem(last=False)

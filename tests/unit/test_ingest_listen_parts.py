@@ -27,8 +27,8 @@ from ingest.progress import Progress
 NOON = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
 
 
-def leg(call_id: str, raw: bytes) -> Leg:
-    return Leg(call_id, "request r1", 1, raw, NOON, None, NOON, "no_answer", 0)
+def leg(call_id: str, raw: bytes, line: int = 1) -> Leg:
+    return Leg(call_id, "request r1", line, raw, NOON, None, NOON, "no_answer", 0)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -101,14 +101,21 @@ def test_an_array_is_one_document_per_element_and_garbage_is_one_problem() -> No
 
 
 def test_recent_calls_join_legs_and_keep_a_repeated_leg_once() -> None:
+    def lines(legs: list[Leg]) -> list[int]:
+        return [leg.line for leg in legs]
+
     calls = RecentCalls(remembered=2)
-    a, b = leg("c1", raw=b"a"), leg("c1", raw=b"b")
-    assert calls.add(a) == [a]
-    assert calls.add(b) == [a, b]
-    assert calls.add(leg("c1", raw=b"a")) == [a, b], "a retry adds nothing"
-    calls.add(leg("c2", raw=b"x"))
-    calls.add(leg("c3", raw=b"y"))
-    assert calls.add(leg("c1", raw=b"b")) == [leg("c1", raw=b"b")], "forgotten beyond its size"
+    assert lines(calls.add(leg("c1", b"a", 1))) == [1]
+    assert lines(calls.add(leg("c1", b"b", 2))) == [1, 2]
+    assert lines(calls.add(leg("c1", b"a", 3))) == [3, 2], "a retry (same bytes) stays one leg"
+    assert lines(calls.add(leg("c1", b"row v2", 4), key="row-1")) == [3, 2, 4]
+    assert lines(calls.add(leg("c1", b"row v3", 5), key="row-1")) == [3, 2, 5], (
+        "a row's new state replaces it"
+    )
+    assert all(kept.raw == b"" for kept in calls.add(leg("c1", b"b", 6))), "bytes are not kept"
+    calls.add(leg("c2", b"x", 7))
+    calls.add(leg("c3", b"y", 8))
+    assert lines(calls.add(leg("c1", b"b", 9))) == [9], "forgotten beyond its size"
 
 
 class HeldSink:
