@@ -3,9 +3,10 @@
 What a POST may carry (any path; ``GET /health`` answers ``ok``):
 
 - FreeSWITCH ``mod_json_cdr``: a form body ``cdr=<the JSON document>`` (its ``encode`` param
-  ``true``, the default), the same base64-encoded (``encode`` ``base64``), or the document
-  itself (``encode`` ``false``); values URL-encoded or not (``encode-values``): the format's
-  adapter (``--format freeswitch-json``) reads them either way.
+  ``true``, the default), ``cdr=<the document in base64>`` (``encode`` ``base64``), or the
+  document itself (``encode`` ``false``), to its ``url`` with ``?uuid=...`` appended; values
+  URL-encoded or not (``encode-values``): the format's adapter (``--format freeswitch-json``)
+  reads them either way.
 - Generic JSON (a cloud call centre's CDR callback): one object or an array of objects per
   POST, read by the ``--format`` adapter (``asterisk-json``: Asterisk's CDR variable names)
   with the ``--mapping`` file's rules for rep, team, campaign and statuses.
@@ -48,6 +49,7 @@ from schemas.settings import Settings
 
 REQUEST_ID = re.compile(r"^[\w.:@/+=-]{1,128}$")  # a sender's id is kept only when it is this plain
 FORM = "application/x-www-form-urlencoded"
+BASE64_FORM = "application/x-www-form-base64-encoded"  # mod_json_cdr's encode=base64
 KEEPALIVE_SECONDS = 30  # an idle keep-alive connection is closed after this
 
 
@@ -114,19 +116,37 @@ class Credentials:
         return False
 
 
-def documents(body: bytes, content_type: str) -> list[tuple[int, bytes, str | None]]:
-    """(position, bytes, problem) of each CDR document a POST carries (position 1.. in an array)."""
+def _unwrapped(body: bytes, content_type: str) -> tuple[bytes, str | None]:
+    """The JSON text of a POST body, as ``mod_json_cdr`` sends it (its ``src/mod/event_handlers/
+    mod_json_cdr/mod_json_cdr.c``): ``encode`` false, the document (``application/json``);
+    true, ``cdr=`` and the document URL-encoded (``application/x-www-form-urlencoded``);
+    ``base64``, ``cdr=`` and the document in base64, *not* URL-encoded
+    (``application/x-www-form-base64-encoded``). A body that is JSON is JSON, whatever its type."""
     raw = body.strip()
-    if content_type == FORM or raw.startswith(b"cdr="):
+    if raw[:1] in (b"{", b"["):
+        return raw, None
+    if content_type == BASE64_FORM:
+        encoded = raw.removeprefix(b"cdr=")
+    elif content_type == FORM or raw.startswith(b"cdr="):
         form = parse_qs(raw.decode("ascii", "replace"), keep_blank_values=True)
         if "cdr" not in form:
-            return [(1, body, f"a form without a 'cdr' field (fields: {', '.join(form) or 'none'})")]
-        raw = form["cdr"][0].strip().encode()
-        if raw[:1] not in (b"{", b"["):  # mod_json_cdr's encode=base64
-            try:
-                raw = base64.b64decode(raw, validate=True)
-            except (binascii.Error, ValueError):
-                return [(1, body, "the 'cdr' field is neither JSON nor base64")]
+            return b"", f"a form without a 'cdr' field (fields: {', '.join(form) or 'none'})"
+        encoded = form["cdr"][0].strip().encode()
+        if encoded[:1] in (b"{", b"["):
+            return encoded, None
+    else:
+        return raw, None
+    try:
+        return base64.b64decode(encoded, validate=True), None
+    except (binascii.Error, ValueError):
+        return b"", "the 'cdr' field is neither JSON nor base64"
+
+
+def documents(body: bytes, content_type: str) -> list[tuple[int, bytes, str | None]]:
+    """(position, bytes, problem) of each CDR document a POST carries (position 1.. in an array)."""
+    raw, problem = _unwrapped(body, content_type)
+    if problem is not None:
+        return [(1, body, problem)]
     if not raw:
         return [(1, body, "an empty body")]
     try:

@@ -21,6 +21,7 @@ import pytest
 
 from deploy.local.broker import LocalBroker
 from deploy.local.processes import callfloor_command
+from ingest.listen import BASE64_FORM
 from schemas.settings import Settings
 from streams.topics import ensure_topics
 from tests.integration.test_ingest import SAMPLES, drain, row
@@ -99,7 +100,7 @@ def test_pushed_cdrs_count_once_and_rejects_carry_the_request_id(
         b_leg = (PUSHED / "b_answered.cdr.json").read_bytes()
         assert post(fs, b_leg, "application/json", auth)[0] == 200  # encode=false: the bare document
         busy = base64.b64encode((PUSHED / "a_busy.cdr.json").read_bytes())
-        assert post(fs, b"cdr=" + busy, FORM, auth)[0] == 200  # encode=base64
+        assert post(fs, b"cdr=" + busy, BASE64_FORM, auth)[0] == 200  # encode=base64, not URL-encoded
         plain = (PUSHED / "plain_values.cdr.json").read_bytes()
         assert asyncio.run(post_concurrently(fs, plain, 20)) == [200] * 20
         status, answer = post(fs, (PUSHED / "unknown_cause.cdr.json").read_bytes(), "application/json",

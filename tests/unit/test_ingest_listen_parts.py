@@ -19,7 +19,16 @@ from pydantic import SecretStr
 from ingest.clock import LocalClock
 from ingest.freeswitch import FreeswitchJsonAdapter
 from ingest.legs import Leg
-from ingest.listen import FORM, Credentials, ListenError, documents, is_loopback, make_app, parse_address
+from ingest.listen import (
+    BASE64_FORM,
+    FORM,
+    Credentials,
+    ListenError,
+    documents,
+    is_loopback,
+    make_app,
+    parse_address,
+)
 from ingest.live import LiveMapper, RecentCalls, renamed
 from ingest.mapping import IngestMapping
 from ingest.progress import Progress
@@ -75,13 +84,19 @@ def test_credentials_never_show_their_secrets() -> None:
     assert "pw-secret" not in text and "tok-secret" not in text
 
 
-DOC = {"variables": {"uuid": "u1", "caller_id_name": "Lin%2C%20Hui"}}
+DOC = {"variables": {"uuid": "u1", "caller_id_name": "Lin%2C%20Hui", "sip_user_agent": ">>>???~~~"}}
 
 
 def test_mod_json_cdr_bodies_in_each_encoding_give_the_same_document() -> None:
     raw = orjson.dumps(DOC)
-    bodies = [(urlencode({"cdr": raw}).encode(), FORM), (b"cdr=" + base64.b64encode(raw), FORM),
-              (raw, "application/json")]  # fmt: skip
+    encoded = base64.b64encode(raw)
+    assert b"+" in encoded and b"/" in encoded, "base64 that a URL decoder would spoil"
+    bodies = [
+        (urlencode({"cdr": raw}).encode(), FORM),  # encode true (the default)
+        (b"cdr=" + encoded, BASE64_FORM),  # encode base64: not URL-encoded
+        (raw, "application/json"),  # encode false
+        (raw, FORM),  # a body that is JSON is JSON
+    ]
     for body, content_type in bodies:
         [(position, found, problem)] = documents(body, content_type)
         assert (position, orjson.loads(found), problem) == (1, DOC, None)
