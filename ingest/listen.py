@@ -14,9 +14,9 @@ What a POST may carry (any path; ``GET /health`` answers ``ok``):
 The answer is 200 only once Kafka has acknowledged every call and dead letter of the POST,
 so a sender that retries on anything else (``mod_json_cdr``'s ``retries``/``delay``, then its
 ``err-log-dir``) loses nothing; a retry is sent again and the worker drops the copy. A record
-that cannot be mapped is dead-lettered with the request's id (``X-Request-Id``, else one
-made here) in a ``request_id`` header and in its ``source_file``; it is stored, so the POST
-still answers 200, saying how many records were rejected.
+that cannot be mapped is dead-lettered with the request's id (``X-Request-Id``, else
+``mod_json_cdr``'s ``?uuid=``, else one made here) in a ``request_id`` header and in its
+``source_file``; it is stored, so the POST still answers 200, saying how many were rejected.
 
 Guards: binds 127.0.0.1 unless told otherwise, and refuses to bind anywhere else without
 credentials (HTTP basic auth, what ``mod_json_cdr``'s ``cred`` sends, or a bearer token);
@@ -159,8 +159,11 @@ def documents(body: bytes, content_type: str) -> list[tuple[int, bytes, str | No
 
 
 def request_id(request: web.Request) -> str:
-    given = request.headers.get("X-Request-Id", "").strip()
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    """The sender's ``X-Request-Id``, else ``mod_json_cdr``'s ``?uuid=`` (the leg's uuid), else a new one."""
+    for given in (request.headers.get("X-Request-Id", ""), request.query.get("uuid", "")):
+        if REQUEST_ID.fullmatch(given.strip()):
+            return given.strip()
+    return uuid.uuid4().hex
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -100,10 +100,14 @@ def test_pushed_cdrs_count_once_and_rejects_carry_the_request_id(
         b_leg = (PUSHED / "b_answered.cdr.json").read_bytes()
         assert post(fs, b_leg, "application/json", auth)[0] == 200  # encode=false: the bare document
         busy = base64.b64encode((PUSHED / "a_busy.cdr.json").read_bytes())
-        assert post(fs, b"cdr=" + busy, BASE64_FORM, auth)[0] == 200  # encode=base64, not URL-encoded
+        status, answer = post(
+            fs + "?uuid=5c0b2a1e-7d3f-4e2a-8b6c-100000000013", b"cdr=" + busy, BASE64_FORM, auth
+        )  # encode=base64, not URL-encoded; the leg's uuid as mod_json_cdr adds it
+        assert status == 200 and orjson.loads(answer)["request_id"] == "5c0b2a1e-7d3f-4e2a-8b6c-100000000013"
         plain = (PUSHED / "plain_values.cdr.json").read_bytes()
         assert asyncio.run(post_concurrently(fs, plain, 20)) == [200] * 20
-        status, answer = post(fs, (PUSHED / "unknown_cause.cdr.json").read_bytes(), "application/json",
+        status, answer = post(fs + "?uuid=5c0b2a1e-7d3f-4e2a-8b6c-100000000015",
+                              (PUSHED / "unknown_cause.cdr.json").read_bytes(), "application/json",
                               {**auth, "X-Request-Id": "fs-req-0042"})  # fmt: skip
         assert status == 200 and orjson.loads(answer) == {
             "request_id": "fs-req-0042",
