@@ -36,7 +36,7 @@ class Adapter:
 
     def unreadable_advice(self) -> str:
         """What to do when most records of a file are unreadable (the import stops, ``verdict``)."""
-        return f"Is this a {self.name} file? Check --format (docs/ingest.md)."
+        return f"Is this a {self.name} file? Check --format (docs/integrate/dialers.md)."
 
     def creation_id(self, record: SourceRecord) -> str | None:
         """An id that starts with the epoch the call was made at (Asterisk's ``uniqueid``), when the

@@ -95,7 +95,7 @@ class AsteriskCsvAdapter(AsteriskAdapter):
                 "fields in order, e.g. columns: [clid, src, dst, dcontext, channel, dstchannel, lastapp, "
                 "lastdata, start, answer, end, duration, billsec, disposition, amaflags, accountcode, "
                 "uniqueid, userfield, sequence]; JSON lines are --format asterisk-json "
-                "(docs/ingest.md).")  # fmt: skip
+                "(docs/integrate/dialers.md).")  # fmt: skip
 
     def _layout(self, row: list[str], first: bool) -> tuple[list[str] | None, bool]:
         if (
@@ -117,7 +117,8 @@ class AsteriskJsonAdapter(AsteriskAdapter):
 
     def unreadable_advice(self) -> str:
         return ("asterisk-json reads JSON objects (one per line, pretty-printed one after another, or an "
-                "array of them); a Master.csv is --format asterisk-csv (docs/ingest.md).")  # fmt: skip
+                "array of them); a Master.csv is --format asterisk-csv "
+                "(docs/integrate/dialers.md).")  # fmt: skip
 
     def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
         return json_records(feed, origin, lambda doc: {k.lower(): v for k, v in flat_fields(doc).items()})

@@ -40,7 +40,7 @@ def _shared(legs: list[Leg], primary: Leg, name: str, tried: Mapping[str, str]) 
         rules = tried.get(name, "the format's built-in rules")
         raise Unmappable(IngestRejection.NO_IDENTITY,
                          f"no {name} on any leg (line {lines}): tried {rules}; "
-                         f"set its rules in --mapping (docs/ingest.md)")  # fmt: skip
+                         f"set its rules in --mapping (docs/integrate/dialers.md)")  # fmt: skip
     return value
 
 

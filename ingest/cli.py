@@ -25,10 +25,11 @@ if TYPE_CHECKING:
     from schemas.settings import Settings
 
 FORMATS = ("asterisk-csv", "asterisk-json", "freeswitch-json", "vicidial-csv")  # = ingest.run.ADAPTERS
+DB_FORMATS = ("vicidial-db", "asterisk-db")  # = ingest.dialer_db.READERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+    parser.add_argument("--format", required=True, choices=FORMATS + DB_FORMATS, dest="fmt")
     parser.add_argument(
         "--mapping", type=Path, help="YAML: where rep/team/campaign/AMD come from, status tables"
     )
@@ -41,7 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rejects", type=_reject_limit, default=DEFAULT_LIMIT, metavar="N|P%",
                         help="exit 3 when more records than this (a count, or a percentage of the records "
                         f"read, e.g. 2%%) went to the DLQ (default {default})")  # fmt: skip
-    parser.add_argument("target", metavar="PATH", help="a file, a folder of files, or - for stdin")
+    parser.add_argument("--listen", metavar="HOST:PORT", help="receive the CDRs a dialer POSTs "
+                        "(mod_json_cdr, JSON callbacks), not a PATH; "
+                        "see docs/integrate/live-feeds.md")  # fmt: skip
+    parser.add_argument("--dsn", help="vicidial-db/asterisk-db: mysql://USER:PASSWORD@HOST:PORT/DATABASE")
+    parser.add_argument("--cursor", type=Path, help="vicidial-db/asterisk-db: where the read position is "
+                        "kept (default: under CALLFLOOR_DATA_DIR/ingest/)")  # fmt: skip
+    parser.add_argument("target", metavar="PATH", nargs="?",
+                        help="a file, a folder of files, or - for stdin")  # fmt: skip
 
 
 def _reject_limit(text: str) -> RejectLimit:
@@ -56,12 +64,13 @@ def _fail(message: str) -> int:
     return EXIT_STOPPED
 
 
-def _kafka_sink(settings: Settings) -> KafkaSink:
+def _kafka_sink(settings: Settings, *, live: bool = False) -> KafkaSink:
+    from ingest.live import LIVE_PRODUCER
     from ingest.producer import KafkaSink
     from streams.topics import ensure_topics
 
     ensure_topics(settings)
-    return KafkaSink(settings)
+    return KafkaSink(settings, **LIVE_PRODUCER) if live else KafkaSink(settings)
 
 
 def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -80,6 +89,15 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
         return _fail(f"--timezone: unknown IANA time zone {zone_name!r}")
+    live = args.listen is not None or args.fmt in DB_FORMATS
+    if live != (args.target is None):
+        return _fail("PATH is read by file formats; --listen and the -db formats read no PATH" if live
+                     else "PATH is required (a file, a folder or -), or --listen HOST:PORT")  # fmt: skip
+    if mapping.fields and args.listen is None:
+        return _fail("the mapping's 'fields' renames what a --listen feed receives; a file is read by its "
+                     "format's own names")  # fmt: skip
+    if args.fmt in DB_FORMATS and (args.listen is not None or not args.dsn):
+        return _fail(f"--format {args.fmt} reads --dsn mysql://... (and does not --listen)")
     job = IngestJob(fmt=args.fmt, target=args.target, mapping=mapping, zone=zone, follow=args.follow,
                     progress=not args.no_progress, max_rejects=args.max_rejects)  # fmt: skip
     if args.follow and args.target == "-":
@@ -89,13 +107,17 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
         sink = PrintSink()
     else:
         try:
-            sink = _kafka_sink(settings)
+            sink = _kafka_sink(settings, live=live)
         except Exception as exc:  # noqa: BLE001 - say what could not be reached, not a traceback
             print(
                 f"callfloor ingest: cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r}",
                 file=sys.stderr,
             )
             return EXIT_KAFKA
+    if live:
+        from ingest.feeds import run_live
+
+        return run_live(settings, args, mapping, zone, sink)
     try:
         progress = run_job(job, sink)
     except (FileNotFoundError, ValueError, MappingError) as exc:

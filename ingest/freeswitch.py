@@ -60,7 +60,7 @@ class FreeswitchJsonAdapter(Adapter):
 
     def unreadable_advice(self) -> str:
         return ("freeswitch-json reads mod_json_cdr documents: one per .json file, or JSON objects one "
-                "per line or one after another on stdin (docs/ingest.md).")  # fmt: skip
+                "per line or one after another on stdin (docs/integrate/dialers.md).")  # fmt: skip
 
     def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
         return json_records(feed, origin, _variables, whole=whole_file)

@@ -115,6 +115,8 @@ class IngestMapping(BaseModel):
     talk_includes_hold: bool = Field(
         True, description="talk_seconds is billsec with hold (true) or billsec minus hold_accum_seconds"
     )
+    # live feeds (docs/integrate/live-feeds.md): a pushed record's own field names, as the format's names
+    fields: dict[str, str] = Field(default_factory=dict, description="format's field name -> record's")
 
     @field_validator("rep", "team", "campaign", "amd", "outcome", "sale_amount", mode="before")
     @classmethod

@@ -9,10 +9,13 @@ so a clerk can find the row.
 from __future__ import annotations
 
 import sys
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from schemas.rejections import why_headers
 from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    from kafka.producer.future import FutureRecordMetadata
 
 
 def dead_letter_headers(
@@ -27,31 +30,38 @@ def dead_letter_headers(
 
 
 class Sink(Protocol):
-    def call(self, rep_id: str, value: bytes) -> None: ...
-    def dead_letter(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> None: ...
+    def call(self, rep_id: str, value: bytes) -> object: ...
+    def dead_letter(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> object: ...
     def flush(self) -> None: ...
     def close(self) -> list[BaseException]: ...
 
 
 class KafkaSink:
-    """Produces with acks=all; :meth:`close` waits for every ack and returns the failures."""
+    """Produces with acks=all; :meth:`close` waits for every ack and returns the failures.
 
-    def __init__(self, settings: Settings) -> None:
+    :meth:`call` and :meth:`dead_letter` return kafka-python's future of the record, which a
+    live feed waits on before it acknowledges its dialer (``ingest.live``). A live feed passes
+    its own ``options`` (``ingest.live.LIVE_PRODUCER``): a file import favours batches and
+    patience, a pushed CDR its latency and a prompt "not stored".
+    """
+
+    def __init__(self, settings: Settings, **options: int) -> None:
         from kafka import KafkaProducer
 
         self.topic, self.dlq = settings.cdr_topic, settings.dlq_topic
         self.failures: list[BaseException] = []
         self.producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap.split(","), client_id="callfloor-ingest", acks="all",
-            linger_ms=200, batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+            **{"linger_ms": 200, "batch_size": 256 * 1024, "max_request_size": 4 * 1024 * 1024, **options},
         )  # fmt: skip
 
-    def call(self, rep_id: str, value: bytes) -> None:
-        self.producer.send(self.topic, key=rep_id.encode(), value=value).add_errback(self.failures.append)
+    def call(self, rep_id: str, value: bytes) -> FutureRecordMetadata:
+        future = self.producer.send(self.topic, key=rep_id.encode(), value=value)
+        return future.add_errback(self.failures.append)
 
-    def dead_letter(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+    def dead_letter(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> FutureRecordMetadata:
         future = self.producer.send(self.dlq, key=key.encode(), value=value, headers=headers)
-        future.add_errback(self.failures.append)
+        return future.add_errback(self.failures.append)
 
     def flush(self) -> None:
         self.producer.flush()

@@ -86,7 +86,7 @@ class VicidialCsvAdapter(Adapter):
         return ("vicidial-csv reads a header row naming uniqueid and status, or vicidial_log's "
                 f"{len(LOG_COLUMNS)} columns in order; export with "
                 "`mysql --batch -e 'SELECT * FROM vicidial_log'` and pipe it in as it is "
-                "(tab-separated, header included; docs/ingest.md).")  # fmt: skip
+                "(tab-separated, header included; docs/integrate/dialers.md).")  # fmt: skip
 
     def creation_id(self, record: SourceRecord) -> str | None:
         fields = record.fields

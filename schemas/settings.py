@@ -124,6 +124,26 @@ class Settings(BaseSettings):
     demo_prometheus_port: int = Field(9090, ge=1, le=65535, description="the demo's Prometheus port")
     demo_alertmanager_port: int = Field(9093, ge=1, le=65535, description="the demo's Alertmanager port")
 
+    # --- live ingest (callfloor ingest --listen / --format vicidial-db|asterisk-db;
+    # docs/integrate/live-feeds.md)
+    ingest_listen_user: str = Field("", description="--listen: basic-auth user (mod_json_cdr 'cred')")
+    ingest_listen_password: SecretStr = Field(SecretStr(""), description="--listen: basic-auth password")
+    ingest_listen_token: SecretStr = Field(
+        SecretStr(""), description="--listen: bearer token (or basic auth)"
+    )
+    ingest_listen_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="--listen: largest POST body (413 beyond)"
+    )
+    ingest_listen_max_requests: int = Field(256, ge=1, description="--listen: requests at once (503 beyond)")
+    ingest_db_password: SecretStr = Field(SecretStr(""), description="-db feeds: password if --dsn has none")
+    ingest_poll_seconds: float = Field(0.5, gt=0, description="-db feeds: pause between polls for new rows")
+    ingest_db_window_seconds: int = Field(
+        3600, ge=60, description="-db feeds: rows this recent are re-read for changes"
+    )
+    ingest_db_rescan_seconds: float = Field(
+        10.0, gt=0, description="-db feeds: how often that window is re-read"
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

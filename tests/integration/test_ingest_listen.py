@@ -1,0 +1,169 @@
+"""``callfloor ingest --listen``: FreeSWITCH ``mod_json_cdr`` and JSON callbacks POSTed by real
+HTTP clients (urllib, aiohttp) into the real broker, worker and ClickHouse engine.
+
+Each call counts once in ``callfloor report`` although legs come in separate POSTs, POSTs are
+retried and sent twenty at once; a 200 means the call is already in Kafka; a reject is in the
+DLQ with the request's id; without credentials nothing gets in; secrets stay out of the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+import pytest
+
+from deploy.local.broker import LocalBroker
+from deploy.local.processes import callfloor_command
+from ingest.listen import BASE64_FORM
+from schemas.settings import Settings
+from streams.topics import ensure_topics
+from tests.integration.test_ingest import SAMPLES, drain, row
+from tests.support.cli import report
+from tests.support.feeds import basic, post, running_ingest
+from tests.support.kafka import read_topic
+from tests.support.ports import free_port
+from tests.support.processes import running_worker
+
+pytestmark = pytest.mark.integration
+
+PUSHED = SAMPLES / "freeswitch-push"
+CALLBACKS = SAMPLES / "json-push"
+USER, PASSWORD, TOKEN = "freeswitch", "pw-Zq8-never-logged", "tok-Xr4-never-logged"
+FORM = "application/x-www-form-urlencoded"
+D4 = "2026-11-04"
+EXPECTED = sorted([
+    row(D4, "1201", "west", 2, 1, 1, 50),  # callback answered 50 s; no answer
+    row(D4, "1202", "west", 1, 1, 0, 20),  # callback answered 20 s
+    row(D4, "2101", "east", 2, 1, 1, 95),  # A and B legs in two POSTs, one call of 95 s; busy
+    row(D4, "2102", "east", 1, 1, 1, 40),  # encode-values false, sent 20 times at once
+], key=lambda r: r["rep_id"])  # fmt: skip
+
+
+def form(document: bytes) -> bytes:
+    """mod_json_cdr's body with ``encode`` true (its default): ``cdr=`` and the URL-encoded document."""
+    return urlencode({"cdr": document}).encode()
+
+
+async def post_concurrently(url: str, body: bytes, times: int) -> list[int]:
+    async with aiohttp.ClientSession(headers=basic(USER, PASSWORD)) as session:
+
+        async def one() -> int:
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as answer:
+                await answer.read()
+                return answer.status
+
+        return list(await asyncio.gather(*(one() for _ in range(times))))
+
+
+def in_topic(settings: Settings, call_id: str) -> bool:
+    records = read_topic(settings.kafka_bootstrap, settings.cdr_topic)
+    return any(orjson.loads(record.value)["call_id"] == call_id for record in records)
+
+
+def test_pushed_cdrs_count_once_and_rejects_carry_the_request_id(
+    settings: Settings, worker_log: Path, logs_dir: Path
+) -> None:
+    settings = settings.model_copy(update={"late_horizon_days": 36_500})  # the samples have fixed dates
+    ensure_topics(settings)
+    fs_port, js_port = free_port(), free_port()
+    fs_log, js_log = logs_dir / "listen-freeswitch.log", logs_dir / "listen-json.log"
+    basic_env = {"CALLFLOOR_INGEST_LISTEN_USER": USER, "CALLFLOOR_INGEST_LISTEN_PASSWORD": PASSWORD}
+    fs_args = ("--listen", f"127.0.0.1:{fs_port}", "--format", "freeswitch-json")
+    js_args = ("--listen", f":{js_port}", "--format", "asterisk-json",
+               "--mapping", str(SAMPLES / "mappings" / "callbacks.yaml"))  # fmt: skip
+    with (
+        running_worker(settings, worker_log) as worker,
+        running_ingest(settings, fs_log, *fs_args, env=basic_env, port=fs_port),
+        running_ingest(
+            settings, js_log, *js_args, env={"CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN}, port=js_port
+        ),
+    ):
+        fs, js = f"http://127.0.0.1:{fs_port}/cdr", f"http://127.0.0.1:{js_port}/callbacks"
+        a_leg = (PUSHED / "a_answered.cdr.json").read_bytes()
+        auth = basic(USER, PASSWORD)
+
+        assert post(fs, form(a_leg), FORM)[0] == 401, "no credentials, no entry"
+        assert post(fs, form(a_leg), FORM, basic(USER, "wrong"))[0] == 401
+        assert post(js, b"[]", "application/json", {"Authorization": "Bearer wrong"})[0] == 401
+
+        status, answer = post(fs, form(a_leg), FORM, auth)
+        assert status == 200 and orjson.loads(answer)["calls"] == 1
+        assert in_topic(settings, "fs-5c0b2a1e-7d3f-4e2a-8b6c-100000000011"), "200 only once Kafka has it"
+        assert post(fs, form(a_leg), FORM, auth)[0] == 200  # mod_json_cdr's retry of the same leg
+        b_leg = (PUSHED / "b_answered.cdr.json").read_bytes()
+        assert post(fs, b_leg, "application/json", auth)[0] == 200  # encode=false: the bare document
+        busy = base64.b64encode((PUSHED / "a_busy.cdr.json").read_bytes())
+        status, answer = post(
+            fs + "?uuid=5c0b2a1e-7d3f-4e2a-8b6c-100000000013", b"cdr=" + busy, BASE64_FORM, auth
+        )  # encode=base64, not URL-encoded; the leg's uuid as mod_json_cdr adds it
+        assert status == 200 and orjson.loads(answer)["request_id"] == "5c0b2a1e-7d3f-4e2a-8b6c-100000000013"
+        plain = (PUSHED / "plain_values.cdr.json").read_bytes()
+        assert asyncio.run(post_concurrently(fs, plain, 20)) == [200] * 20
+        status, answer = post(fs + "?uuid=5c0b2a1e-7d3f-4e2a-8b6c-100000000015",
+                              (PUSHED / "unknown_cause.cdr.json").read_bytes(), "application/json",
+                              {**auth, "X-Request-Id": "fs-req-0042"})  # fmt: skip
+        assert status == 200 and orjson.loads(answer) == {
+            "request_id": "fs-req-0042",
+            "calls": 0,
+            "rejected": 1,
+        }
+        assert post(fs, b"x" * (2 * 1024 * 1024), "application/json", auth)[0] == 413
+
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        callbacks = (CALLBACKS / "callbacks.json").read_bytes()
+        for _ in range(2):  # a callback sent twice counts once
+            status, answer = post(js, callbacks, "application/json", bearer)
+            assert status == 200 and orjson.loads(answer)["calls"] == 3
+        status, answer = post(js, (CALLBACKS / "bad_billsec.json").read_bytes(), "application/json", bearer)
+        assert status == 200 and orjson.loads(answer)["rejected"] == 1
+        callback_id = orjson.loads(answer)["request_id"]
+
+        drain(settings, worker_log)
+        assert report(settings, D4, D4) == EXPECTED
+        assert worker.alive()
+
+    letters = read_topic(settings.kafka_bootstrap, settings.dlq_topic)
+    headers = [{name: value.decode() for name, value in record.headers} for record in letters]
+    assert Counter((h["reason"], h["request_id"]) for h in headers) == Counter(
+        {("unknown_status", "fs-req-0042"): 1, ("bad_number", callback_id): 1}
+    )
+    assert all(h["source_file"] == f"request {h['request_id']}" for h in headers)
+    logged = fs_log.read_text() + js_log.read_text()
+    assert "fs-req-0042" in logged and PASSWORD not in logged and TOKEN not in logged
+
+
+def test_listening_beyond_loopback_without_credentials_refuses_to_start(settings: Settings) -> None:
+    ensure_topics(settings)
+    argv = callfloor_command("ingest", "--listen", f"0.0.0.0:{free_port()}", "--format", "freeswitch-json")
+    done = subprocess.run(argv, env={**settings.to_env(), "PATH": "/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "needs credentials" in done.stderr and "CALLFLOOR_INGEST_LISTEN_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_cdr_kafka_did_not_store_is_answered_503_so_the_dialer_retries(
+    settings: Settings, logs_dir: Path
+) -> None:
+    broker = LocalBroker(port=free_port(), log_path=logs_dir / "broker-for-503.log")
+    broker.start()
+    try:
+        own = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+        ensure_topics(own)
+        port = free_port()
+        args = ("--listen", f"127.0.0.1:{port}", "--format", "freeswitch-json")
+        with running_ingest(own, logs_dir / "listen-503.log", *args, port=port):
+            url, busy = f"http://127.0.0.1:{port}/cdr", (PUSHED / "a_busy.cdr.json").read_bytes()
+            assert post(url, busy, "application/json")[0] == 200
+            broker.stop()
+            status, answer = post(url, busy, "application/json")
+            assert status == 503 and "retry" in orjson.loads(answer)["error"]
+    finally:
+        broker.stop()

@@ -1,0 +1,199 @@
+"""The pieces of ``--listen`` that need no service: addresses, credentials, POST bodies, legs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from kafka.future import Future
+from pydantic import SecretStr
+
+from ingest.clock import LocalClock
+from ingest.freeswitch import FreeswitchJsonAdapter
+from ingest.legs import Leg
+from ingest.listen import (
+    BASE64_FORM,
+    FORM,
+    Credentials,
+    ListenError,
+    documents,
+    is_loopback,
+    make_app,
+    parse_address,
+)
+from ingest.live import LiveMapper, RecentCalls, renamed
+from ingest.mapping import IngestMapping
+from ingest.progress import Progress
+
+NOON = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+
+
+def leg(call_id: str, raw: bytes, line: int = 1) -> Leg:
+    return Leg(call_id, "request r1", line, raw, NOON, None, NOON, "no_answer", 0)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("8088", ("127.0.0.1", 8088)), (":8088", ("127.0.0.1", 8088)), ("0.0.0.0:80", ("0.0.0.0", 80)),
+    ("[::1]:9000", ("::1", 9000)),
+])  # fmt: skip
+def test_addresses_default_to_loopback(text: str, expected: tuple[str, int]) -> None:
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "host:", "host:http", "1.2.3.4:70000", ":0"])
+def test_a_bad_address_says_what_is_expected(text: str) -> None:
+    with pytest.raises(ListenError, match="HOST:PORT"):
+        parse_address(text)
+
+
+def test_only_loopback_addresses_count_as_this_machine() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.5") and not is_loopback("pbx.example")
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_credentials_accept_the_right_basic_auth_or_token_only() -> None:
+    both = Credentials("fs", SecretStr("pw"), SecretStr("tok"))
+    assert both.allow(_basic("fs", "pw")) and both.allow("Bearer tok")
+    for wrong in (
+        None,
+        "",
+        _basic("fs", "PW"),
+        _basic("other", "pw"),
+        "Bearer tok2",
+        "Basic !!!",
+        "Digest x",
+    ):
+        assert not both.allow(wrong), wrong
+    assert Credentials("", SecretStr(""), SecretStr("")).allow(None), "nothing configured: loopback only"
+
+
+def test_credentials_never_show_their_secrets() -> None:
+    text = repr(Credentials("fs", SecretStr("pw-secret"), SecretStr("tok-secret")))
+    assert "pw-secret" not in text and "tok-secret" not in text
+
+
+DOC = {"variables": {"uuid": "u1", "caller_id_name": "Lin%2C%20Hui", "sip_user_agent": ">>>???~~~"}}
+
+
+def test_mod_json_cdr_bodies_in_each_encoding_give_the_same_document() -> None:
+    raw = orjson.dumps(DOC)
+    encoded = base64.b64encode(raw)
+    assert b"+" in encoded and b"/" in encoded, "base64 that a URL decoder would spoil"
+    bodies = [
+        (urlencode({"cdr": raw}).encode(), FORM),  # encode true (the default)
+        (b"cdr=" + encoded, BASE64_FORM),  # encode base64: not URL-encoded
+        (raw, "application/json"),  # encode false
+        (raw, FORM),  # a body that is JSON is JSON
+    ]
+    for body, content_type in bodies:
+        [(position, found, problem)] = documents(body, content_type)
+        assert (position, orjson.loads(found), problem) == (1, DOC, None)
+
+
+def test_an_array_is_one_document_per_element_and_garbage_is_one_problem() -> None:
+    found = documents(orjson.dumps([DOC, {"b": 1}]), "application/json")
+    assert [(n, orjson.loads(raw), problem) for n, raw, problem in found] == [
+        (1, DOC, None),
+        (2, {"b": 1}, None),
+    ]
+    assert documents(b"[]", "application/json") == []
+    for body, what in ((b"{oops", "not JSON"), (b"", "empty"), (b"a=1", "without a 'cdr' field"),
+                       (b"cdr=%%%", "neither JSON nor base64")):  # fmt: skip
+        [(_, _, problem)] = documents(body, FORM if b"=" in body else "application/json")
+        assert problem is not None and what in problem
+
+
+def test_recent_calls_join_legs_and_keep_a_repeated_leg_once() -> None:
+    def lines(legs: list[Leg]) -> list[int]:
+        return [leg.line for leg in legs]
+
+    calls = RecentCalls(remembered=2)
+    assert lines(calls.add(leg("c1", b"a", 1))) == [1]
+    assert lines(calls.add(leg("c1", b"b", 2))) == [1, 2]
+    assert lines(calls.add(leg("c1", b"a", 3))) == [3, 2], "a retry (same bytes) stays one leg"
+    assert lines(calls.add(leg("c1", b"row v2", 4), key="row-1")) == [3, 2, 4]
+    assert lines(calls.add(leg("c1", b"row v3", 5), key="row-1")) == [3, 2, 5], (
+        "a row's new state replaces it"
+    )
+    assert all(kept.raw == b"" for kept in calls.add(leg("c1", b"b", 6))), "bytes are not kept"
+    calls.add(leg("c2", b"x", 7))
+    calls.add(leg("c3", b"y", 8))
+    assert lines(calls.add(leg("c1", b"b", 9))) == [9], "forgotten beyond its size"
+
+
+class HeldSink:
+    """A sink whose records Kafka has not acknowledged until the test says so."""
+
+    def __init__(self) -> None:
+        self.futures: list[Future] = []
+
+    def call(self, rep_id: str, value: bytes) -> Future:
+        self.futures.append(Future())
+        return self.futures[-1]
+
+    def dead_letter(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> Future:
+        return self.call(key, value)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> list[BaseException]:
+        return []
+
+
+def _app(sink: HeldSink, max_requests: int) -> web.Application:
+    mapping = IngestMapping()
+    adapter = FreeswitchJsonAdapter(mapping, LocalClock(ZoneInfo("Asia/Shanghai")))
+    mapper = LiveMapper(
+        adapter, mapping, sink, Progress(total_bytes=None, enabled=False), fmt="freeswitch-json"
+    )
+    return make_app(
+        mapper, Credentials("", SecretStr(""), SecretStr("")), max_body=4096, max_requests=max_requests
+    )
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "ingest" / "freeswitch-push" / "a_busy.cdr.json"
+
+
+def test_the_answer_waits_for_kafka_and_requests_beyond_the_bound_get_503() -> None:
+    async def scenario() -> None:
+        sink = HeldSink()
+        async with TestClient(TestServer(_app(sink, max_requests=1))) as client:
+            first = asyncio.ensure_future(client.post("/cdr", data=SAMPLE.read_bytes()))
+            while not sink.futures:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            assert not first.done(), "no answer before Kafka acknowledged"
+            second = await client.post("/cdr", data=SAMPLE.read_bytes())
+            assert second.status == 503 and second.headers["Retry-After"] == "1"
+            sink.futures[0].success(None)
+            answer = await first
+            assert answer.status == 200 and (await answer.json())["calls"] == 1
+
+            failing = asyncio.ensure_future(client.post("/cdr", data=SAMPLE.read_bytes()))
+            while len(sink.futures) < 2:
+                await asyncio.sleep(0.01)
+            sink.futures[1].failure(RuntimeError("broker gone"))
+            assert (await failing).status == 503, "not stored: the dialer must retry"
+            assert (await client.post("/cdr", data=b"x" * 5000)).status == 413
+
+    asyncio.run(scenario())
+
+
+def test_the_mappings_fields_rename_a_pushed_records_own_names() -> None:
+    fields = {"callid": "c1", "starttime": "2026-11-04T12:00:00+08:00", "uniqueid": "old"}
+    names = {"uniqueid": "CallId", "start": "StartTime", "answer": "AnswerTime"}
+    assert renamed(fields, names) == {**fields, "uniqueid": "c1", "start": "2026-11-04T12:00:00+08:00"}
+    assert renamed({"CallId": "c2"}, {"uniqueid": "CallId"})["uniqueid"] == "c2"
