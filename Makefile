@@ -4,8 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_TOOLS := prometheus promtool amtool chromium
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei
+SYSTEM_TOOLS := prometheus promtool amtool chromium bwrap
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei bubblewrap libseccomp2
 
 .PHONY: install system-deps demo test unit integration chaos attack lint clean
 
@@ -18,7 +18,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 # Debian's Prometheus (prometheus, promtool), Alertmanager (amtool) and Chromium (the wallboard's
-# page tests), which the tests drive; a CJK font so the Chinese wallboard screenshot has glyphs.
+# page tests), which the tests drive; a CJK font so the Chinese wallboard screenshot has glyphs;
+# bubblewrap and libseccomp2 confine the embedded ClickHouse engine (docs/security.md).
 system-deps:
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
