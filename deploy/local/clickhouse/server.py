@@ -1,8 +1,9 @@
 """EmbeddedClickHouse: ClickHouse's HTTP interface served over chdb, and `serve` for the CLI.
 
 Every component talks to ClickHouse with clickhouse-connect over HTTP; locally the engine is chdb
-(ClickHouse in-process), and a chdb data directory can only be opened by one process. This is
-that one process. What it promises about security is in README.md, section Security.
+(ClickHouse in a library), and a chdb data directory can only be opened by one process: the
+engine process this server starts and confines (sandbox.py), behind the HTTP front here. What
+it promises about security is in README.md, section Security, and docs/security.md.
 """
 
 from __future__ import annotations
