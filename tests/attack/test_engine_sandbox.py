@@ -22,6 +22,7 @@ import pytest
 from deploy.local.clickhouse import EmbeddedClickHouse
 from tests.attack.conftest import Endpoint
 from tests.attack.raw import Answer, build, call, exchange, record
+from tests.support.processes import process_tree
 
 pytestmark = pytest.mark.integration
 
@@ -47,27 +48,9 @@ def _ask(server: EmbeddedClickHouse, attack: str, sql: str, **settings: str) -> 
     return record(f"sandbox: {attack}", exchange(server.port, request, timeout_s=120))
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (bubblewrap, the engine, anything they started)."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat_line = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat_line.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def _engine_processes(server: EmbeddedClickHouse) -> set[int]:
     assert server.engine_pid is not None
-    return {server.engine_pid} | _descendants(server.engine_pid)
+    return process_tree(server.engine_pid)
 
 
 def test_fence_is_off_and_the_data_directory_works(unfenced: EmbeddedClickHouse) -> None:
@@ -254,19 +237,37 @@ def test_nothing_written_outside_the_data_directory(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_engine_process_is_not_root(unfenced: EmbeddedClickHouse) -> None:
-    """The test suite runs as root here: the engine process must have left it."""
-    assert os.getuid() == 0, "this test needs a suite started as root"
+def _engine_pythons(server: EmbeddedClickHouse) -> list[int]:
     engines = []
-    for pid in _engine_processes(unfenced):
+    for pid in _engine_processes(server):
         program, *args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         if b"deploy.local.clickhouse.engine_process" in args and not program.endswith(b"bwrap"):
             engines.append(pid)
     assert engines, "the engine process was not found"
-    for pid in engines:
+    return engines
+
+
+def test_engine_process_is_not_root(unfenced: EmbeddedClickHouse) -> None:
+    """The test suite runs as root here: the engine process must have left it."""
+    assert os.getuid() == 0, "this test needs a suite started as root"
+    for pid in _engine_pythons(unfenced):
         status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
         assert "0" not in status["Uid"].split(), f"real/effective/saved/fs uid: {status['Uid']}"
         assert "0" not in status["Gid"].split(), f"real/effective/saved/fs gid: {status['Gid']}"
+
+
+def test_engine_process_holds_no_secret(unfenced: EmbeddedClickHouse) -> None:
+    """The token (also when a client sends it as ?password=) is not in the engine's environment
+    or command line, and the front's environment (CALLFLOOR_*) is not passed on."""
+    token = _token(unfenced)
+    request = build(unfenced.port, "POST", {"password": token}, body=b"SELECT 1")
+    assert exchange(unfenced.port, request).status == 200
+    for pid in _engine_pythons(unfenced):
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert token.encode() not in environ and b"CALLFLOOR_" not in environ
+        names = {v.split(b"=")[0] for v in environ.split(b"\0") if v}
+        assert names <= {b"LANG", b"PATH", b"PWD", b"TMPDIR", b"TZ"}, names  # PWD: bubblewrap's
+        assert token.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
 def test_default_database_is_atomic_and_names_no_file(open_endpoint: Endpoint) -> None:

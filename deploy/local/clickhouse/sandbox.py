@@ -31,6 +31,7 @@ from deploy.local.clickhouse.protocol import ClickHouseError, Reply
 logger = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 120.0  # opening a large data directory takes a while
 STOP_TIMEOUT_S = 10.0
+SECRET_PARAMS = frozenset({"password", "user", "quota_key"})  # checked by the front, unused below it
 
 # What each layer stops, for the refusal and the warning (docs/security.md says the same).
 LAYER_STOPS = {
@@ -216,6 +217,8 @@ class SandboxedEngine:
             if self._sock is None:
                 self._start()
             assert self._sock is not None
+            # the engine never holds a secret: credentials stay in the front (env is scrubbed too)
+            params = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
             try:
                 wire.send_request(self._sock, params, body, read_only)
                 meta, payload = wire.receive(self._sock)
