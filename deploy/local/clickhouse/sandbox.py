@@ -40,6 +40,7 @@ LAYER_STOPS = {
     "landlock": "reading files outside the interpreter, libraries and data directory, writing "
     "outside the data directory, running programs, and TCP connections",
     "seccomp": "starting programs (execve) and creating network sockets",
+    "not root": "root's reach: every file mode and owner check passes for root",
 }
 
 
@@ -75,6 +76,9 @@ def probe() -> Layers:
         missing["landlock"] = f"kernel Landlock ABI {abi}, {confine.MIN_LANDLOCK_ABI} needed (Linux 6.7+)"
     if why := confine.seccomp_available():
         missing["seccomp"] = why
+    if os.getuid() == 0 and "namespaces" in missing:
+        # outside bubblewrap's file tree, nobody may not reach the interpreter (e.g. under /root)
+        missing["not root"] = "without bubblewrap the engine process stays root"
     return Layers(missing, abi)
 
 
@@ -166,7 +170,7 @@ class SandboxedEngine:
             argv.append("--seccomp")
         if not self.fenced:
             argv.append("--unfenced")
-        if os.getuid() == 0:
+        if os.getuid() == 0 and "not root" not in self.layers.missing:
             uid, gid = unprivileged_ids()
             _chown_tree(self.path, uid, gid)
             argv += ["--uid", str(uid), "--gid", str(gid)]
