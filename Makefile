@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_TOOLS := prometheus promtool amtool chromium mariadbd mariadb-install-db
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei mariadb-server
+SYSTEM_TOOLS := prometheus promtool amtool chromium mariadbd mariadb-install-db bwrap
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei mariadb-server \
+                   bubblewrap libseccomp2
 
 .PHONY: install system-deps demo test unit integration chaos attack lint docs screenshots clean
 
@@ -19,7 +20,8 @@ install: $(BIN)/.installed
 
 # Debian's Prometheus (prometheus, promtool), Alertmanager (amtool) and Chromium (the wallboard's
 # page tests), which the tests drive; a CJK font so the Chinese wallboard screenshot has glyphs;
-# MariaDB (mariadbd, mariadb-install-db) for the dialer-database feeds' tests (docs/ingest-live.md).
+# MariaDB (mariadbd, mariadb-install-db) for the dialer-database feeds' tests (docs/integrate/live-feeds.md).
+# bubblewrap and libseccomp2 confine the embedded ClickHouse engine (docs/ops/engine-sandbox.md).
 system-deps:
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import threading
 import time
@@ -28,7 +27,7 @@ from schemas.settings import Settings
 from schemas.snapshots import RepSnapshot
 from tests.support.browser import Chromium
 from tests.support.ports import free_port
-from tests.support.processes import cpu_seconds
+from tests.support.processes import tree_cpu_seconds
 from tests.support.waiting import wait_for
 from wallboard.server import PAGES, Wallboard
 
@@ -80,30 +79,6 @@ class SyntheticFloor:
             if moving:
                 self.board.feed.changed.set()
             await asyncio.sleep(self.every)
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """CPU seconds of ``root`` and every process below it."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
-                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-    tree, grew = {root}, True
-    while grew:
-        below = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= below
-        grew = bool(below)
-    total = 0.0
-    for pid in tree:
-        try:
-            total += cpu_seconds(pid)
-        except OSError:
-            continue
-    return total
 
 
 def measure(browser: Chromium, seconds: float) -> dict[str, float]:

@@ -36,8 +36,12 @@ def cmd_clickhouse(args: argparse.Namespace) -> int:
     path.mkdir(parents=True, exist_ok=True)
     password = settings.clickhouse_password.get_secret_value()
     limits = Limits.from_flags(args.max_body_mb, args.max_connections, args.request_timeout)
-    serve(path, args.host, args.port, settings.clickhouse_user, password, delay_ms=args.delay_ms,
-          token_file=settings.clickhouse_token_file, limits=limits)  # fmt: skip
+    try:
+        serve(path, args.host, args.port, settings.clickhouse_user, password, delay_ms=args.delay_ms,
+              token_file=settings.clickhouse_token_file, limits=limits)  # fmt: skip
+    except (ValueError, RuntimeError) as exc:  # a refused bind, or an engine that could not start
+        print(f"callfloor clickhouse: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

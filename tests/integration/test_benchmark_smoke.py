@@ -94,7 +94,10 @@ def test_endpoint_requests_benchmark_runs() -> None:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=150)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [orjson.loads(line) for line in done.stdout.splitlines()]
-    assert [line["what"].split(" ")[0] for line in lines] == ["baseline:", "fresh", "SELECT", "insert"]
+    kinds = [line["what"].split(" ")[0] for line in lines]
+    assert kinds == ["baseline:", "fresh", "SELECT", "SELECT", "insert", "insert"]
+    engines = [line["what"].rsplit(", ", 1)[1] for line in lines[2:]]
+    assert engines == ["engine in-process (before the sandbox)", "sandboxed engine process"] * 2
     assert all(line["median_ms"] > 0 and {"cores", "loadavg_1m", "chdb"} <= line.keys() for line in lines)
 
 
