@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from schemas.settings import load_settings
+from schemas.settings import SettingsError, load_settings
 from sinks.csv_file import write_csv
 from streams.topics_cli import add_topics_parser
 
@@ -200,7 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"callfloor: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

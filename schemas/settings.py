@@ -6,7 +6,6 @@ nothing reads the environment at import time.
 
 from __future__ import annotations
 
-import sys
 from datetime import time
 from decimal import Decimal
 from functools import cached_property
@@ -223,13 +222,23 @@ class Settings(BaseSettings):
         }
 
 
+class SettingsError(ValueError):
+    """Bad ``CALLFLOOR_*`` values: one line per problem, each naming its variable. The
+    command line turns it into a message and exit 2 (``deploy.cli.main``); a data package
+    never ends the process itself."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment with non-None ``overrides`` on top; a bad value stops
-    the process (exit 2) with a message naming the variable, never a traceback."""
+    """Settings from the environment with non-None ``overrides`` on top; a bad value raises
+    :class:`SettingsError` naming the variable, never a pydantic traceback."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            field = ".".join(str(p) for p in error["loc"])
-            print(f"callfloor: bad setting CALLFLOOR_{field.upper()}: {error['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SettingsError([
+            f"bad setting CALLFLOOR_{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        ]) from None

@@ -1,6 +1,13 @@
 """``python -m streams``: run one worker with settings from the environment."""
 
-from schemas.settings import load_settings
+import sys
+
+from schemas.settings import SettingsError, load_settings
 from streams.worker import run_worker
 
-raise SystemExit(run_worker(load_settings()))
+try:
+    settings = load_settings()
+except SettingsError as exc:
+    print("\n".join(f"callfloor worker: {problem}" for problem in exc.problems), file=sys.stderr)
+    raise SystemExit(2) from None
+raise SystemExit(run_worker(settings))

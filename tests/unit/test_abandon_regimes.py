@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from schemas.abandon import REGIMES
-from schemas.settings import Settings, load_settings
+from schemas.settings import Settings, SettingsError, load_settings
 from schemas.snapshots import Heartbeat, decode, encode
 from streams.live_collector import LiveCollector
 from streams.live_state import LiveState
@@ -34,9 +34,9 @@ def test_regimes_per_floor_and_per_campaign() -> None:
 
 @pytest.mark.parametrize("text", ["camp-2=uk", "camp-2", "=24h", "camp-2=24h, camp-3"])
 def test_a_bad_regime_setting_names_the_variable(text: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SettingsError) as refused:
         load_settings(abandon_regime_campaigns=text)
-    err = capsys.readouterr().err
+    err = str(refused.value)
     assert "CALLFLOOR_ABANDON_REGIME_CAMPAIGNS" in err and "30d, 24h" in err
 
 
