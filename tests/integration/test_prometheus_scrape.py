@@ -46,6 +46,19 @@ def start_prometheus(tmp: Path, target_port: int) -> tuple[subprocess.Popen[byte
     return process, f"http://127.0.0.1:{port}"
 
 
+METRICS_PAGE = (Path(__file__).parents[2] / "docs" / "ops" / "metrics.md").read_text(encoding="utf-8")
+
+
+def documented_name(series: str) -> str:
+    """The family a series belongs to, as the docs name it (``_total`` kept for counters,
+    a histogram by its family name, client_python's ``_created`` folded into its counter)."""
+    for suffix in ("_bucket", "_count", "_sum", "_created"):
+        if series.endswith(suffix):
+            base = series.removesuffix(suffix)
+            return base + "_total" if suffix == "_created" and base + "_total" in METRICS_PAGE else base
+    return series
+
+
 def promql(base: str, query: str) -> list[dict]:
     with urlopen(f"{base}/api/v1/query?{urlencode({'query': query})}", timeout=10) as response:
         reply = orjson.loads(response.read())
@@ -99,5 +112,9 @@ def test_prometheus_team_dials_equal_truth_for_today(
                 return {r["metric"]["campaign"]: round(float(r["value"][1]), 9) for r in found}
 
             wait_for(lambda: abandon_rates() == want, 60, "the 30-day abandon rates")
+
+            # every series the worker exports is in the documented table (docs/ops/metrics.md)
+            names = {r["metric"]["__name__"] for r in promql(base, '{__name__=~"callfloor_.*"}')}
+            assert {n for n in names if documented_name(n) not in METRICS_PAGE} == set()
         finally:
             stop(prometheus)
