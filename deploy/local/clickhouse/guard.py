@@ -23,6 +23,7 @@ What was checked is what runs: the engine executes the canonical text the tree w
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -82,6 +83,7 @@ EXPLAIN_KINDS = frozenset({
 INDEX_TYPES = frozenset({"minmax", "set", "bloom_filter", "ngrambf_v1", "tokenbf_v1", "text"})
 CODECS = frozenset({"NONE", "LZ4", "LZ4HC", "ZSTD", "Delta", "DoubleDelta", "Gorilla", "FPC", "T64", "GCD"})
 # fmt: on
+ADMITTED_REMEMBERED = 512
 # Where a Function node names a table function rather than an ordinary function.
 _TABLE_FUNCTION_PARENTS = frozenset({"TableExpression", "CreateQuery", "InsertQuery"})
 _TOKEN = re.compile(
@@ -122,10 +124,25 @@ class Fence:
         self.functions = Catalogue.load()
         # longest first, so that 'SimpleState' is tried before 'State'
         self.combinators = tuple(sorted(combinators, key=len, reverse=True))
+        # Canonical texts already admitted: the verdict depends on the text alone (bound values
+        # of any type but Identifier become literals), and the worker sends the same few again
+        # and again. Bounded; the oldest is forgotten first.
+        self._admitted: OrderedDict[str, None] = OrderedDict()
 
     def check(self, session: Any, canonical: str, binds: Mapping[str, str]) -> None:
         """Raise ACCESS_DENIED naming the first part of ``canonical`` that is not allowed.
         ``session`` parses it (``EXPLAIN AST`` runs nothing); ``binds`` are its parameters."""
+        if canonical in self._admitted:
+            self._admitted.move_to_end(canonical)
+            return
+        self.verify(session, canonical, binds)
+        if not _IDENTIFIER_PARAMETER.search(canonical):
+            self._admitted[canonical] = None
+            while len(self._admitted) > ADMITTED_REMEMBERED:
+                self._admitted.popitem(last=False)
+
+    def verify(self, session: Any, canonical: str, binds: Mapping[str, str]) -> None:
+        """:meth:`check` without the memory of admitted texts."""
         tokens = lex(canonical)
         for kind, text in tokens:
             if kind == "quoted" and _UNSAFE_NAME.search(text):
