@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from schemas.settings import Settings
+from tests.attack.effects import Witness
 from tests.attack.raw import REFUSALS, call
 from tests.support.processes import ClickHouseProcess
 from tests.support.summary import lines_added_to
@@ -62,6 +63,18 @@ def secret_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     path = tmp_path_factory.mktemp("secret") / "secret.txt"
     path.write_text(secret + "\n")
     return path, secret
+
+
+@pytest.fixture
+def witness(open_endpoint: Endpoint, secret_file: tuple[Path, str]) -> Iterator[Witness]:
+    """Watches one attack on ``open_endpoint`` for effects (see effects.py); the directory it
+    guards is the secret file's, outside every data directory."""
+    assert open_endpoint.process is not None
+    observer = Witness(open_endpoint.process.pid, secret_file[0].parent, secret_file[1])
+    try:
+        yield observer
+    finally:
+        observer.close()
 
 
 @pytest.fixture(scope="session")

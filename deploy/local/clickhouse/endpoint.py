@@ -66,7 +66,7 @@ class Credentials:
 
     user: str
     secret: str
-    token_file: str = ""  # named in the 401 answer when the secret is the token
+    token_file: str = ""  # set when the secret is the token; the 401 says so without naming the file
 
 
 class _Server(ThreadingHTTPServer):
@@ -150,7 +150,7 @@ class _Server(ThreadingHTTPServer):
         if expected.token_file:  # the user name is not echoed: it may be a misplaced secret
             raise ClickHouseError.make(
                 516, "Authentication failed: this endpoint needs its per-install token "
-                f"(in {expected.token_file}) as the password, or a configured password",
+                "(printed by `callfloor demo`) as the password, or a configured password",
             )  # fmt: skip
         reason = "password is incorrect, or there is no user with such name"
         raise ClickHouseError.make(516, f"Authentication failed: {reason}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from chdb import session as chdb_session
 
-from deploy.local.clickhouse.guard import Fence, setting_refusal
+from deploy.local.clickhouse.guard import Fence, check_settings
 from deploy.local.clickhouse.protocol import (
     ClickHouseError,
     Reply,
@@ -63,7 +63,7 @@ class Engine:
         self._lock = threading.Lock()
         version, tz = self._owner.query("SELECT version(), timezone()", "TSV").bytes().split()
         self.version, self.timezone = version.decode(), tz.decode()
-        self.fence = Fence(self._names("table_functions"), self._names("table_engines"))
+        self.fence = Fence(self._names("aggregate_function_combinators"))
 
     def _names(self, table: str) -> list[str]:
         return self._owner.query(f"SELECT name FROM system.{table}", "TSV").bytes().decode().split()
@@ -77,9 +77,7 @@ class Engine:
         settings = {
             k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")
         }
-        for name in settings:
-            if why := setting_refusal(name):
-                raise refused(why)
+        check_settings(settings)
         with self._lock:
             if self._owner is None:
                 raise ClickHouseError.make(1001, "Server is shutting down")
@@ -105,11 +103,12 @@ class Engine:
         timezone = settings.get("session_timezone", "")
         timezone = timezone if _TIMEZONE.fullmatch(timezone) else self.timezone
         if insert_format is not None:
-            canonical = _FORMAT_SUFFIX.sub("", canonical_sql(session, f"{sql} FORMAT {insert_format}"))
-            self.fence.check(canonical)
+            canonical = canonical_sql(session, f"{sql} FORMAT {insert_format}")
+            self.fence.check(session, canonical, binds)
+            canonical = _FORMAT_SUFFIX.sub("", canonical)
             return self._insert(session, canonical, insert_format, data, timezone)
         canonical = canonical_sql(session, sql)
-        self.fence.check(canonical)
+        self.fence.check(session, canonical, binds)
         if _FORMAT_SUFFIX.search(canonical) and canonical.lstrip().upper().startswith("INSERT"):
             raise refused("INSERT data must follow FORMAT or VALUES in the request")
         fmt = params.get("default_format") or "TabSeparated"

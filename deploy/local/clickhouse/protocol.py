@@ -33,7 +33,9 @@ _INSERT_HEAD = re.compile(
     rb"\s*(INSERT\s+INTO\s.*?)\s+(?:FORMAT\s+(\w+)[ \t]*(?:\r?\n)?|(VALUES)\b)", re.I | re.S
 )
 _FIRST_WORD = re.compile(r"\s*\(*\s*(\w+)")
-_FORMAT = re.compile(r"\bFORMAT\s+(\w+)", re.I)
+# In ClickHouse's canonical text (formatQuery) the FORMAT clause is a line of its own, and line
+# breaks inside strings and quoted names are escaped: a line reading FORMAT <name> is the clause.
+_FORMAT = re.compile(r"^FORMAT ([A-Za-z_][A-Za-z0-9_]*)$", re.M)
 
 
 class ClickHouseError(Exception):
