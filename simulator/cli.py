@@ -28,7 +28,7 @@ def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
     def progress(sent: int) -> None:
         print(f"  sent {sent} events", file=sys.stderr, flush=True)
 
-    truth = produce(spec, settings.kafka_bootstrap, settings.cdr_topic, progress)
+    truth = produce(spec, settings, progress)
     if args.truth:
         truth.write(args.truth)
     totals = truth.totals

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas.settings import Settings
 from schemas.snapshots import decode
+from streams.kafka_config import KafkaAccessError, aiokafka_config, explain_refusal
 from streams.topics import ensure_topics
 from wallboard.floor import Floor
 
@@ -42,7 +43,7 @@ class SnapshotFeed:
         """Consume until cancelled; reconnect with a pause if the broker goes away."""
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+                **aiokafka_config(self.settings),
                 group_id=None,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -59,6 +60,9 @@ class SnapshotFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - broker away: the stale banner says so; retry
+                if not isinstance(exc, KafkaAccessError):  # aiokafka names no cause of a refusal
+                    exc = KafkaAccessError(reason) if (reason := await asyncio.to_thread(
+                        explain_refusal, self.settings)) else exc  # fmt: skip
                 log.warning("reading %s failed (%s); retrying", self.settings.snapshot_topic, exc)
             finally:
                 await consumer.stop()
