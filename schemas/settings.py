@@ -141,6 +141,13 @@ class Settings(BaseSettings):
         parse_breaks(value)
         return value
 
+    @field_validator("kafka_sasl_mechanism", "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
+                     mode="before")  # fmt: skip
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``VAR=`` means not set: compose and k8s pass unset optional variables as empty."""
+        return None if value == "" else value
+
     @field_validator("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
     @classmethod
     def _sasl_needs_sasl_protocol(cls, value: object, info: ValidationInfo) -> object:

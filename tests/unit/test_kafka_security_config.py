@@ -183,3 +183,45 @@ def test_every_kafka_client_of_the_project_goes_through_the_one_place() -> None:
     found = [hit for path in sources
              for hit in unsecured_clients(path.read_text(), str(path.relative_to(ROOT)))]  # fmt: skip
     assert found == [], "Kafka clients not built from streams/kafka_config.py:\n" + "\n".join(found)
+
+
+# --- the deployment files show the secured form, and the worker accepts it -----------------
+
+CA_MOUNT = "/etc/callfloor/kafka"
+
+
+def _yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def test_k8s_secured_form_is_one_the_settings_accept(certificates: Certificates) -> None:
+    k8s = ROOT / "deploy" / "k8s"
+    env = {**_yaml(k8s / "configmap.yaml")["data"], **_yaml(k8s / "secret.yaml")["stringData"]}
+    assert env["CALLFLOOR_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["CALLFLOOR_KAFKA_SSL_CAFILE"] == f"{CA_MOUNT}/ca.crt"
+    for manifest in ("worker-deployment.yaml", "topics-job.yaml"):
+        pod = _yaml(k8s / manifest)["spec"]["template"]["spec"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        volume = next(v for v in pod["volumes"] if v["name"] == "kafka-ca")
+        assert mounts["kafka-ca"] == CA_MOUNT
+        assert volume["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    env["CALLFLOOR_KAFKA_SSL_CAFILE"] = str(certificates.ca)  # what the mount provides in the pod
+    settings = Settings(**{name.removeprefix("CALLFLOOR_").lower(): value for name, value in env.items()})
+    options = kafka_python_config(settings)
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512" and options["sasl_plain_password"] == "change-me"
+
+
+def test_compose_passes_the_security_settings_and_mounts_the_ca() -> None:
+    compose = _yaml(ROOT / "deploy" / "compose" / "compose.yaml")
+    for name in ("topics", "worker", "wallboard"):
+        service = compose["services"][name]
+        assert f"./kafka-ca:{CA_MOUNT}:ro" in service["volumes"], name
+        passed = {key for key in service["environment"] if key.startswith("CALLFLOOR_KAFKA_")}
+        assert passed >= {"CALLFLOOR_KAFKA_SECURITY_PROTOCOL", "CALLFLOOR_KAFKA_SASL_MECHANISM",
+                          "CALLFLOOR_KAFKA_SASL_USERNAME", "CALLFLOOR_KAFKA_SASL_PASSWORD",
+                          "CALLFLOOR_KAFKA_SSL_CAFILE"}, name  # fmt: skip
+    # the defaults (.env.example) are the bundled PLAINTEXT broker, empty values meaning unset
+    defaults = Settings(kafka_security_protocol="PLAINTEXT", kafka_sasl_mechanism="", kafka_ssl_cafile="")
+    assert kafka_python_config(defaults)["security_protocol"] == "PLAINTEXT"
