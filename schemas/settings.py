@@ -6,6 +6,7 @@ nothing reads the environment at import time.
 
 from __future__ import annotations
 
+import ssl
 import sys
 from datetime import time
 from decimal import Decimal
@@ -183,6 +184,11 @@ class Settings(BaseSettings):
             raise ValueError(f"{variable}: cannot read {value}: {exc.strerror}") from None
         if info.field_name == "kafka_ssl_keyfile" and info.data.get("kafka_ssl_certfile") is None:
             raise ValueError(f"{variable} needs CALLFLOOR_KAFKA_SSL_CERTFILE (the certificate of that key)")
+        if info.field_name == "kafka_ssl_cafile":
+            try:
+                ssl.create_default_context(cafile=str(value))
+            except ssl.SSLError as exc:
+                raise ValueError(f"{variable}: {value} holds no PEM CA certificate ({exc.reason})") from None
         return value
 
     @field_validator("kafka_ssl_key_password")
@@ -190,6 +196,18 @@ class Settings(BaseSettings):
     def _key_password_needs_key(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
         if value.get_secret_value() and info.data.get("kafka_ssl_keyfile") is None:
             raise ValueError("CALLFLOOR_KAFKA_SSL_KEY_PASSWORD is set but CALLFLOOR_KAFKA_SSL_KEYFILE is not")
+        certfile, keyfile = info.data.get("kafka_ssl_certfile"), info.data.get("kafka_ssl_keyfile")
+        if certfile is not None:  # loaded here so a wrong key or password is named at start
+            try:
+                ssl.create_default_context().load_cert_chain(
+                    str(certfile), str(keyfile) if keyfile else None, lambda: value.get_secret_value()
+                )
+            except ssl.SSLError as exc:
+                raise ValueError(
+                    f"the client certificate CALLFLOOR_KAFKA_SSL_CERTFILE={certfile} does not load with "
+                    f"CALLFLOOR_KAFKA_SSL_KEYFILE={keyfile} and CALLFLOOR_KAFKA_SSL_KEY_PASSWORD "
+                    f"({exc.reason or exc}: a wrong or missing key password, or a key of another certificate)"
+                ) from None
         return value
 
     @cached_property

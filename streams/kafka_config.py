@@ -24,6 +24,7 @@ instead of retrying, because a wrong password or CA does not heal by waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 from typing import Any
@@ -33,6 +34,7 @@ from schemas.settings import Settings
 # How long a client may take to reach the cluster before it gives up (kafka-python's
 # bootstrap; the probes below). A refused login then shows within this bound, not never.
 CONNECT_TIMEOUT_S = 10.0
+POST_HANDSHAKE_WAIT_S = 1.0
 
 
 class KafkaAccessError(Exception):
@@ -59,10 +61,11 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
         cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
     )
     if settings.kafka_ssl_certfile:
-        context.load_cert_chain(
+        password = settings.kafka_ssl_key_password.get_secret_value()
+        context.load_cert_chain(  # a callable: OpenSSL never prompts on a terminal for an encrypted key
             str(settings.kafka_ssl_certfile),
             str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            settings.kafka_ssl_key_password.get_secret_value() or None,
+            lambda: password,
         )
     return context
 
@@ -135,19 +138,40 @@ def _tls_refusal(settings: Settings, host: str, port: int) -> str | None:
     assert context is not None
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as raw, \
-                context.wrap_socket(raw, server_hostname=host):  # fmt: skip
+                context.wrap_socket(raw, server_hostname=host) as tls:  # fmt: skip
+            # With TLS 1.3 a broker refuses a client certificate after the handshake: wait
+            # briefly for that alert or close (a Kafka broker sends nothing unasked otherwise).
+            tls.settimeout(POST_HANDSHAKE_WAIT_S)
+            with contextlib.suppress(TimeoutError):
+                if tls.recv(1) == b"":
+                    return _client_certificate_refused(settings, host, port, "closed after the handshake")
             return None
+    except (ssl.SSLEOFError, ConnectionResetError) as exc:
+        return _client_certificate_refused(settings, host, port, f"closed after the handshake: {exc}")
     except ssl.SSLCertVerificationError as exc:
         where = (f"CALLFLOOR_KAFKA_SSL_CAFILE={settings.kafka_ssl_cafile}" if settings.kafka_ssl_cafile
                  else "the system's CAs (set CALLFLOOR_KAFKA_SSL_CAFILE to the cluster's CA)")  # fmt: skip
         return (f"TLS: the certificate of the Kafka broker at {host}:{port} is not trusted "
                 f"({exc.verify_message}); it was checked against {where}")  # fmt: skip
     except ssl.SSLError as exc:
+        alert = str(exc.reason)
+        if "CERTIFICATE_REQUIRED" in alert or alert.startswith(("TLSV1_ALERT", "SSLV3_ALERT")):
+            return _client_certificate_refused(settings, host, port, alert)
         protocol = settings.kafka_security_protocol
         return (f"TLS handshake with the Kafka broker at {host}:{port} failed ({exc.reason or exc}); "
                 f"is it a TLS listener? CALLFLOOR_KAFKA_SECURITY_PROTOCOL={protocol}")  # fmt: skip
     except OSError:
         return None  # not reachable at all: not a security refusal
+
+
+def _client_certificate_refused(settings: Settings, host: str, port: int, how: str) -> str:
+    if settings.kafka_ssl_certfile is None:
+        return (f"TLS: the Kafka broker at {host}:{port} refused a client without a certificate ({how}); "
+                "it asks for one (mutual TLS): "
+                "set CALLFLOOR_KAFKA_SSL_CERTFILE and CALLFLOOR_KAFKA_SSL_KEYFILE")  # fmt: skip
+    return (f"TLS: the Kafka broker at {host}:{port} refused the client certificate "
+            f"CALLFLOOR_KAFKA_SSL_CERTFILE={settings.kafka_ssl_certfile} ({how}): is it signed by a CA "
+            "the broker trusts?")  # fmt: skip
 
 
 async def _sasl_probe(settings: Settings) -> BaseException | None:

@@ -11,6 +11,7 @@ is refused with NotAuthenticated), so the SASL path is tested up to the broker's
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import subprocess
 import urllib.request
@@ -28,6 +29,7 @@ from deploy.local.processes import callfloor_command
 from schemas.kpis import business_day
 from schemas.settings import Settings
 from simulator import Truth
+from streams.snapshots import snapshot_producer
 from streams.topics import ensure_topics
 from tests.integration.test_ingest import EXPECTED, import_samples
 from tests.integration.wallboard_page import running_wallboard
@@ -55,14 +57,15 @@ class SecuredBroker:
 
 @contextlib.contextmanager
 def _secured(
-    logs_dir: Path, certificates: Certificates, name: str, authentication: bool
-) -> Iterator[SecuredBroker]:
+    logs_dir: Path, certificates: Certificates, name: str, authentication: bool,
+    client_certificates: bool = False,
+) -> Iterator[SecuredBroker]:  # fmt: skip
     """A Tansu advertising a TLS front's address, and that front; both stopped afterwards."""
     broker_port, front_port = free_port(), free_port()
     broker = LocalBroker(port=broker_port, advertised_port=front_port, authentication=authentication,
                          log_path=logs_dir / f"broker-{name}.log")  # fmt: skip
     broker.start()
-    front = TlsFront(front_port, ("127.0.0.1", broker_port), certificates)
+    front = TlsFront(front_port, ("127.0.0.1", broker_port), certificates, client_certificates)
     try:
         front.start()
         yield SecuredBroker(broker, front)
@@ -87,6 +90,13 @@ def tls_broker(logs_dir: Path, certificates: Certificates) -> Iterator[SecuredBr
 def sasl_broker(logs_dir: Path, certificates: Certificates) -> Iterator[SecuredBroker]:
     """TLS and ``tansu broker --authentication`` (SCRAM required)."""
     with _secured(logs_dir, certificates, "tls-sasl", authentication=True) as secured:
+        yield secured
+
+
+@pytest.fixture(scope="module")
+def mtls_broker(logs_dir: Path, certificates: Certificates) -> Iterator[SecuredBroker]:
+    """TLS asking every client for a certificate signed by the test CA (mutual TLS)."""
+    with _secured(logs_dir, certificates, "mtls", authentication=False, client_certificates=True) as secured:
         yield secured
 
 
@@ -222,3 +232,36 @@ def test_a_plaintext_client_of_a_tls_listener_fails_fast_and_says_so(
     plain = settings.model_copy(update={"kafka_bootstrap": tls_broker.bootstrap})
     topics = _run(plain, "topics", "describe")
     assert topics.returncode == 1 and "cannot reach Kafka" in topics.stderr, topics.stderr
+
+
+def test_mutual_tls_with_an_encrypted_client_key(
+    settings: Settings, mtls_broker: SecuredBroker, certificates: Certificates
+) -> None:
+    """A listener that authenticates clients by certificate: kafka-python (``callfloor
+    topics``) and aiokafka (the worker's snapshot producer) present the client certificate,
+    whose key is encrypted; without one, the refusal says what to set."""
+    without = _tls(settings, mtls_broker, certificates.ca)
+    refused = _run(without, "topics", "describe")
+    assert refused.returncode == 1, refused.stderr
+    assert "refused a client without a certificate" in refused.stderr, refused.stderr
+    assert "set CALLFLOOR_KAFKA_SSL_CERTFILE and CALLFLOOR_KAFKA_SSL_KEYFILE" in refused.stderr
+
+    password = SecretStr(certificates.client_key_password)
+    with_cert = Settings(**{**without.model_dump(), "kafka_ssl_certfile": certificates.client_cert,
+                            "kafka_ssl_keyfile": certificates.client_key,
+                            "kafka_ssl_key_password": password})  # fmt: skip
+    created = _run(with_cert, "topics", "create")
+    assert created.returncode == 0, created.stderr
+    assert f"{with_cert.snapshot_topic}: created" in created.stdout
+
+    async def publish() -> int:
+        producer = snapshot_producer(with_cert)
+        await producer.start()
+        try:
+            sent = await producer.send_and_wait(with_cert.snapshot_topic, b"{}", key=b"mtls-check")
+            return sent.offset
+        finally:
+            await producer.stop()
+
+    assert asyncio.run(publish()) == 0
+    assert certificates.client_key_password not in created.stdout + created.stderr + refused.stderr

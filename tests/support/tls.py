@@ -30,6 +30,9 @@ class Certificates:
     server_cert: Path
     server_key: Path
     other_ca: Path  # a CA that signed nothing here: a client trusting it must refuse the broker
+    client_cert: Path  # signed by ``ca``, for mutual TLS
+    client_key: Path  # encrypted with ``client_key_password``
+    client_key_password: str = "client-key-pw"
 
 
 def make_certificates(directory: Path, host: str = "127.0.0.1") -> Certificates:
@@ -46,16 +49,30 @@ def make_certificates(directory: Path, host: str = "127.0.0.1") -> Certificates:
     _openssl("x509", "-req", "-in", str(d / "server.csr"),
              "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "2",
              "-extfile", str(d / "san.cnf"), "-out", str(d / "server.pem"))  # fmt: skip
-    return Certificates(d / "ca.pem", d / "server.pem", d / "server.key", d / "other-ca.pem")
+    password = Certificates.client_key_password
+    _openssl("req", "-newkey", "rsa:2048", "-subj", "/CN=callfloor-client", "-passout", f"pass:{password}",
+             "-keyout", str(d / "client.key"), "-out", str(d / "client.csr"))  # fmt: skip
+    _openssl("x509", "-req", "-in", str(d / "client.csr"),
+             "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "2",
+             "-out", str(d / "client.pem"))  # fmt: skip
+    return Certificates(d / "ca.pem", d / "server.pem", d / "server.key", d / "other-ca.pem",
+                        d / "client.pem", d / "client.key")
 
 
 class TlsFront:
-    """Accepts TLS on ``port`` and relays each connection to ``upstream`` (host, port) in plain TCP."""
+    """Accepts TLS on ``port`` and relays each connection to ``upstream`` (host, port) in plain TCP;
+    with ``client_certificates``, only clients with a certificate signed by the test CA (mutual TLS)."""
 
-    def __init__(self, port: int, upstream: tuple[str, int], certificates: Certificates) -> None:
+    def __init__(
+        self, port: int, upstream: tuple[str, int], certificates: Certificates,
+        client_certificates: bool = False,
+    ) -> None:  # fmt: skip
         self.port, self.upstream = port, upstream
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.load_cert_chain(str(certificates.server_cert), str(certificates.server_key))
+        if client_certificates:
+            self.context.verify_mode = ssl.CERT_REQUIRED
+            self.context.load_verify_locations(str(certificates.ca))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="tls-front", daemon=True)
         self.server: asyncio.AbstractServer | None = None

@@ -66,6 +66,29 @@ def test_a_key_needs_its_certificate(certificates: Certificates) -> None:
         Settings(kafka_security_protocol="SSL", kafka_ssl_keyfile=certificates.server_key)
 
 
+def test_a_ca_file_that_is_no_certificate_is_named() -> None:
+    with pytest.raises(ValidationError, match="CALLFLOOR_KAFKA_SSL_CAFILE: /etc/hostname holds no PEM CA"):
+        Settings(kafka_security_protocol="SSL", kafka_ssl_cafile="/etc/hostname")
+
+
+@pytest.mark.parametrize("password", ["", "wrong-password"])
+def test_an_encrypted_key_with_a_wrong_or_no_password_is_named_at_start(
+    certificates: Certificates, password: str
+) -> None:
+    """Loaded while the settings are checked, and never by prompting on a terminal."""
+    with pytest.raises(ValidationError) as refused:
+        Settings(kafka_security_protocol="SSL", kafka_ssl_certfile=certificates.client_cert,
+                 kafka_ssl_keyfile=certificates.client_key, kafka_ssl_key_password=password)  # fmt: skip
+    text = str(refused.value)
+    assert "CALLFLOOR_KAFKA_SSL_KEY_PASSWORD" in text and "wrong or missing key password" in text
+    assert password not in text or not password
+    good = Settings(kafka_security_protocol="SSL", kafka_ssl_certfile=certificates.client_cert,
+                    kafka_ssl_keyfile=certificates.client_key,
+                    kafka_ssl_key_password=certificates.client_key_password)  # fmt: skip
+    assert isinstance(kafka_python_config(good)["ssl_context"], ssl.SSLContext)
+    assert good.masked()["kafka_ssl_key_password"] == "**********"
+
+
 def test_passwords_are_masked_and_absent_from_errors(certificates: Certificates) -> None:
     settings = sasl_ssl(certificates, kafka_ssl_certfile=certificates.server_cert,
                         kafka_ssl_keyfile=certificates.server_key)  # fmt: skip
