@@ -194,6 +194,10 @@ def test_untrusted_certificate_is_named_by_topics_ingest_and_worker(
     ingest = _run(untrusted, "ingest", "--format", "freeswitch-json", "--no-progress", str(sample))
     assert ingest.returncode == 1 and "not trusted" in ingest.stderr, ingest.stderr
 
+    simulate = _run(untrusted, "simulate", "--calls", "10")
+    assert simulate.returncode == 1 and "callfloor simulate: TLS:" in simulate.stderr, simulate.stderr
+    assert "Traceback" not in simulate.stderr
+
     worker = _run(untrusted, "worker")
     assert worker.returncode == 2, worker.stderr[-2000:]
     assert "callfloor worker: TLS: the certificate of the Kafka broker" in worker.stderr
