@@ -223,6 +223,21 @@ def explain_refusal(settings: Settings) -> str | None:
     return _sasl_refusal(settings) if uses_sasl(settings) else None
 
 
+async def started(client: Any, settings: Settings) -> Any:
+    """``await client.start()`` for an aiokafka producer or consumer; when it fails because the
+    cluster refuses us, a :class:`KafkaAccessError` naming why (aiokafka itself does not)."""
+    try:
+        await client.start()
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            await client.stop()
+        reason = await asyncio.to_thread(explain_refusal, settings)
+        if reason:
+            raise KafkaAccessError(reason) from exc
+        raise
+    return client
+
+
 def refusal_or(settings: Settings, failure: BaseException) -> BaseException:
     """A :class:`KafkaAccessError` naming why the cluster refused us, or ``failure`` itself."""
     reason = explain_refusal(settings)

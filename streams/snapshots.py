@@ -31,7 +31,7 @@ from prometheus_client import Gauge
 from schemas.kpis import COUNTER_NAMES, MONTHLY_COUNTERS, Contribution, business_day
 from schemas.settings import Settings
 from schemas.snapshots import Heartbeat, Message, RepSnapshot, encode, key_of
-from streams.kafka_config import aiokafka_config
+from streams.kafka_config import aiokafka_config, started
 from streams.live_collector import LiveCollector
 from streams.live_metrics import partition_for
 from streams.pipeline import CdrPipeline
@@ -197,8 +197,7 @@ def install_snapshots(
         nonlocal producer
         if producer is None:
             await asyncio.to_thread(ensure_topics, settings)
-            producer = snapshot_producer(settings)
-            await producer.start()
+            producer = await started(snapshot_producer(settings), settings)
         for message in messages:
             # appended to the open batch at once; delivery is not awaited (next round)
             sent = await producer.send(settings.snapshot_topic, encode(message), key=key_of(message))

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas.settings import Settings
 from schemas.snapshots import decode
-from streams.kafka_config import KafkaAccessError, aiokafka_config, explain_refusal
+from streams.kafka_config import aiokafka_config, started
 from streams.topics import ensure_topics
 from wallboard.floor import Floor
 
@@ -55,14 +55,11 @@ class SnapshotFeed:
                 # Created here too (compacted), so a wallboard started first never lets the
                 # broker auto-create it as a plain topic.
                 await asyncio.to_thread(ensure_topics, self.settings)
-                await consumer.start()
+                await started(consumer, self.settings)
                 await self._consume(consumer)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - broker away: the stale banner says so; retry
-                if not isinstance(exc, KafkaAccessError):  # aiokafka names no cause of a refusal
-                    exc = KafkaAccessError(reason) if (reason := await asyncio.to_thread(
-                        explain_refusal, self.settings)) else exc  # fmt: skip
                 log.warning("reading %s failed (%s); retrying", self.settings.snapshot_topic, exc)
             finally:
                 await consumer.stop()

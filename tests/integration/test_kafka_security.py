@@ -29,6 +29,7 @@ from deploy.local.processes import callfloor_command
 from schemas.kpis import business_day
 from schemas.settings import Settings
 from simulator import Truth
+from streams.kafka_config import KafkaAccessError, started
 from streams.snapshots import snapshot_producer
 from streams.topics import ensure_topics
 from tests.integration.test_ingest import EXPECTED, import_samples
@@ -219,6 +220,13 @@ def test_refused_sasl_login_is_named_by_topics_worker_and_wallboard(
     worker = _run(refused, "worker")
     assert worker.returncode == 2, worker.stderr[-2000:]
     assert "callfloor worker: SASL: the Kafka cluster" in worker.stderr and "Traceback" not in worker.stderr
+
+    # aiokafka on its own (the worker's snapshot producer), not behind kafka-python's admin
+    async def start_producer() -> None:
+        await started(snapshot_producer(refused), refused)
+
+    with pytest.raises(KafkaAccessError, match="SASL: .* refused the login of user 'floor' with SCRAM-SHA"):
+        asyncio.run(start_producer())
 
     wallboard_log = logs_dir / "wallboard-sasl-refused.log"
     with running_wallboard(refused, wallboard_log):
