@@ -226,6 +226,9 @@ def produce(
 
     from streams.kafka_config import kafka_python_config
 
+    if not isinstance(settings, Settings):  # the old (spec, bootstrap, topic) form lacked TLS/SASL
+        raise TypeError("produce(spec, settings, ...) takes the Settings (bootstrap, topic and Kafka "
+                        f"security), not {type(settings).__name__}")  # fmt: skip
     now = datetime.now(UTC)
     builder = TruthBuilder(spec.resolved(now), None if spec.live else now)
     stop = stop or threading.Event()
