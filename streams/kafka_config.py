@@ -165,9 +165,11 @@ def _tls_refusal(settings: Settings, host: str, port: int) -> str | None:
 
 
 def _client_certificate_refused(settings: Settings, host: str, port: int, how: str) -> str:
+    """A broker that ends the connection at or right after the handshake refused the client's
+    certificate, or its absence (a TLS 1.3 server may just close instead of alerting)."""
     if settings.kafka_ssl_certfile is None:
         return (f"TLS: the Kafka broker at {host}:{port} refused a client without a certificate ({how}); "
-                "it asks for one (mutual TLS): "
+                "it most likely asks for one (mutual TLS): "
                 "set CALLFLOOR_KAFKA_SSL_CERTFILE and CALLFLOOR_KAFKA_SSL_KEYFILE")  # fmt: skip
     return (f"TLS: the Kafka broker at {host}:{port} refused the client certificate "
             f"CALLFLOOR_KAFKA_SSL_CERTFILE={settings.kafka_ssl_certfile} ({how}): is it signed by a CA "
