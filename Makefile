@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_TOOLS := prometheus promtool amtool chromium mariadbd mariadb-install-db bwrap
+# openssl: tests make a throwaway CA for the secured-Kafka tests (docs/ops/kafka-security.md)
+SYSTEM_TOOLS := prometheus promtool amtool chromium mariadbd mariadb-install-db bwrap openssl
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei mariadb-server \
-                   bubblewrap libseccomp2
+                   bubblewrap libseccomp2 openssl
 
 .PHONY: install system-deps demo test unit integration chaos attack lint docs screenshots clean
 

@@ -23,7 +23,9 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from benchmarks.harness import conditions, emit, main_guard, milliseconds, note
 from benchmarks.latency import percentiles
 from deploy.local.broker import LocalBroker
+from schemas.settings import Settings
 from simulator.traffic import PRODUCER_LINGER_MS
+from streams.kafka_config import kafka_python_config
 from tests.support.ports import free_port
 from tests.support.processes import cpu_seconds
 
@@ -34,14 +36,14 @@ VALUE = b'{"cdr":"' + b"x" * 560 + b'"}'  # about a CDR's size
 class Reader(threading.Thread):
     """Every partition of the topic, from the start; send -> receipt per record."""
 
-    def __init__(self, bootstrap: str, partitions: int) -> None:
+    def __init__(self, settings: Settings, partitions: int) -> None:
         super().__init__(name="reader", daemon=True)
-        self.bootstrap, self.partitions = bootstrap, partitions
+        self.settings, self.partitions = settings, partitions
         self.latencies: list[float] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, fetch_max_wait_ms=100)
+        consumer = KafkaConsumer(**kafka_python_config(self.settings), fetch_max_wait_ms=100)
         tps = [TopicPartition(TOPIC, p) for p in range(self.partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
@@ -58,12 +60,13 @@ def measure(args: argparse.Namespace, linger_ms: int) -> dict:
     broker = LocalBroker(port=free_port())
     broker.start()
     try:
-        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        settings = Settings(kafka_bootstrap=broker.bootstrap)
+        admin = KafkaAdminClient(**kafka_python_config(settings))
         admin.create_topics([NewTopic(TOPIC, args.partitions, 1)])
         admin.close()
-        reader = Reader(broker.bootstrap, args.partitions)
+        reader = Reader(settings, args.partitions)
         reader.start()
-        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=linger_ms)
+        producer = KafkaProducer(**kafka_python_config(settings), acks="all", linger_ms=linger_ms)
         pid = broker.process.pid if broker.process else 0
         thirds = [cpu_seconds(pid)]
         started, sent = time.monotonic(), 0

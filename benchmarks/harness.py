@@ -269,7 +269,7 @@ def produce_spec(settings: Settings, spec: SimulationSpec) -> Produced:
     ensure_topics(settings)
     note(f"producing {spec.calls:,} CDRs ({spec.reps:,} reps) to {settings.cdr_topic}")
     started = time.perf_counter()
-    truth = produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    truth = produce(spec, settings)
     seconds = time.perf_counter() - started
     if not truth.complete:
         raise KeyboardInterrupt("producing was interrupted")

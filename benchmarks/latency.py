@@ -37,9 +37,11 @@ from benchmarks.harness import (
     sink_overrides,
     wait_assigned,
 )
+from schemas.settings import Settings
 from simulator import SimulationSpec, generate
 from simulator.model import daytime_zone
 from simulator.traffic import PRODUCER_LINGER_MS
+from streams.kafka_config import kafka_python_config
 from streams.topics import ensure_topics
 from tests.support.scrape import metrics_text
 from tests.support.waiting import wait_for
@@ -114,9 +116,9 @@ class MetricsWatcher(Background):
 class FloorConsumer(Background):
     """The broker alone: when each call_id reaches a plain assigned consumer."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, settings: Settings, topic: str) -> None:
         super().__init__("floor-consumer")
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+        self.consumer = KafkaConsumer(**kafka_python_config(settings), enable_auto_commit=False,
                                       check_crcs=False, fetch_max_wait_ms=100)  # fmt: skip
         partitions = [TopicPartition(topic, p) for p in self.consumer.partitions_for_topic(topic) or ()]
         self.consumer.assign(partitions)
@@ -150,12 +152,12 @@ def simulate(spec: SimulationSpec, seconds: float) -> Prepared:
 
 
 def produce_paced(
-    bootstrap: str, topic: str, prepared: Prepared, rate: float, linger_ms: int = PRODUCER_LINGER_MS
+    settings: Settings, topic: str, prepared: Prepared, rate: float, linger_ms: int = PRODUCER_LINGER_MS
 ) -> list[tuple]:
     """Send ``prepared`` at ``rate`` a second; (call_id, rep_id, outbound, sent_at) each. The
     time is taken before ``send``: the producer's linger counts in every latency measured."""
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms, client_id="bench-latency"
+        **kafka_python_config(settings), acks="all", linger_ms=linger_ms, client_id="bench-latency"
     )
     sent: list[tuple[str, str, bool, float]] = []
     started = time.monotonic()
@@ -198,20 +200,19 @@ def run(args: argparse.Namespace) -> None:
     spec = SimulationSpec(reps=args.reps, calls=0, live=True, rate=args.rate, seed=args.seed, timezone=zone)
     with Stack("latency", partitions=args.partitions) as stack:
         settings = stack.settings("latency", timezone=zone, **sink_overrides(args))
-        bootstrap = settings.kafka_bootstrap
         ensure_topics(settings)
         worker = stack.worker(settings)
         waited = wait_assigned([worker], args.partitions)
         note(f"worker holds all {args.partitions} partitions after {waited:.1f}s; producing "
              f"{args.rate:g} CDR/s for {args.seconds:g}s")  # fmt: skip
         watcher = MetricsWatcher(settings.web_port, args.scrape_every)
-        floor = FloorConsumer(settings.kafka_bootstrap, settings.cdr_topic)
+        floor = FloorConsumer(settings, settings.cdr_topic)
         watcher.start()
         floor.start()
         try:
             started = time.monotonic()
             prepared = simulate(spec, args.seconds)
-            sent = produce_paced(bootstrap, settings.cdr_topic, prepared, spec.rate, args.linger_ms)
+            sent = produce_paced(settings, settings.cdr_topic, prepared, spec.rate, args.linger_ms)
             produce_seconds = time.monotonic() - started
             outbound = sum(1 for s in sent if s[2])
             client = stack.client()

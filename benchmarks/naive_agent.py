@@ -42,7 +42,8 @@ from schemas.kpis import COUNTER_NAMES, business_day, contribution
 from schemas.settings import Settings
 from sinks.clickhouse.calls import COLUMNS, call_row
 from sinks.clickhouse.ddl import CALLS_TABLE, apply_schema
-from streams.app import GROUP_TIMEOUTS, broker_urls
+from streams.app import GROUP_TIMEOUTS
+from streams.kafka_config import faust_config
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class NaiveCDR(BaseModel):
 def create_naive_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
-        broker=broker_urls(settings.kafka_bootstrap),
+        **faust_config(settings),
         store="memory://",
         topic_partitions=settings.partitions,
         topic_disable_leader=True,

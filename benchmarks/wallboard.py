@@ -48,9 +48,11 @@ from benchmarks.latency import (
 from deploy.local.broker import wait_for_port
 from deploy.local.demo import EXAMPLE_PLAN, write_demo_targets
 from deploy.local.processes import callfloor_command
+from schemas.settings import Settings
 from schemas.snapshots import RepSnapshot, decode
 from simulator import SimulationSpec
 from simulator.model import daytime_zone
+from streams.kafka_config import kafka_python_config
 from streams.topics import ensure_topics
 from tests.support.browser import Chromium
 from tests.support.ports import free_port
@@ -178,10 +180,10 @@ class BrowserScreen(Background):
 class SnapshotWatcher(Background):
     """Reads the snapshot topic: per rep, (published ts, dials) and (received here, dials)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, settings: Settings, topic: str) -> None:
         super().__init__("snapshot-watcher")
         # the wallboard's own fetch wait: this reader sees the topic as the wallboard does
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+        self.consumer = KafkaConsumer(**kafka_python_config(settings), enable_auto_commit=False,
                                       fetch_max_wait_ms=FETCH_WAIT_MS)  # fmt: skip
         partitions = [TopicPartition(topic, p) for p in self.consumer.partitions_for_topic(topic) or ()]
         self.consumer.assign(partitions)
@@ -223,7 +225,6 @@ def run(args: argparse.Namespace) -> None:
             note("with targets and commission tiers (deploy/payroll.example.yaml) on every rep row")
         settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port(),
                                   **sink_overrides(args), **tiers)  # fmt: skip
-        bootstrap = settings.kafka_bootstrap
         ensure_topics(settings)
         worker = stack.worker(settings)
         board = stack.start("wallboard", callfloor_command("wallboard"), settings)
@@ -235,7 +236,7 @@ def run(args: argparse.Namespace) -> None:
         prepared = simulate(spec, args.seconds)
         cpu_before = board.cpu_seconds()
         quiet_started = time.monotonic()
-        first = produce_paced(bootstrap, settings.cdr_topic, prepared, spec.rate, args.linger_ms)
+        first = produce_paced(settings, settings.cdr_topic, prepared, spec.rate, args.linger_ms)
         cpu_idle = (board.cpu_seconds() - cpu_before) / (time.monotonic() - quiet_started)
         dials_first = sum(1 for s in first if s[2])
 
@@ -243,7 +244,7 @@ def run(args: argparse.Namespace) -> None:
         screens = Screens(f"{board_url}events", args.screens - args.browsers)
         browsers = [BrowserScreen(board_url) for _ in range(args.browsers)]
         watcher = MetricsWatcher(settings.web_port, args.scrape_every)
-        topic = SnapshotWatcher(settings.kafka_bootstrap, settings.snapshot_topic)
+        topic = SnapshotWatcher(settings, settings.snapshot_topic)
         for background in (screens, *browsers, watcher, topic):
             background.start()
         try:
@@ -257,7 +258,7 @@ def run(args: argparse.Namespace) -> None:
             prepared = simulate(dataclasses.replace(spec, seed=args.seed + 1), args.seconds)
             cpu_before = board.cpu_seconds()
             started = time.monotonic()
-            sent = produce_paced(bootstrap, settings.cdr_topic, prepared, spec.rate, args.linger_ms)
+            sent = produce_paced(settings, settings.cdr_topic, prepared, spec.rate, args.linger_ms)
             produce_seconds = time.monotonic() - started
             cpu_screens = (board.cpu_seconds() - cpu_before) / produce_seconds
             dials_all = dials_first + sum(1 for s in sent if s[2])

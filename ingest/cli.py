@@ -109,8 +109,11 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
         try:
             sink = _kafka_sink(settings, live=live)
         except Exception as exc:  # noqa: BLE001 - say what could not be reached, not a traceback
+            from streams.kafka_config import KafkaAccessError
+
             print(
-                f"callfloor ingest: cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r}",
+                f"callfloor ingest: cannot reach Kafka at {settings.kafka_bootstrap}: "
+                f"{exc if isinstance(exc, KafkaAccessError) else repr(exc)}",
                 file=sys.stderr,
             )
             return EXIT_KAFKA

@@ -48,10 +48,12 @@ class KafkaSink:
     def __init__(self, settings: Settings, **options: int) -> None:
         from kafka import KafkaProducer
 
+        from streams.kafka_config import kafka_python_config
+
         self.topic, self.dlq = settings.cdr_topic, settings.dlq_topic
         self.failures: list[BaseException] = []
         self.producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","), client_id="callfloor-ingest", acks="all",
+            **kafka_python_config(settings), client_id="callfloor-ingest", acks="all",
             **{"linger_ms": 200, "batch_size": 256 * 1024, "max_request_size": 4 * 1024 * 1024, **options},
         )  # fmt: skip
 

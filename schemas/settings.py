@@ -6,6 +6,7 @@ nothing reads the environment at import time.
 
 from __future__ import annotations
 
+import ssl
 from datetime import time
 from decimal import Decimal
 from functools import cached_property
@@ -62,7 +63,10 @@ def parse_regimes(text: str) -> dict[str, AbandonRegime]:
 class Settings(BaseSettings):
     """Defaults start the embedded stack on 127.0.0.1."""
 
-    model_config = SettingsConfigDict(env_prefix="CALLFLOOR_", frozen=True, extra="forbid")
+    # hide_input_in_errors: a refused password must not reach a log through str(ValidationError)
+    model_config = SettingsConfigDict(
+        env_prefix="CALLFLOOR_", frozen=True, extra="forbid", hide_input_in_errors=True
+    )
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     clickhouse_url: str = Field("http://127.0.0.1:8123", description="ClickHouse HTTP URL")
@@ -143,6 +147,29 @@ class Settings(BaseSettings):
         10.0, gt=0, description="-db feeds: how often that window is re-read"
     )
 
+    # --- Kafka security (TLS and SASL) --------------------------------------------------------
+    # One definition; streams/kafka_config.py turns it into each client library's options
+    # (docs/ops/kafka-security.md). Cross-checks are in _kafka_* validators below.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how Kafka clients connect: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, validate_default=True,
+        description="SASL mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); required with a SASL_* protocol",
+    )  # fmt: skip
+    kafka_sasl_username: str = Field("", validate_default=True, description="SASL user name")
+    kafka_sasl_password: SecretStr = Field(
+        SecretStr(""), validate_default=True, description="SASL password (never logged)"
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM CA bundle the brokers' certificates are checked against (default: system CAs)"
+    )
+    kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate (mutual TLS)")
+    kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of the client certificate")
+    kafka_ssl_key_password: SecretStr = Field(
+        SecretStr(""), validate_default=True, description="password of an encrypted client key (never logged)"
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -179,6 +206,74 @@ class Settings(BaseSettings):
     def abandon_regime_of(self, campaign: str) -> AbandonRegime:
         """The regime a campaign's abandon rate is judged by: its own, else the floor's."""
         return self.campaign_regimes.get(campaign, self.abandon_regime)
+
+    @field_validator("kafka_sasl_mechanism", "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
+                     mode="before")  # fmt: skip
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``VAR=`` means not set: compose and k8s pass unset optional variables as empty."""
+        return None if value == "" else value
+
+    @field_validator("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+    @classmethod
+    def _sasl_needs_sasl_protocol(cls, value: object, info: ValidationInfo) -> object:
+        protocol = info.data.get("kafka_security_protocol")
+        if protocol is None:  # the protocol itself was refused; that error says why
+            return value
+        variable = f"CALLFLOOR_{str(info.field_name).upper()}"
+        given = bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
+        if protocol.startswith("SASL_") and not given:
+            raise ValueError(f"CALLFLOOR_KAFKA_SECURITY_PROTOCOL={protocol} needs {variable}")
+        if given and not protocol.startswith("SASL_"):
+            raise ValueError(
+                f"{variable} is set but CALLFLOOR_KAFKA_SECURITY_PROTOCOL={protocol} does not use SASL "
+                "(use SASL_SSL, or SASL_PLAINTEXT on a trusted network)"
+            )
+        return value
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @classmethod
+    def _tls_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return value
+        variable = f"CALLFLOOR_{str(info.field_name).upper()}"
+        protocol = info.data.get("kafka_security_protocol")
+        if protocol is not None and not protocol.endswith("SSL"):
+            raise ValueError(f"{variable} is set but CALLFLOOR_KAFKA_SECURITY_PROTOCOL={protocol} "
+                             "does not use TLS (use SSL or SASL_SSL)")  # fmt: skip
+        if not value.is_file():
+            raise ValueError(f"{variable}: no such file {value}")
+        try:
+            value.open("rb").close()
+        except OSError as exc:
+            raise ValueError(f"{variable}: cannot read {value}: {exc.strerror}") from None
+        if info.field_name == "kafka_ssl_keyfile" and info.data.get("kafka_ssl_certfile") is None:
+            raise ValueError(f"{variable} needs CALLFLOOR_KAFKA_SSL_CERTFILE (the certificate of that key)")
+        if info.field_name == "kafka_ssl_cafile":
+            try:
+                ssl.create_default_context(cafile=str(value))
+            except ssl.SSLError as exc:
+                raise ValueError(f"{variable}: {value} holds no PEM CA certificate ({exc.reason})") from None
+        return value
+
+    @field_validator("kafka_ssl_key_password")
+    @classmethod
+    def _key_password_needs_key(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if value.get_secret_value() and info.data.get("kafka_ssl_keyfile") is None:
+            raise ValueError("CALLFLOOR_KAFKA_SSL_KEY_PASSWORD is set but CALLFLOOR_KAFKA_SSL_KEYFILE is not")
+        certfile, keyfile = info.data.get("kafka_ssl_certfile"), info.data.get("kafka_ssl_keyfile")
+        if certfile is not None:  # loaded here so a wrong key or password is named at start
+            try:
+                ssl.create_default_context().load_cert_chain(
+                    str(certfile), str(keyfile) if keyfile else None, lambda: value.get_secret_value()
+                )
+            except ssl.SSLError as exc:
+                raise ValueError(
+                    f"the client certificate CALLFLOOR_KAFKA_SSL_CERTFILE={certfile} does not load with "
+                    f"CALLFLOOR_KAFKA_SSL_KEYFILE={keyfile} and CALLFLOOR_KAFKA_SSL_KEY_PASSWORD "
+                    f"({exc.reason or exc}: a wrong or missing key password, or a key of another certificate)"
+                ) from None
+        return value
 
     @cached_property
     def breaks(self) -> tuple[tuple[time, time], ...]:

@@ -7,6 +7,7 @@ import sys
 
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
+from streams.kafka_config import KafkaAccessError
 from streams.topics import ensure_topics
 
 
@@ -21,14 +22,18 @@ def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"callfloor simulate: {exc}", file=sys.stderr)
         return 2
-    ensure_topics(settings)
+    try:
+        ensure_topics(settings)
+    except KafkaAccessError as exc:  # a refused certificate or login: say which, no traceback
+        print(f"callfloor simulate: {exc}", file=sys.stderr)
+        return 1
     target = f"{settings.kafka_bootstrap} topic {settings.cdr_topic}"
     print(f"simulating {spec.reps} reps, {spec.calls or 'unlimited'} calls -> {target}", file=sys.stderr)
 
     def progress(sent: int) -> None:
         print(f"  sent {sent} events", file=sys.stderr, flush=True)
 
-    truth = produce(spec, settings.kafka_bootstrap, settings.cdr_topic, progress)
+    truth = produce(spec, settings, progress)
     if args.truth:
         truth.write(args.truth)
     totals = truth.totals

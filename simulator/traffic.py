@@ -27,6 +27,7 @@ import orjson
 from schemas.cdr import parse_cdr
 from schemas.kpis import COUNTER_NAMES, business_day, contribution, reported_counters
 from schemas.rejections import CDRRejected
+from schemas.settings import Settings
 from simulator.faults import SimEvent, interleave
 from simulator.model import KINDS, Dialer, SimulationSpec, day_window, roster
 
@@ -211,19 +212,23 @@ def _stop_on_sigint(stop: threading.Event) -> Callable[[], object]:
 
 def produce(
     spec: SimulationSpec,
-    bootstrap: str,
-    topic: str,
+    settings: Settings,
     progress: Callable[[int], None] | None = None,
     *,
     stop: threading.Event | None = None,
 ) -> Truth:
-    """Send a run to Kafka (key = rep_id), wait for every ack, return the truth of it.
+    """Send a run to ``settings.cdr_topic`` (key = rep_id), wait for every ack, return its truth.
 
     Stops early, still flushing, when ``stop`` is set or on the first Ctrl-C; the truth
     then covers exactly the events sent and has ``complete`` False.
     """
     from kafka import KafkaProducer  # only this function needs a broker client
 
+    from streams.kafka_config import kafka_python_config
+
+    if not isinstance(settings, Settings):  # the old (spec, bootstrap, topic) form lacked TLS/SASL
+        raise TypeError("produce(spec, settings, ...) takes the Settings (bootstrap, topic and Kafka "
+                        f"security), not {type(settings).__name__}")  # fmt: skip
     now = datetime.now(UTC)
     builder = TruthBuilder(spec.resolved(now), None if spec.live else now)
     stop = stop or threading.Event()
@@ -231,8 +236,9 @@ def produce(
     expected = spec.calls * (1 + spec.duplicates + spec.corrections + spec.bad)
     step = max(1, int(expected / 20) if spec.calls else int(max(spec.rate, 200) * 5))
     failures: list[BaseException] = []
+    topic = settings.cdr_topic
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap, client_id="callfloor-simulator", acks="all",
+        **kafka_python_config(settings), client_id="callfloor-simulator", acks="all",
         linger_ms=PRODUCER_LINGER_MS, batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
     )  # fmt: skip
     restore = _stop_on_sigint(stop)

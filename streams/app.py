@@ -7,11 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
 from streams.faust_internals import BatchingApp
-
-
-def broker_urls(bootstrap: str) -> list[str]:
-    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
-
+from streams.kafka_config import faust_config
 
 # Short group timeouts: a killed worker's partitions move within seconds, and the broker
 # does not hold a (re)join open for long (Tansu waits the whole rebalance timeout).
@@ -33,7 +29,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app = BatchingApp(
         settings.app_id,
         batch_topics={settings.cdr_topic: CHUNK_ROWS},
-        broker=broker_urls(settings.kafka_bootstrap),
+        **faust_config(settings),
         store="memory://",
         topic_partitions=settings.partitions,
         topic_disable_leader=True,

@@ -31,6 +31,7 @@ from prometheus_client import Gauge
 from schemas.kpis import COUNTER_NAMES, MONTHLY_COUNTERS, Contribution, business_day
 from schemas.settings import Settings
 from schemas.snapshots import Heartbeat, Message, RepSnapshot, encode, key_of
+from streams.kafka_config import aiokafka_config, started
 from streams.live_collector import LiveCollector
 from streams.live_metrics import partition_for
 from streams.pipeline import CdrPipeline
@@ -148,7 +149,7 @@ def snapshot_producer(settings: Settings) -> AIOKafkaProducer:
     batch, so sending never waits for a full batch to drain, and the worker's dead letters
     never queue behind the wallboard's traffic (a full-batch wait measured about 0.3 s)."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        **aiokafka_config(settings),
         client_id=f"{settings.app_id}-snapshots",
         acks=1,  # a lost snapshot is replaced by the next one
         linger_ms=0,
@@ -197,8 +198,7 @@ def install_snapshots(
         nonlocal producer
         if producer is None:
             await asyncio.to_thread(ensure_topics, settings)
-            producer = snapshot_producer(settings)
-            await producer.start()
+            producer = await started(snapshot_producer(settings), settings)
         for message in messages:
             # appended to the open batch at once; delivery is not awaited (next round)
             sent = await producer.send(settings.snapshot_topic, encode(message), key=key_of(message))

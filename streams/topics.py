@@ -26,6 +26,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, Ne
 from kafka.errors import TopicAlreadyExistsError
 
 from schemas.settings import Settings
+from streams.kafka_config import kafka_python_config, refusal_or
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,14 @@ def planned_topics(
 
 @contextlib.contextmanager
 def admin_client(settings: Settings, timeout_s: float = 30.0) -> Iterator[KafkaAdminClient]:
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap.split(","),
-        client_id=f"{settings.app_id}-admin",
-        request_timeout_ms=int(timeout_s * 1000),
-    )
+    try:
+        admin = KafkaAdminClient(
+            **kafka_python_config(settings),
+            client_id=f"{settings.app_id}-admin",
+            request_timeout_ms=int(timeout_s * 1000),
+        )
+    except Exception as exc:  # noqa: BLE001 - a refused login or TLS handshake: say which
+        raise refusal_or(settings, exc) from exc
     try:
         yield admin
     finally:

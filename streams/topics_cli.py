@@ -8,6 +8,7 @@ import sys
 import orjson
 
 from schemas.settings import load_settings
+from streams.kafka_config import KafkaAccessError
 from streams.topics import (
     CDR_RETENTION_DAYS,
     DLQ_RETENTION_DAYS,
@@ -36,6 +37,9 @@ def run_topics(args: argparse.Namespace) -> int:
     except TopicsError as exc:
         print(f"callfloor topics: {exc}", file=sys.stderr)
         return 2
+    except KafkaAccessError as exc:
+        print(f"callfloor topics: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - the broker: say which and why, not a traceback
         print(f"callfloor topics: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
         return 1

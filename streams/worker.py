@@ -12,6 +12,7 @@ from schemas.settings import Settings
 from schemas.targets import TargetsError
 from sinks.clickhouse.client import without_dataframes
 from streams.app import create_app
+from streams.kafka_config import KafkaAccessError
 from streams.topics import check_worker_partitions, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ def ensure_topics_patiently(settings: Settings, attempts: int = 30) -> dict[str,
     for attempt in range(1, attempts + 1):
         try:
             return ensure_topics(settings)
+        except KafkaAccessError:
+            raise  # a refused login or certificate does not heal by waiting
         except Exception as exc:  # noqa: BLE001 - broker not reachable yet
             log.warning("topics not ensured (attempt %d/%d): %s", attempt, attempts, exc)
             time.sleep(min(attempt, 5))
@@ -39,7 +42,10 @@ def refuse(reason: str) -> int:
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     log.info("callfloor worker starting with %s", settings.masked())
     without_dataframes()
-    mismatch = check_worker_partitions(settings, ensure_topics_patiently(settings))
+    try:
+        mismatch = check_worker_partitions(settings, ensure_topics_patiently(settings))
+    except KafkaAccessError as exc:
+        return refuse(str(exc))
     if mismatch:
         return refuse(mismatch)
     try:

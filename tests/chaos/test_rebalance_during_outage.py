@@ -48,7 +48,7 @@ def test_rebalance_while_clickhouse_is_away(
     b = procs.add(Worker(settings.model_copy(update={"web_port": port_b}), scenario_logs / "worker-b.log"))
     a.start()
     sender = BackgroundProducer(
-        lambda stop: produce(SPEC, settings.kafka_bootstrap, settings.cdr_topic, stop=stop)
+        lambda stop: produce(SPEC, settings, stop=stop)
     )
     sender.start()
     procs.defer(sender.stop_event.set)

@@ -59,8 +59,7 @@ def test_rolling_restart_of_two_workers_while_cdrs_flow(
     ]
     for worker in workers:
         worker.start()
-    sender = BackgroundProducer(lambda stop: produce(spec(settings), settings.kafka_bootstrap,
-                                                     settings.cdr_topic, stop=stop))  # fmt: skip
+    sender = BackgroundProducer(lambda stop: produce(spec(settings), settings, stop=stop))  # fmt: skip
     sender.start()
     procs.defer(sender.stop_event.set)
 

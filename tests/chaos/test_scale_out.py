@@ -57,7 +57,7 @@ def test_a_worker_added_and_one_removed_while_cdrs_flow(
     ensure_topics(settings)
     spec = SimulationSpec(reps=36, calls=0, live=True, rate=RATE, seed=41, duplicates=0.02,
                           corrections=0.02, timezone=settings.timezone)  # fmt: skip
-    sender = BackgroundProducer(lambda stop: produce(spec, settings.kafka_bootstrap, settings.cdr_topic,
+    sender = BackgroundProducer(lambda stop: produce(spec, settings,
                                                      stop=stop))  # fmt: skip
     procs.defer(sender.stop_event.set)
     ports = free_ports(4)

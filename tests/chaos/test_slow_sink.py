@@ -79,7 +79,7 @@ def test_slow_clickhouse_no_rebalance_storm_and_bounded_memory(
     sampler.start()
     procs.defer(sampling.set)
     sender = BackgroundProducer(
-        lambda stop: produce(SPEC, settings.kafka_bootstrap, settings.cdr_topic, stop=stop)
+        lambda stop: produce(SPEC, settings, stop=stop)
     )
     sender.start()
     procs.defer(sender.stop_event.set)

@@ -62,7 +62,7 @@ def test_stop_while_clickhouse_is_away_loses_nothing(
     ensure_topics(settings)
     worker = procs.add(Worker(settings, scenario_logs / "worker.log")).start()
     sender = BackgroundProducer(
-        lambda stop: produce(spec(int(signum)), settings.kafka_bootstrap, settings.cdr_topic, stop=stop)
+        lambda stop: produce(spec(int(signum)), settings, stop=stop)
     )
     sender.start()
     procs.defer(sender.stop_event.set)

@@ -70,7 +70,7 @@ def test_survivor_takes_over_and_no_rep_is_exported_twice(
 ) -> None:
     settings = make_settings()
     ensure_topics(settings)
-    first = produce(spec(settings, 31, 4_000), settings.kafka_bootstrap, settings.cdr_topic)
+    first = produce(spec(settings, 31, 4_000), settings)
     port_a, port_b = free_ports(2)
     a = procs.add(Worker(settings.model_copy(update={"web_port": port_a}), scenario_logs / "worker-a.log"))
     b = procs.add(Worker(settings.model_copy(update={"web_port": port_b}), scenario_logs / "worker-b.log"))
@@ -103,7 +103,7 @@ def test_survivor_takes_over_and_no_rep_is_exported_twice(
 
     a.kill()
     killed_at = time.monotonic()
-    second = produce(spec(settings, 32, 2_000), settings.kafka_bootstrap, settings.cdr_topic)
+    second = produce(spec(settings, 32, 2_000), settings)
     wait_drained(settings, 120, [b])
     in_clickhouse = today_from_clickhouse(settings, today)
     wait_equal(lambda: rep_day_actuals(port_b), in_clickhouse, 60,

@@ -55,7 +55,7 @@ def test_sigkill_three_times_while_100k_cdrs_flow(
     rng = Random(SEED)
     worker = procs.add(Worker(settings, scenario_logs / "worker.log")).start()
     sender = BackgroundProducer(
-        lambda stop: produce(SPEC, settings.kafka_bootstrap, settings.cdr_topic, stop=stop)
+        lambda stop: produce(SPEC, settings, stop=stop)
     )
     sender.start()
     procs.defer(sender.stop_event.set)

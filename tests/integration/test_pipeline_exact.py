@@ -38,7 +38,7 @@ def test_report_equals_truth_and_bad_events_are_dead_lettered(
     settings: Settings, worker_log: Path
 ) -> None:
     ensure_topics(settings)
-    truth = produce(SPEC, settings.kafka_bootstrap, settings.cdr_topic)
+    truth = produce(SPEC, settings)
     assert truth.kinds["duplicate"] > 0 and truth.kinds["correction"] > 0
     assert truth.kinds["bad"] > 0 and truth.kinds["late"] > 0
     first, last = truth_days(truth)
@@ -66,7 +66,7 @@ def test_report_equals_truth_and_bad_events_are_dead_lettered(
 def test_report_by_team_and_campaign_sum_to_the_same_totals(settings: Settings, worker_log: Path) -> None:
     ensure_topics(settings)
     spec = SimulationSpec(reps=12, calls=3_000, days=2, seed=3, duplicates=0.05, corrections=0.05)
-    truth = produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    truth = produce(spec, settings)
     first, last = truth_days(truth)
     with running_worker(settings, worker_log):
         wait_for(lambda: lag(settings.kafka_bootstrap, settings.app_id, settings.cdr_topic) == 0,

@@ -73,7 +73,7 @@ def test_prometheus_team_dials_equal_truth_for_today(
     ensure_topics(settings)
     spec = SimulationSpec(reps=30, calls=4_000, days=1, seed=11, duplicates=0.02, corrections=0.02,
                           timezone=settings.timezone)  # fmt: skip
-    truth = produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    truth = produce(spec, settings)
     today = business_day(datetime.now(UTC), settings.zone).isoformat()
     expected: Counter[str] = Counter()
     for row in truth.calls.values():

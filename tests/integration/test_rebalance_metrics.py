@@ -29,7 +29,7 @@ def test_reps_split_between_two_workers_then_move_to_the_survivor(
     ensure_topics(settings)
     spec = SimulationSpec(reps=24, calls=3_000, days=1, seed=5, duplicates=0.03, corrections=0.03,
                           timezone=settings.timezone)  # fmt: skip
-    truth = produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    truth = produce(spec, settings)
     today = business_day(datetime.now(UTC), settings.zone).isoformat()
     expected = {r["rep_id"]: float(r["dials"]) for r in truth.calls.values() if r["business_day"] == today}
     second = settings.model_copy(update={"web_port": free_port()})

@@ -140,7 +140,7 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
                           timezone=settings.timezone)  # fmt: skip
     settings = _board_settings(settings, tmp_path, spec)
     ensure_topics(settings)
-    produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    produce(spec, settings)
     day = business_day(datetime.now(UTC), settings.zone).isoformat()
     url = f"http://127.0.0.1:{settings.wallboard_port}/"
 
@@ -179,7 +179,7 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
 
             browser.evaluate("window.notReloaded = true")
             more = SimulationSpec(reps=REPS, calls=300, days=1, seed=12, timezone=settings.timezone)
-            truth = produce(more, settings.kafka_bootstrap, settings.cdr_topic)
+            truth = produce(more, settings)
             produced_at = time.monotonic()
             added = [row for row in truth.calls.values() if row["business_day"] == day]
             moved = expected_by_rep(summed(before, added))
@@ -226,7 +226,7 @@ def test_two_workers_one_killed_every_rep_shown_once(
     settings = _board_settings(settings, tmp_path, spec)
     second = settings.model_copy(update={"web_port": free_port()})
     ensure_topics(settings)
-    produce(spec, settings.kafka_bootstrap, settings.cdr_topic)
+    produce(spec, settings)
     day = business_day(datetime.now(UTC), settings.zone).isoformat()
 
     with running_wallboard(settings, logs_dir / "wallboard-two.log"), \
@@ -253,7 +253,7 @@ def test_two_workers_one_killed_every_rep_shown_once(
             assert rep_actuals(settings.web_port).keys() == expected.keys(), "the survivor never took over"
             # new calls for every rep: only the survivor's snapshots can carry them to the page
             produce(
-                dataclasses.replace(spec, calls=300, seed=22), settings.kafka_bootstrap, settings.cdr_topic
+                dataclasses.replace(spec, calls=300, seed=22), settings
             )
             wait_for(lambda: _drained(settings), 120, "the survivor to take the new calls", every_s=1)
             moved = expected_by_rep(report(settings, day, day))
