@@ -96,11 +96,14 @@ def _target_columns() -> str:
         value = f"maxIf(t.value, t.period = '{period}' AND t.metric = '{metric}')"
         has = f"countIf(t.period = '{period}' AND t.metric = '{metric}') > 0"
         days = " * a.days_dialed" if period == "day" else ""
-        actual = f"a.{KPI[metric].sum_alias}" + (" / 100" if KPI[metric].unit is Unit.MONEY else "")
+        actual = f"toDecimal128(a.{KPI[metric].sum_alias}, 8)" + (
+            " / 100" if KPI[metric].unit is Unit.MONEY else ""
+        )
         out.append(f"if({has}, toDecimal128({value}{days}, 2), NULL) AS target_{metric}")
+        # Decimal, cut to 4 places as payroll.compute.attainment does (never Float64: 10/320 is 0.0312)
         out.append(
-            f"if(target_{metric} > 0, round(toFloat64({actual}) / toFloat64(target_{metric}), 4), "
-            f"NULL) AS attainment_{metric}"
+            f"if(target_{metric} > 0, toDecimal128({actual} / target_{metric}, 4), NULL)"
+            f" AS attainment_{metric}"
         )
     return ",\n       ".join(out)
 
