@@ -50,7 +50,7 @@ def rank_awards(plan: PayPlan, roster: Roster, month: date, figures: Figures) ->
             second = (
                 sum((figures[key].get(award.then_by, ZERO) for key in held), ZERO) if award.then_by else ZERO
             )
-            group = _group(plan, award, _last_period(person.periods, award, month, last))
+            group = _group(plan, award, _last_period(person.periods, award, last))
             entries.setdefault(group, {})[person.id] = (value, second)
         for group, values in entries.items():
             for person, line in _places(award, group, values).items():
@@ -58,7 +58,7 @@ def rank_awards(plan: PayPlan, roster: Roster, month: date, figures: Figures) ->
     return won
 
 
-def _last_period(periods: tuple[RolePeriod, ...], award: Award, month: date, last: date) -> RolePeriod:
+def _last_period(periods: tuple[RolePeriod, ...], award: Award, last: date) -> RolePeriod:
     """The person's last period in one of the award's roles that began by the month's end."""
     chosen = [p for p in periods if p.role in award.roles and p.start <= last]
     return chosen[-1] if chosen else periods[-1]

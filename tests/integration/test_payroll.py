@@ -523,19 +523,23 @@ def test_a_month_with_a_roster_reconciles_with_hand_computed_statements(
 def test_calls_of_someone_not_on_the_roster_stop_the_run(
     loaded: tuple[Settings, Truth], tmp_path: Path
 ) -> None:
+    """September's roster without s-leave, whose calls are in ClickHouse: no statement at all."""
     settings, _ = loaded
-    inputs = tmp_path / "inputs"
+    plan, inputs = tmp_path / "plan.yaml", tmp_path / "inputs"
+    plan.write_text(RECONCILE_PLAN, encoding="utf-8")
     inputs.mkdir()
-    for source in INPUTS.iterdir():
-        text = source.read_text(encoding="utf-8")
-        if source.name == "roster.csv":
-            text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("rep-013,"))
-        (inputs / source.name).write_text(text, encoding="utf-8")
+    roster = "".join(
+        line for line in RECONCILE_ROSTER.splitlines(keepends=True) if not line.startswith("s-leave,")
+    )
+    (inputs / "roster.csv").write_text(roster, encoding="utf-8")
     done = payroll(
-        settings, "run", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(inputs), check=False
+        settings, "run", "--month", "2026-09", "--plan", str(plan), "--inputs", str(inputs), check=False
     )
     assert done.returncode == 2 and done.stdout == b""
-    assert "'rep-013' has calls but is not on the roster" in done.stderr.decode()
+    assert (
+        "ClickHouse calls of 2026-09: rep_id: 's-leave' has calls but is not on the roster"
+        in done.stderr.decode()
+    )
 
 
 def test_a_run_with_no_targets_in_force_is_refused(loaded: tuple[Settings, Truth]) -> None:
@@ -546,3 +550,32 @@ def test_a_run_with_no_targets_in_force_is_refused(loaded: tuple[Settings, Truth
     done = payroll(fresh, "run", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(INPUTS), check=False)
     assert done.returncode == 2
     assert "no targets version was in force for 2026-10" in done.stderr.decode()
+
+
+def test_a_database_from_before_the_outbound_counters_is_upgraded(settings: Settings) -> None:
+    """Start-up on ``calls`` and ``call_versions`` made before outbound_connects/_talk existed adds
+    their columns and makes the versions' view copy them, so explain agrees with the statements."""
+    from sinks.clickhouse.ddl import _CALLS
+    from sinks.clickhouse.payroll_ddl import VERSION_COLUMNS
+    from tests.integration.test_meaning_clickhouse import rows_of, write
+
+    new = ("outbound_connects", "outbound_talk")
+    old_columns = ", ".join(c for c in VERSION_COLUMNS if c not in new)
+    with connect(settings, database="") as admin:
+        admin.command(f"CREATE DATABASE IF NOT EXISTS `{settings.clickhouse_database}`")
+    with connect(settings) as old:
+        old.command("\n".join(line for line in _CALLS.splitlines() if not line.strip().startswith(new)))
+        old.command(
+            "CREATE TABLE call_versions ENGINE = MergeTree ORDER BY (rep_id, business_day, call_id, rank)"
+            f" AS SELECT {old_columns} FROM calls WHERE 0"
+        )
+        old.command(
+            f"CREATE MATERIALIZED VIEW call_versions_mv TO call_versions AS SELECT {old_columns} FROM calls"
+        )
+    apply_schema(settings).close()
+    from zoneinfo import ZoneInfo
+
+    write(settings, rows_of([answered("up-1", "team-01", "2026-11-02")], ZoneInfo(settings.timezone)))
+    with connect(settings) as client:
+        got = client.query("SELECT outbound_connects, outbound_talk FROM call_versions").result_rows
+    assert [tuple(int(v) for v in row) for row in got] == [(1, 60)]
