@@ -77,6 +77,7 @@ _ROW = """
     talk_seconds AS counted_talk, toUInt32(if(n % 10 = 0, 5, 0)) AS counted_wrap,
     toUInt8(outcome = 'sale') AS sales, toInt64(if(outcome = 'sale', 99900, 0)) AS revenue_cents,
     toUInt8(new_customer) AS new_customers, toUInt8(0) AS abandoned,
+    connects AS outbound_connects, counted_talk AS outbound_talk,
     toUInt32(n % 8) AS kafka_partition, toUInt64(n) AS kafka_offset
 """
 

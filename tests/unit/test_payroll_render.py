@@ -3,8 +3,11 @@ open month's run says it is an estimate in every format."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 
 import orjson
 import pytest
@@ -56,6 +59,9 @@ def test_csv_has_a_bom_no_live_formula_and_a_row_per_role() -> None:
     assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
     assert "'-bonus" not in text  # allowance items are not CSV columns; amounts stay numbers
     assert text.count(",rep-002,王芳,") == 2  # promoted on the 15th: a row as rep, a row as lead
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    floor = sum((st.total for st in a_run().statements), Decimal(0))
+    assert sum(Decimal(row["total"]) for row in rows) == floor  # the column adds up to the floor
     summary = files["payroll-2026-10-summary.csv"].decode("utf-8")
     assert "floor" in summary and "team-01" in summary
 
