@@ -2,7 +2,8 @@
 wallboard's month-to-date standings, so the board's leader on the last evening is the one paid.
 
 Figures are per (person, role held): what the person was scored on in that role (a rep's own
-calls, a lead's team's), summed over the days in that role. An award ranks the people who held
+calls, a lead's team's), summed over the days in that role, plus any csv KPI an award ranks
+(the month's figure from its file). An award ranks the people who held
 one of its roles during the month (and, for a new-hire award, were hired within its days of
 the month's last day) within its group; only a positive figure takes a place.
 """

@@ -336,6 +336,7 @@ def compute_month(
                 mine[name] = mine.get(name, ZERO) + value
         if parts or person.id in adjustments:
             drafts.append((person, parts))
+    _with_csv_figures(plan, inputs, figures)
     won = rank_awards(plan, roster, data.month, figures)
     statements = [
         Statement(
@@ -355,6 +356,18 @@ def compute_month(
             message = f"total {st.total} is more than a close can store (Decimal(18, 2))"
             raise PayPlanError(f"statement of {st.person}", [Problem(None, "total", message)])
     return statements
+
+
+def _with_csv_figures(
+    plan: PayPlan, inputs: Inputs, figures: dict[tuple[str, Role], dict[str, Decimal]]
+) -> None:
+    """An award may rank a csv KPI (最佳话术奖 on a script-quality score): the person's row,
+    in every role they held (a month's figure; no row: 0)."""
+    names = {name for award in plan.doc.awards for name in (award.by, award.then_by) if name in inputs.kpis}
+    for (person, _role), mine in figures.items():
+        for name in names:
+            row = inputs.kpis[name].get(person)
+            mine[name] = row.actual if row is not None else ZERO
 
 
 def _part(

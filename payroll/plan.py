@@ -133,21 +133,13 @@ class Award(_Strict):
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     name: Id  # as printed (e.g. 月度销售冠军 Monthly sales champion)
-    by: Id = "revenue"  # a KPI counter of schemas.kpis, counted on the days in `roles`
-    then_by: Id | None = None  # a second counter that breaks a tie before `ties` applies
+    by: Id = "revenue"  # a KPI counter (counted on the days in `roles`), or a csv KPI of the plan
+    then_by: Id | None = None  # a second figure that breaks a tie before `ties` applies
     within: Literal["team", "region", "floor"] = "floor"
     amounts: list[Money] = Field(min_length=1)
     roles: list[Role] = [Role.REP]
     ties: Ties = Ties.SHARE
     hired_within_days: Annotated[int, Field(strict=True, ge=1, le=3660)] | None = None  # new hires only
-
-    @model_validator(mode="after")
-    def _known_counter(self) -> Award:
-        for key in ("by", "then_by"):
-            name = getattr(self, key)
-            if name is not None and name not in KPI:
-                raise FieldError((key,), f"unknown KPI counter {name!r} (known: {', '.join(COUNTER_NAMES)})")
-        return self
 
 
 class RosterSpec(_Strict):
@@ -204,6 +196,14 @@ class PayPlanFile(_Strict):
             if award.id in ids:
                 raise FieldError(("awards", i, "id"), f"award id {award.id!r} is used twice")
             ids.add(award.id)
+            for key in ("by", "then_by"):
+                name = getattr(award, key)
+                csv = name in self.kpis and self.kpis[name].source is Source.CSV
+                if name is not None and name not in KPI and not csv:
+                    known = ", ".join(
+                        [*COUNTER_NAMES, *(k for k, s in self.kpis.items() if s.source is Source.CSV)]
+                    )
+                    raise FieldError(("awards", i, key), f"not a KPI counter or a csv KPI (known: {known})")
             if award.within == "region" and not self.regions:
                 raise FieldError(
                     ("awards", i, "within"), "ranks within region but the plan has no `regions:`"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from payroll.awards import rank_awards
 from payroll.compute import compute_month
 from schemas.roster import Role
@@ -84,3 +86,22 @@ def test_statements_carry_the_awards_ranked_on_the_calls() -> None:
     ]
     assert [(a.award, a.rank) for a in out["rep-a"].awards] == [("team_top_three", 2)]
     assert out["rep-b"].awards_total == Decimal("1600.00")
+
+
+def test_best_pitch_ranks_a_csv_kpi_and_the_plan_refuses_an_unknown_figure() -> None:
+    """最佳话术奖 is a quality score from a CSV (the QA team's), not a counter of the calls."""
+    from payroll.plan import PayPlanError
+    from tests.unit.payroll_month import TEXT, plan_with
+
+    day = [date(2026, 10, 5)]
+    data = month(calls("rep-a", "team-01", day, revenue=1) | calls("rep-b", "team-01", day), targets("rep-a"))
+    given = inputs(PLAN, rep("rep-a"), rep("rep-b"), script_quality_csv="rep_id,actual\nrep-a,81\nrep-b,95\n")
+    out = {st.person: st for st in compute_month(PLAN, data, given)}
+    assert [(a.award, a.value, a.amount) for a in out["rep-b"].awards] == [
+        ("best_script", Decimal(95), Decimal("300.00"))
+    ]
+    assert not [a for a in out["rep-a"].awards if a.award == "best_script"]
+    assert "by: script_quality" in TEXT
+    with pytest.raises(PayPlanError) as caught:
+        plan_with("    by: script_quality", "    by: script_qualty")
+    assert caught.value.field == "awards.3.by" and "not a KPI counter or a csv KPI" in str(caught.value)

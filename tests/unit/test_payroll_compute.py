@@ -325,7 +325,7 @@ def test_on_the_example_floor_a_manager_on_target_out_earns_any_rep_on_target() 
     assert {out[p.id].parts[0].score for p in reps} == {Decimal("1.0000")}
     every_award = sum((award.amounts[0] for award in PLAN.doc.awards), Decimal(0))
     best_rep = max(out[p.id].total - out[p.id].awards_total for p in reps) + every_award
-    assert best_rep == Decimal("9850.00")  # rep-008's own base 4,500 + 2,000 + 1,250 + 2,100 of awards
+    assert best_rep == Decimal("10150.00")  # rep-008's own base 4,500 + 2,000 + 1,250 + 2,400 of awards
     for manager in ("rep-001", "rep-011", "rep-031"):
         st = out[manager]
         assert st.parts[0].score == Decimal("1.0000") and st.parts[0].commission.attainment == 1, manager

@@ -37,6 +37,7 @@ def test_the_example_plan_and_inputs_load() -> None:
         "new_hire_pass_rate.csv",
         "new_product_sales.csv",
         "roster.csv",
+        "script_quality.csv",
     }
     assert len(given.roster.people) == 27 and [p.role for p in given.roster.people["rep-021"].periods] == [
         "rep",
