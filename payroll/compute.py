@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from payroll.awards import AwardLine, rank_awards
 from payroll.inputs import Allowance, Inputs
@@ -212,12 +213,8 @@ class _Index:
     def __init__(self, plan: PayPlan, data: MonthData, roster: Roster) -> None:
         self.plan, self.data, self.roster = plan, data, roster
         self.by_rep: dict[str, dict[date, Activity]] = {}
-        self.by_team: dict[str, dict[date, Activity]] = {}
-        self.team_reps: dict[str, dict[str, set[date]]] = {}  # team -> rep -> days dialed for it
-        for (rep, team, day), act in data.days.items():
-            self.by_rep.setdefault(rep, {}).setdefault(day, Activity()).add(act)
-            self.by_team.setdefault(team, {}).setdefault(day, Activity()).add(act)
-            self.team_reps.setdefault(team, {}).setdefault(rep, set()).add(day)
+        for (rep, _team, day), act in data.days.items():
+            _put(self.by_rep.setdefault(rep, {}), day, act)
         self.targets: dict[str, dict[tuple[str, str], Decimal]] = {}
         for scope, id_, _team, period, metric, value in data.targets:
             if scope == "rep":
@@ -232,6 +229,27 @@ class _Index:
             for team in {p.team for p in person.periods if p.role is Role.REP}:
                 self.team_people.setdefault(team, []).append(person)
         self.month_pay_days = pay_days(plan, month_days(data.month))
+        self._paid = {day: pay_days(plan, [day]) for day in month_days(data.month)}
+
+    def pay_days(self, days: Iterable[date]) -> int:
+        """:func:`pay_days` of days of this month, from a table made once."""
+        return sum(self._paid[day] for day in days)
+
+    @cached_property
+    def by_team(self) -> dict[str, dict[date, Activity]]:
+        """team -> day -> the calls carrying the team (built when a lead or manager is paid)."""
+        out: dict[str, dict[date, Activity]] = {}
+        for (_rep, team, day), act in self.data.days.items():
+            out.setdefault(team, {}).setdefault(day, Activity()).add(act)
+        return out
+
+    @cached_property
+    def team_reps(self) -> dict[str, dict[str, set[date]]]:
+        """team -> rep -> the days the rep dialed for it."""
+        out: dict[str, dict[str, set[date]]] = {}
+        for rep, team, day in self.data.days:
+            out.setdefault(team, {}).setdefault(rep, set()).add(day)
+        return out
 
     def activity(self, scope: Scope, key: str, days: set[date]) -> Activity:
         """The calls a part is scored on: a rep's own, a team's, a region's, on ``days``."""
@@ -273,9 +291,22 @@ class _Index:
         if ("day", metric) in targets:
             return targets[("day", metric)] * sum(1 for day in dialed if day in days)
         if ("month", metric) in targets:
-            share = Decimal(pay_days(self.plan, sorted(days))) / Decimal(self.month_pay_days or 1)
+            share = Decimal(self.pay_days(days)) / Decimal(self.month_pay_days or 1)
             return cents(targets[("month", metric)] * share)  # shown to the cent, as it is used
         return None
+
+
+def _put(by_day: dict[date, Activity], day: date, act: Activity) -> None:
+    """Index ``act`` under ``day``; a second activity that day is summed into a new one (the
+    month's own objects are never changed)."""
+    found = by_day.get(day)
+    if found is None:
+        by_day[day] = act
+    else:
+        merged = Activity()
+        merged.add(found)
+        merged.add(act)
+        by_day[day] = merged
 
 
 def _in(period: RolePeriod | None, role: Role, team: str) -> bool:
@@ -299,8 +330,10 @@ def segments(person: Person, month: date) -> list[tuple[RolePeriod, list[date]]]
 def check_calls(data: MonthData, roster: Roster) -> None:
     """Every call's rep is on the roster and employed on the call's day; else the run stops."""
     source = f"ClickHouse calls of {data.month:%Y-%m}"
-    for rep, _team, day in sorted(data.days):
-        person = roster.people.get(rep)
+    people = roster.people
+    bad = [(rep, day) for rep, _team, day in data.days if rep not in people or not people[rep].employed(day)]
+    for rep, day in sorted(bad)[:1]:
+        person = people.get(rep)
         hint = f"(`callfloor payroll explain --month {data.month:%Y-%m} --rep {rep}` lists them)"
         if person is None:
             message = f"{rep!r} has calls but is not on the roster ({roster.source}) {hint}"
@@ -385,7 +418,7 @@ def _part(
         lines.append(_kpi_line(plan, inputs, index, person, period, name, spec, weight, act, key, days))
     total_score = score(lines)
     floor_met = total_score >= plan.doc.score_floor and any(line.points is not None for line in lines)
-    paid_days, month_pay_days = pay_days(plan, sorted(days)), index.month_pay_days or 1
+    paid_days, month_pay_days = index.pay_days(days), index.month_pay_days or 1
     paid_score = total_score if pay.performance_may_exceed else min(total_score, Decimal(1))
     performance = cents(pay.performance * paid_score * paid_days / month_pay_days if floor_met else ZERO)
     base_full = period.base if period.base is not None else pay.base

@@ -50,13 +50,17 @@ def read_month(
     )
     days: dict[tuple[str, str, date], Activity] = {}
     cutoff: datetime | None = None
-    for row in result.named_results():
-        days[(row["rep_id"], row["team_id"], row["business_day"])] = Activity(
-            {c.name: int(row[c.sum_alias]) for c in KPI_COUNTERS},
-            int(row["list_cents"] or 0),
-            int(row["sold_cents"] or 0),
+    rows = result.result_rows  # tuples, not dicts: ~31 a rep
+    at = {name: i for i, name in enumerate(result.column_names)} if rows else {}
+    sums = [(c.name, at[c.sum_alias]) for c in KPI_COUNTERS] if rows else []
+    rep, team, day, newest, listed, sold = (
+        at.get(k, 0) for k in ("rep_id", "team_id", "business_day", "cutoff", "list_cents", "sold_cents")
+    )
+    for row in rows:
+        days[(row[rep], row[team], row[day])] = Activity(
+            {name: int(row[i]) for name, i in sums}, int(row[listed] or 0), int(row[sold] or 0)
         )
-        cutoff = row["cutoff"] if cutoff is None else max(cutoff, row["cutoff"])
+        cutoff = row[newest] if cutoff is None else max(cutoff, row[newest])
     if targets_version is None:
         version = version_in_force(client, month_end(month, zone), zone=zone)
         targets_version = version.sha256 if version else None
