@@ -30,8 +30,8 @@ from clickhouse_connect.driver.client import Client
 
 from benchmarks.harness import Stack, conditions, emit, main_guard, note
 from payroll.compute import compute_month
-from payroll.inputs import Inputs
-from payroll.plan import PayPlan, load_plan
+from payroll.inputs import Inputs, parse_inputs
+from payroll.plan import PayPlan, parse_plan
 from schemas.kpis import KPI_COUNTERS
 from schemas.targets import parse_targets
 from sinks.clickhouse.calls import COLUMNS
@@ -77,6 +77,7 @@ _ROW = """
     talk_seconds AS counted_talk, toUInt32(if(n % 10 = 0, 5, 0)) AS counted_wrap,
     toUInt8(outcome = 'sale') AS sales, toInt64(if(outcome = 'sale', 99900, 0)) AS revenue_cents,
     toUInt8(new_customer) AS new_customers, toUInt8(0) AS abandoned,
+    connects AS outbound_connects, counted_talk AS outbound_talk,
     toUInt32(n % 8) AS kafka_partition, toUInt64(n) AS kafka_offset
 """
 
@@ -125,12 +126,26 @@ def month_read(client: Client) -> list:
     ).result_rows
 
 
-def time_reads(client: Client, zone: ZoneInfo, plan: PayPlan, repeat: int, cond: dict) -> None:
+def bench_plan(reps: int) -> tuple[PayPlan, Inputs]:
+    """The example plan without its regions (the benchmark's teams are in none) and a roster of
+    the benchmark's reps, hired before the calls."""
+    text = PLAN.read_text(encoding="utf-8")
+    text = text[: text.index("regions:")] + text[text.index("allowances:") :]
+    plan = parse_plan(text.encode(), str(PLAN))
+    roster = "person_id,name,role,team,hired\n" + "".join(
+        f"rep-{i:05d},rep {i},rep,team-{i // 10:04d},2020-01-01\n" for i in range(reps)
+    )
+    files = {"roster.csv": roster, "allowances.csv": "rep_id,item,amount\n"}
+    files |= {spec.file: "rep_id,actual\n" for spec in plan.doc.kpis.values() if spec.file}
+    return plan, parse_inputs(plan, files)
+
+
+def time_reads(client: Client, zone: ZoneInfo, plan: tuple[PayPlan, Inputs], repeat: int, cond: dict) -> None:
     """Every timed read on one layout, each printed as a JSON line."""
     reads: dict[str, Callable[[], object]] = {
         "month query": lambda: month_read(client),
         "payroll for the month (read + targets + statements)": lambda: compute_month(
-            plan, read_month(client, MONTH, zone), Inputs()
+            plan[0], read_month(client, MONTH, zone), plan[1]
         ),
         "month to date refresh": lambda: month_to_date(client, MONTH, TODAY),
         "campaign abandons refresh (30 days)": lambda: campaign_abandons(client, TODAY - timedelta(days=30)),
@@ -142,7 +157,7 @@ def time_reads(client: Client, zone: ZoneInfo, plan: PayPlan, repeat: int, cond:
 
 
 def run(args: argparse.Namespace) -> None:
-    plan = load_plan(PLAN)
+    plan = bench_plan(args.reps)
     targets = parse_targets(
         (
             "version: 1\ndefaults: {daily: {connects: 3, valid_connects: 2, talk_minutes: 10}, "

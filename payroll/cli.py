@@ -33,7 +33,7 @@ def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callabl
     p = commands.add_parser("run", help="one statement per person for a month")
     p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
     p.add_argument("--plan", type=Path, help="pay plan YAML (default: CALLFLOOR_PAY_PLAN_FILE)")
-    p.add_argument("--inputs", type=Path, help="directory of the CSV inputs the plan names")
+    p.add_argument("--inputs", type=Path, help="directory of the roster and the CSV inputs the plan names")
     p.add_argument("--format", choices=FORMATS, default="json")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the HTML statements")
     p.add_argument("--out", type=Path, help="write files here instead of printing")
@@ -50,7 +50,7 @@ def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callabl
     p = commands.add_parser("close", help="record what is paid for a month (never changed afterwards)")
     p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
     p.add_argument("--plan", type=Path, help="pay plan YAML (default: CALLFLOOR_PAY_PLAN_FILE)")
-    p.add_argument("--inputs", type=Path)
+    p.add_argument("--inputs", type=Path, help="directory of the roster and the CSV inputs the plan names")
     p.set_defaults(func=lambda args: _run("close", settings_loader(), args))
 
 

@@ -19,8 +19,9 @@ from clickhouse_connect.driver.client import Client
 
 from payroll.compute import ZERO, AdjustmentLine, Statement, compute_month
 from payroll.inputs import Inputs, parse_inputs
-from payroll.plan import PayPlan, Role, parse_plan
+from payroll.plan import PayPlan, parse_plan
 from payroll.statements import run_document
+from schemas.roster import Scope
 from schemas.settings import Settings
 from sinks.clickhouse.payroll_closes import (
     CloseRecord,
@@ -36,7 +37,11 @@ from sinks.clickhouse.payroll_reads import month_bounds, read_month
 MAX_CALLS_NAMED = 10
 
 
-class AlreadyClosed(Exception):
+class CannotClose(Exception):
+    """A close refused (already closed, or a month that has not ended)."""
+
+
+class AlreadyClosed(CannotClose):
     pass
 
 
@@ -50,6 +55,8 @@ def close_month(
         raise AlreadyClosed(f"{month:%Y-%m} is already closed; later changes are paid as adjustments")
     cutoff = newest_arrival(client)
     run = pay_run(client, settings, month, plan, inputs)
+    if run.estimate:
+        raise CannotClose(f"{month:%Y-%m} has not ended: its statements are estimates, not pay")
     paid: list[tuple[date, str, Decimal]] = []
     for st in run.statements:
         paid.append((month, st.person, st.total - st.adjustments_total))
@@ -114,12 +121,17 @@ def _reason(st: Statement | None, person: str, late: list[tuple], record: CloseR
 
 
 def _teams_led(st: Statement | None, record: CloseRecord) -> set[str]:
-    if st is None or st.role is Role.REP:
+    """The teams whose calls a person was scored on as a lead or manager during the month."""
+    if st is None:
         return set()
-    if st.role is Role.TEAM_LEAD:
-        return {st.team}
-    plan = parse_plan(record.plan_text.encode(), "recorded plan")
-    return set(plan.doc.regions.get(st.region, []))
+    regions = parse_plan(record.plan_text.encode(), "recorded plan").doc.regions
+    teams: set[str] = set()
+    for part in st.parts:
+        if part.scope is Scope.TEAM:
+            teams.add(part.team)
+        elif part.scope is Scope.REGION:
+            teams |= set(regions.get(part.region, []))
+    return teams
 
 
 def paid_statements(record: CloseRecord) -> Mapping[str, object]:

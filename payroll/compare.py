@@ -17,14 +17,18 @@ from clickhouse_connect.driver.client import Client
 from payroll.statements import PayRun, run_document
 from sinks.clickhouse.payroll_reads import call_versions
 
-COMPONENTS = ("base", "performance", "score", "allowances_total", "adjustments_total", "total")
+COMPONENTS = (
+    "base", "performance", "commission", "awards_total", "allowances_total", "adjustments_total", "total",
+)  # fmt: skip
 
 
 def _components(st: dict[str, Any]) -> dict[str, Any]:
+    """A statement's figures by name; a part's (a role's days) named by its role and first day."""
     out = {name: st[name] for name in COMPONENTS}
-    out["commission"] = (st["commission"] or {}).get("amount")
-    out["bonus"] = (st["bonus"] or {}).get("amount")
-    out |= {f"{k['name']} actual": k["actual"] for k in st["kpis"]}
+    for part in st["parts"]:
+        where = f"{part['role']} from {part['from']}"
+        out[f"{where} score"] = part["score"]
+        out |= {f"{where} {k['name']} actual": k["actual"] for k in part["kpis"]}
     return out
 
 

@@ -1,29 +1,44 @@
 """Pure Decimal computation of a month's statements: no I/O, so every rule is unit-tested.
 
-Rounding rule (one, stated on every output): ratios (attainment, points, score) are
-rounded half-up to 4 decimal places; every money figure is rounded half-up to the cent
-once, where it is computed; totals are sums of those rounded figures, so
-total = base + performance + commission + bonus + allowances (+ adjustments) exactly.
+Rounding rule (one, stated on every output): ratios (attainment, points, score) are cut,
+never rounded up, to 4 decimal places, and every floor, cap, tier and rank is decided on
+that shown figure. Thresholds are written with at most 4 places, so a decision on the shown
+figure is the exact decision: 0.59995 shows 0.5999 and misses a 0.60 floor, and a statement
+can never show a figure on the good side of a line it was judged to miss. Every money figure
+is rounded half-up to the cent once, where it is computed; totals are sums of those figures.
+
+A person's month is split by the roster into parts: the days in each role (a hire on the
+10th has one part from the 10th; a promotion on the 15th two). Each part is paid its share
+of the role's base and performance pay by pay days (计薪天数, calendar or working days as
+the plan says), scored on the calls of its own days, and paid commission on those calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import cached_property
 
+from payroll.awards import AwardLine, rank_awards
 from payroll.inputs import Allowance, Inputs
-from payroll.plan import KpiSpec, PayPlan, PersonPeriod, Role, Source
+from payroll.plan import MONEY_LIMIT, WEEKDAYS, KpiSpec, Missing, PayDays, PayPlan, PayPlanError, Source, Tier
 from schemas.kpis import KPI, Unit
-from schemas.pay_month import Activity, MonthData
+from schemas.pay_month import Activity, MonthData, month_days
+from schemas.roster import SCOPE_OF, Person, Role, RolePeriod, Roster, Scope
+from schemas.yaml_document import Problem
 
 RATIO, CENT = Decimal("0.0001"), Decimal("0.01")
-ROUNDING_RULE = "ratios half-up to 4 places; each money figure half-up to the cent; totals are sums"
+ROUNDING_RULE = (
+    "ratios cut (never rounded up) to 4 places, and every floor, cap, tier and rank decided on that "
+    "shown figure; each money figure half-up to the cent; totals are sums"
+)
 ZERO = Decimal(0)
 
 
 def ratio(value: Decimal) -> Decimal:
-    return value.quantize(RATIO, rounding=ROUND_HALF_UP)
+    return value.quantize(RATIO, rounding=ROUND_DOWN)
 
 
 def cents(value: Decimal) -> Decimal:
@@ -42,19 +57,12 @@ class KpiLine:
 
 @dataclass(frozen=True)
 class CommissionLine:
+    kind: str  # "commission" on one's own revenue, "override" on a team's or region's
     revenue: Decimal
+    target: Decimal | None
     attainment: Decimal | None
     tier_from: Decimal
     rate: Decimal
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class BonusLine:
-    by: str
-    group: str
-    value: Decimal
-    rank: int
     amount: Decimal
 
 
@@ -66,22 +74,80 @@ class AdjustmentLine:
 
 
 @dataclass(frozen=True)
-class Statement:
-    person: str
-    name: str
+class Part:
+    """The days of one role in the month, and what they pay."""
+
     role: Role
     team: str
     region: str
-    base: Decimal
+    start: date
+    end: date
+    pay_days: int  # 计薪天数 in this part
+    month_pay_days: int  # 计薪天数 of the whole month
+    base_full: Decimal  # the month's base in this role (the person's own, if the roster sets one)
+    base: Decimal  # base_full x pay_days / month_pay_days
     performance_max: Decimal
     kpis: tuple[KpiLine, ...]
     score: Decimal
     floor_met: bool
     performance: Decimal
     commission: CommissionLine | None
-    bonus: BonusLine | None
+
+    @property
+    def scope(self) -> Scope:
+        return SCOPE_OF[self.role]
+
+    @property
+    def commission_amount(self) -> Decimal:
+        return self.commission.amount if self.commission else ZERO
+
+    @property
+    def total(self) -> Decimal:
+        return self.base + self.performance + self.commission_amount
+
+
+@dataclass(frozen=True)
+class Statement:
+    person: str
+    name: str
+    hired: date
+    left: date | None
+    parts: tuple[Part, ...]
+    awards: tuple[AwardLine, ...]
     allowances: tuple[Allowance, ...]
     adjustments: tuple[AdjustmentLine, ...] = ()
+
+    @property
+    def last(self) -> Part | None:
+        return self.parts[-1] if self.parts else None
+
+    @property
+    def role(self) -> Role:
+        return self.parts[-1].role if self.parts else Role.REP
+
+    @property
+    def team(self) -> str:
+        return self.parts[-1].team if self.parts else ""
+
+    @property
+    def region(self) -> str:
+        return self.parts[-1].region if self.parts else ""
+
+    @property
+    def base(self) -> Decimal:
+        return sum((p.base for p in self.parts), ZERO)
+
+    @property
+    def performance(self) -> Decimal:
+        return sum((p.performance for p in self.parts), ZERO)
+
+    @property
+    def commission(self) -> Decimal:
+        return sum((p.commission_amount for p in self.parts), ZERO)
+
+    @property
+    def awards_total(self) -> Decimal:
+        return sum((a.amount for a in self.awards), ZERO)
 
     @property
     def allowances_total(self) -> Decimal:
@@ -93,21 +159,19 @@ class Statement:
 
     @property
     def total(self) -> Decimal:
-        commission = self.commission.amount if self.commission else ZERO
-        bonus = self.bonus.amount if self.bonus else ZERO
-        return (
-            self.base + self.performance + commission + bonus + self.allowances_total + self.adjustments_total
-        )
+        parts = sum((p.total for p in self.parts), ZERO)
+        return parts + self.awards_total + self.allowances_total + self.adjustments_total
 
 
 def attainment(actual: Decimal | None, target: Decimal | None) -> Decimal | None:
-    """actual / target; not applicable (None) against a missing or zero target."""
+    """actual / target, cut to 4 places; not applicable (None) against a missing or zero target."""
     if actual is None or target is None or target == 0:
         return None
     return ratio(actual / target)
 
 
 def kpi_points(spec: KpiSpec, weight: Decimal, attained: Decimal | None) -> Decimal | None:
+    """weight x attainment as shown, 0 under the floor, at most the cap."""
     if attained is None:
         return None
     counted = ZERO if attained < spec.floor else min(attained, spec.cap)
@@ -123,79 +187,162 @@ def score(lines: Iterable[KpiLine]) -> Decimal:
     return ratio(sum((line.points for line in applicable), ZERO) / weights)  # type: ignore[misc]
 
 
-def commission_tier(plan: PayPlan, revenue: Decimal, target: Decimal | None) -> tuple[Decimal, Decimal]:
-    """(tier start, rate): the highest tier with revenue >= start x target, compared exactly (not on
-    the rounded attainment: 7,999.99 of 10,000 is under 80 %); a boundary is in the higher tier.
-    No target, or a target of 0: the first tier."""
-    assert plan.doc.commission is not None
-    chosen = plan.doc.commission.tiers[0]
-    for tier in plan.doc.commission.tiers:
-        if target and revenue >= tier.from_ * target:
+def tier_of(tiers: list[Tier], attained: Decimal | None) -> Tier:
+    """The highest tier whose start the shown attainment reaches (a boundary is in the higher
+    tier); no target (None): the first tier."""
+    chosen = tiers[0]
+    for tier in tiers:
+        if attained is not None and attained >= tier.from_:
             chosen = tier
-    return chosen.from_, chosen.rate
+    return chosen
 
 
-def competition_ranks(values: Mapping[str, Decimal]) -> dict[str, int]:
-    """1, 1, 3: tied values share a place and the next place is skipped; only positive values rank."""
-    ordered = sorted((v, p) for p, v in values.items() if v > 0)
-    ordered.sort(key=lambda item: item[0], reverse=True)
-    ranks: dict[str, int] = {}
-    for i, (value, person) in enumerate(ordered):
-        previous = ordered[i - 1] if i else None
-        ranks[person] = ranks[previous[1]] if previous and previous[0] == value else i + 1
-    return ranks
+def pay_days(plan: PayPlan, days: Iterable[date]) -> int:
+    """计薪天数 among ``days``: all of them, or the plan's working weekdays."""
+    spec = plan.doc.roster
+    if spec.pay_days is PayDays.CALENDAR:
+        return sum(1 for _ in days)
+    working = {WEEKDAYS.index(name) for name in spec.working_weekdays}
+    return sum(1 for day in days if day.weekday() in working)
 
 
 class _Index:
-    """The month's activity by rep and by team, and its targets by (scope, id, metric): built once,
-    so a floor of thousands of reps costs one pass, not one pass per person."""
+    """The month's calls by rep and by team per day, and the targets by rep: built once, so a
+    floor of thousands of people costs one pass, not one pass per person."""
 
-    def __init__(self, data: MonthData) -> None:
-        self.data = data
-        self.by_rep: dict[str, Activity] = {}
-        self.by_team: dict[str, Activity] = {}
-        for (rep, team), act in data.activity.items():
-            self.by_rep.setdefault(rep, Activity()).add(act)
-            self.by_team.setdefault(team, Activity()).add(act)
-        self.targets = {
-            (scope, id_, metric): (period, value) for scope, id_, _t, period, metric, value in data.targets
-        }
+    def __init__(self, plan: PayPlan, data: MonthData, roster: Roster) -> None:
+        self.plan, self.data, self.roster = plan, data, roster
+        self.by_rep: dict[str, dict[date, Activity]] = {}
+        for (rep, _team, day), act in data.days.items():
+            _put(self.by_rep.setdefault(rep, {}), day, act)
+        self.targets: dict[str, dict[tuple[str, str], Decimal]] = {}
+        for scope, id_, _team, period, metric, value in data.targets:
+            if scope == "rep":
+                self.targets.setdefault(id_, {})[(period, metric)] = Decimal(value)
+        self.periods: dict[str, str] = {}  # metric -> "day" or "month" (a daily target wins)
+        for targets in self.targets.values():
+            for period, metric in targets:
+                if self.periods.get(metric) != "day":
+                    self.periods[metric] = period
+        self.team_people: dict[str, list[Person]] = {}  # team -> people who were reps in it
+        for person in roster.people.values():
+            for team in {p.team for p in person.periods if p.role is Role.REP}:
+                self.team_people.setdefault(team, []).append(person)
+        self.month_pay_days = pay_days(plan, month_days(data.month))
+        self._paid = {day: pay_days(plan, [day]) for day in month_days(data.month)}
 
-    def target(self, scope: str, id_: str, metric: str, days: int) -> Decimal | None:
-        found = self.targets.get((scope, id_, metric))
-        if found is None:
-            return None
-        period, value = found
-        return Decimal(value) * (days if period == "day" else 1)
+    def pay_days(self, days: Iterable[date]) -> int:
+        """:func:`pay_days` of days of this month, from a table made once."""
+        return sum(self._paid[day] for day in days)
 
+    @cached_property
+    def by_team(self) -> dict[str, dict[date, Activity]]:
+        """team -> day -> the calls carrying the team (built when a lead or manager is paid)."""
+        out: dict[str, dict[date, Activity]] = {}
+        for (_rep, team, day), act in self.data.days.items():
+            out.setdefault(team, {}).setdefault(day, Activity()).add(act)
+        return out
 
-class _Scope:
-    """The calls and targets one statement is scored on: a rep's own, a team's, a region's."""
+    @cached_property
+    def team_reps(self) -> dict[str, dict[str, set[date]]]:
+        """team -> rep -> the days the rep dialed for it."""
+        out: dict[str, dict[str, set[date]]] = {}
+        for rep, team, day in self.data.days:
+            out.setdefault(team, {}).setdefault(rep, set()).add(day)
+        return out
 
-    def __init__(self, index: _Index, kind: str, rep: str, teams: list[str]) -> None:
-        self.index, self.kind, self.rep, self.teams = index, kind, rep, teams
-        self.activity = Activity()
-        for act in [index.by_rep.get(rep)] if kind == "rep" else [index.by_team.get(t) for t in teams]:
-            if act is not None:
-                self.activity.add(act)
-
-    def actual(self, name: str) -> Decimal:
-        value = self.activity.counters.get(name, 0)
-        return Decimal(value).scaleb(-2) if KPI[name].unit is Unit.MONEY else Decimal(value)
-
-    def price_control(self) -> Decimal | None:
-        act = self.activity
-        return ratio(Decimal(act.sold_cents) / act.list_cents) if act.list_cents else None
-
-    def target(self, metric: str) -> Decimal | None:
-        """The month's target: monthly as set; daily x business days dialed (per rep or per team)."""
-        data = self.index.data
-        if self.kind == "rep":
-            found = [self.index.target("rep", self.rep, metric, data.rep_days.get(self.rep, 0))]
+    def activity(self, scope: Scope, key: str, days: set[date]) -> Activity:
+        """The calls a part is scored on: a rep's own, a team's, a region's, on ``days``."""
+        out = Activity()
+        if scope is Scope.REP:
+            sources = [self.by_rep.get(key, {})]
         else:
-            found = [self.index.target("team", t, metric, data.team_days.get(t, 0)) for t in self.teams]
+            sources = [self.by_team.get(team, {}) for team in self._teams(scope, key)]
+        for by_day in sources:
+            for day, act in by_day.items():
+                if day in days:
+                    out.add(act)
+        return out
+
+    def _teams(self, scope: Scope, key: str) -> list[str]:
+        return [key] if scope is Scope.TEAM else self.plan.doc.regions.get(key, [])
+
+    def target(self, scope: Scope, key: str, metric: str, days: set[date]) -> Decimal | None:
+        """The part's target: a person's own (a daily one x the days they dialed, a monthly one x
+        their share of pay days); a lead's or manager's is the sum of their people's own targets
+        for the days each of them worked in the team on ``days``."""
+        if scope is Scope.REP:
+            return self._own(key, metric, days, self.by_rep.get(key, {}).keys())
+        found = []
+        for team in self._teams(scope, key):
+            if self.periods.get(metric) == "day":
+                for rep, dialed in self.team_reps.get(team, {}).items():
+                    found.append(self._own(rep, metric, days, dialed))
+            elif self.periods.get(metric) == "month":
+                for person in self.team_people.get(team, []):
+                    rep_days = {d for d in days if _in(person.period_on(d), Role.REP, team)}
+                    if rep_days:
+                        found.append(self._own(person.id, metric, rep_days, ()))
         known = [value for value in found if value is not None]
         return sum(known, ZERO) if known else None
+
+    def _own(self, rep: str, metric: str, days: set[date], dialed: Iterable[date]) -> Decimal | None:
+        targets = self.targets.get(rep, {})
+        if ("day", metric) in targets:
+            return targets[("day", metric)] * sum(1 for day in dialed if day in days)
+        if ("month", metric) in targets:
+            share = Decimal(self.pay_days(days)) / Decimal(self.month_pay_days or 1)
+            return cents(targets[("month", metric)] * share)  # shown to the cent, as it is used
+        return None
+
+
+def _put(by_day: dict[date, Activity], day: date, act: Activity) -> None:
+    """Index ``act`` under ``day``; a second activity that day is summed into a new one (the
+    month's own objects are never changed)."""
+    found = by_day.get(day)
+    if found is None:
+        by_day[day] = act
+    else:
+        merged = Activity()
+        merged.add(found)
+        merged.add(act)
+        by_day[day] = merged
+
+
+def _in(period: RolePeriod | None, role: Role, team: str) -> bool:
+    return period is not None and period.role is role and period.team == team
+
+
+def segments(person: Person, month: date) -> list[tuple[RolePeriod, list[date]]]:
+    """The person's days employed in the month, grouped by the role period in force."""
+    out: list[tuple[RolePeriod, list[date]]] = []
+    for day in month_days(month):
+        period = person.period_on(day)
+        if period is None:
+            continue
+        if out and out[-1][0] is period:
+            out[-1][1].append(day)
+        else:
+            out.append((period, [day]))
+    return out
+
+
+def check_calls(data: MonthData, roster: Roster) -> None:
+    """Every call's rep is on the roster and employed on the call's day; else the run stops."""
+    source = f"ClickHouse calls of {data.month:%Y-%m}"
+    people = roster.people
+    bad = [(rep, day) for rep, _team, day in data.days if rep not in people or not people[rep].employed(day)]
+    for rep, day in sorted(bad)[:1]:
+        person = people.get(rep)
+        hint = f"(`callfloor payroll explain --month {data.month:%Y-%m} --rep {rep}` lists them)"
+        if person is None:
+            message = f"{rep!r} has calls but is not on the roster ({roster.source}) {hint}"
+            raise PayPlanError(source, [Problem(None, "rep_id", message)])
+        if not person.employed(day):
+            span = f"{person.hired} to {person.left or 'now'}"
+            where = f"{roster.source} line {person.line}"
+            message = f"{rep!r} has calls on {day}, outside employment {span} ({where}) {hint}"
+            raise PayPlanError(source, [Problem(None, "rep_id", message)])
 
 
 def compute_month(
@@ -204,100 +351,141 @@ def compute_month(
     inputs: Inputs,
     adjustments: Mapping[str, list[AdjustmentLine]] | None = None,
 ) -> list[Statement]:
-    """One statement per person, ordered by person id."""
-    people = {rep for rep, _ in data.activity} | set(plan.doc.people) | inputs.people()
-    people |= {row[1] for row in data.targets if row[0] == "rep"}
-    target_team = {row[1]: row[2] for row in data.targets if row[0] == "rep"}
-    drafts = []
-    index = _Index(data)
-    for person in sorted(people):
-        period = plan.period_on(person, data.last_day)
-        team = period.team or data.last_team.get(person) or target_team.get(person, "")
-        region = period.region or plan.region_of(team) or ""
-        if period.role is Role.REP:
-            scope = _Scope(index, "rep", person, [])
-        elif period.role is Role.TEAM_LEAD:
-            scope = _Scope(index, "team", person, [team])
-        else:
-            scope = _Scope(index, "region", person, plan.doc.regions.get(region, []))
-        drafts.append((person, period, team, region, scope))
-    statements = [_statement(plan, inputs, *draft, adjustments or {}) for draft in drafts]
-    return _with_bonus(plan, statements, {draft[0]: draft[4] for draft in drafts})
+    """One statement per person on the roster employed in the month (or owed an adjustment),
+    ordered by person id."""
+    roster = inputs.roster
+    check_calls(data, roster)
+    index = _Index(plan, data, roster)
+    adjustments = adjustments or {}
+    drafts: list[tuple[Person, list[Part]]] = []
+    figures: dict[tuple[str, Role], dict[str, Decimal]] = {}
+    for person in sorted(roster.people.values(), key=lambda p: p.id):
+        parts = []
+        for period, days in segments(person, data.month):
+            part, actuals = _part(plan, inputs, index, person, period, set(days))
+            parts.append(part)
+            mine = figures.setdefault((person.id, period.role), {})
+            for name, value in actuals.items():
+                mine[name] = mine.get(name, ZERO) + value
+        if parts or person.id in adjustments:
+            drafts.append((person, parts))
+    _with_csv_figures(plan, inputs, figures)
+    won = rank_awards(plan, roster, data.month, figures)
+    statements = [
+        Statement(
+            person=person.id,
+            name=person.name,
+            hired=person.hired,
+            left=person.left,
+            parts=tuple(parts),
+            awards=tuple(won.get(person.id, ())),
+            allowances=tuple(inputs.allowances.get(person.id, ())),
+            adjustments=tuple(adjustments.get(person.id, ())),
+        )
+        for person, parts in drafts
+    ]
+    for st in statements:
+        if abs(st.total) >= MONEY_LIMIT:
+            message = f"total {st.total} is more than a close can store (Decimal(18, 2))"
+            raise PayPlanError(f"statement of {st.person}", [Problem(None, "total", message)])
+    return statements
 
 
-def _statement(
-    plan: PayPlan,
-    inputs: Inputs,
-    person: str,
-    period: PersonPeriod,
-    team: str,
-    region: str,
-    scope: _Scope,
-    adjustments: Mapping[str, list[AdjustmentLine]],
-) -> Statement:
+def _with_csv_figures(
+    plan: PayPlan, inputs: Inputs, figures: dict[tuple[str, Role], dict[str, Decimal]]
+) -> None:
+    """An award may rank a csv KPI (最佳话术奖 on a script-quality score): the person's row,
+    in every role they held (a month's figure; no row: 0)."""
+    names = {name for award in plan.doc.awards for name in (award.by, award.then_by) if name in inputs.kpis}
+    for (person, _role), mine in figures.items():
+        for name in names:
+            row = inputs.kpis[name].get(person)
+            mine[name] = row.actual if row is not None else ZERO
+
+
+def _part(
+    plan: PayPlan, inputs: Inputs, index: _Index, person: Person, period: RolePeriod, days: set[date]
+) -> tuple[Part, dict[str, Decimal]]:
+    """One role's days: (what they pay, the KPI counters they were scored on, for the awards)."""
     pay = plan.doc.roles[period.role]
+    scope = period.scope
+    key = {Scope.REP: person.id, Scope.TEAM: period.team, Scope.REGION: period.region}[scope]
+    act = index.activity(scope, key, days)
+    actuals = {name: _money_or_count(name, value) for name, value in act.counters.items()}
     lines = []
     for name, weight in pay.weights.items():
         spec = plan.doc.kpis[name]
-        actual, target = _actual_and_target(spec, name, person, scope, inputs)
-        attained = attainment(actual, target)
-        lines.append(KpiLine(name, actual, target, attained, weight, kpi_points(spec, weight, attained)))
+        lines.append(_kpi_line(plan, inputs, index, person, period, name, spec, weight, act, key, days))
     total_score = score(lines)
     floor_met = total_score >= plan.doc.score_floor and any(line.points is not None for line in lines)
-    performance = cents(pay.performance * total_score if floor_met else ZERO)
+    paid_days, month_pay_days = index.pay_days(days), index.month_pay_days or 1
+    paid_score = total_score if pay.performance_may_exceed else min(total_score, Decimal(1))
+    performance = cents(pay.performance * paid_score * paid_days / month_pay_days if floor_met else ZERO)
+    base_full = period.base if period.base is not None else pay.base
     commission = None
-    if plan.doc.commission and period.role in plan.doc.commission.roles:
-        revenue = scope.actual("revenue")
-        target = scope.target("revenue")
+    if (tiers := plan.tiers(period.role)) is not None:
+        revenue = actuals.get("revenue", ZERO)
+        target = index.target(scope, key, "revenue", days)
         attained = attainment(revenue, target)
-        start, rate = commission_tier(plan, revenue, target)
-        commission = CommissionLine(revenue, attained, start, rate, cents(revenue * rate))
-    return Statement(
-        person=person,
-        name=period.name or person,
+        tier = tier_of(tiers, attained)
+        kind = "commission" if scope is Scope.REP else "override"
+        commission = CommissionLine(
+            kind, revenue, target, attained, tier.from_, tier.rate, cents(revenue * tier.rate)
+        )
+    part = Part(
         role=period.role,
-        team=team,
-        region=region,
-        base=cents(pay.base),
+        team=period.team,
+        region=period.region or plan.region_of(period.team),
+        start=min(days),
+        end=max(days),
+        pay_days=paid_days,
+        month_pay_days=month_pay_days,
+        base_full=cents(base_full),
+        base=cents(base_full * paid_days / month_pay_days),
         performance_max=cents(pay.performance),
         kpis=tuple(lines),
         score=total_score,
         floor_met=floor_met,
         performance=performance,
         commission=commission,
-        bonus=None,
-        allowances=tuple(inputs.allowances.get(person, ())),
-        adjustments=tuple(adjustments.get(person, ())),
     )
+    return part, actuals
 
 
-def _actual_and_target(
-    spec: KpiSpec, name: str, person: str, scope: _Scope, inputs: Inputs
-) -> tuple[Decimal | None, Decimal | None]:
+def _money_or_count(name: str, value: int) -> Decimal:
+    return Decimal(value).scaleb(-2) if KPI[name].unit is Unit.MONEY else Decimal(value)
+
+
+def _kpi_line(
+    plan: PayPlan,
+    inputs: Inputs,
+    index: _Index,
+    person: Person,
+    period: RolePeriod,
+    name: str,
+    spec: KpiSpec,
+    weight: Decimal,
+    act: Activity,
+    key: str,
+    days: set[date],
+) -> KpiLine:
     if spec.source is Source.CALLS:
-        return scope.actual(name), spec.target if spec.target is not None else scope.target(name)
-    if spec.source is Source.PRICE_CONTROL:
-        return scope.price_control(), spec.target
-    row = inputs.kpis.get(name, {}).get(person)
-    if row is None:
-        return (ZERO if name in inputs.kpis else None), spec.target
-    return row.actual, row.target if row.target is not None else spec.target
-
-
-def _with_bonus(plan: PayPlan, statements: list[Statement], scopes: Mapping[str, _Scope]) -> list[Statement]:
-    bonus = plan.doc.ranking_bonus
-    if bonus is None:
-        return statements
-    groups: dict[str, dict[str, Decimal]] = {}
-    for st in statements:
-        if st.role in bonus.roles:
-            group = {"team": st.team, "region": st.region, "floor": "floor"}[bonus.within]
-            groups.setdefault(group, {})[st.person] = scopes[st.person].actual(bonus.by)
-    awarded: dict[str, BonusLine] = {}
-    for group, values in groups.items():
-        for person, rank in competition_ranks(values).items():
-            amount = bonus.amounts[rank - 1] if rank <= len(bonus.amounts) else ZERO
-            if not amount:
-                continue
-            awarded[person] = BonusLine(bonus.by, group, values[person], rank, cents(amount))
-    return [replace(st, bonus=awarded.get(st.person)) for st in statements]
+        actual: Decimal | None = _money_or_count(name, act.counters.get(name, 0))
+        metric = spec.target_of or name
+        target = spec.target if spec.target is not None else index.target(period.scope, key, metric, days)
+    elif spec.source is Source.PRICE_CONTROL:
+        actual = ratio(Decimal(act.sold_cents) / act.list_cents) if act.list_cents else None
+        target = spec.target
+    else:
+        row = inputs.kpis.get(name, {}).get(person.id)
+        if row is None:
+            if spec.missing is Missing.ERROR:
+                message = (
+                    f"no row for {person.id!r}, who is scored on {name} as {period.role.value} "
+                    f"(write `{person.id},0` if that is the figure, or set `missing: zero` on the KPI)"
+                )
+                raise PayPlanError(spec.file or name, [Problem(None, "rep_id", message)])
+            return KpiLine(name, ZERO, spec.target, ZERO, weight, ZERO)
+        actual, target = row.actual, row.target if row.target is not None else spec.target
+    attained = attainment(actual, target)
+    return KpiLine(name, actual, target, attained, weight, kpi_points(spec, weight, attained))

@@ -9,21 +9,22 @@ because only payroll reads it: the worker never needs it.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.kpis import COUNTER_NAMES, KPI
+from schemas.roster import Role
 from schemas.yaml_document import FieldError, YamlFileError, parse_document, read_limited
 
 MAX_BYTES = 1 << 20
 
+# What the Decimal(18, 2) columns a close writes can hold: 16 digits before the point.
+MONEY_LIMIT = Decimal(10) ** 16
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
-SignedMoney = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
 Ratio = Annotated[Decimal, Field(ge=0, le=10, decimal_places=4)]
 Id = Annotated[str, Field(min_length=1)]
 
@@ -34,10 +35,21 @@ class Source(StrEnum):
     CSV = "csv"  # a file in --inputs: rep_id,actual[,target]
 
 
-class Role(StrEnum):
-    REP = "rep"
-    TEAM_LEAD = "team_lead"
-    REGIONAL_MANAGER = "regional_manager"
+class Missing(StrEnum):
+    """What a person scored on a csv KPI without a row in its file gets."""
+
+    ERROR = "error"  # the run stops, naming the file and the person
+    ZERO = "zero"  # attainment 0: the KPI's weight stays and earns no points
+
+
+class PayDays(StrEnum):
+    """计薪天数: the days a month's base and performance pay are prorated over."""
+
+    CALENDAR = "calendar"  # every day of the month
+    WORKING = "working_days"  # the plan's working weekdays (Monday to Friday unless set)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class _Strict(BaseModel):
@@ -49,6 +61,8 @@ class KpiSpec(_Strict):
 
     source: Source
     file: str | None = None  # source csv: the file name inside --inputs
+    missing: Missing = Missing.ERROR  # source csv: a person scored on it with no row in the file
+    target_of: Id | None = None  # source calls: measured against this metric's target (default: its own)
     target: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)] | None = None
     cap: Ratio = Decimal("1.2")  # attainment counts up to this
     floor: Ratio = Decimal("0")  # attainment under this scores no points
@@ -61,6 +75,8 @@ class KpiSpec(_Strict):
             raise FieldError(("file",), "`file:` is only for source csv")
         if self.source is Source.PRICE_CONTROL and self.target is None:
             raise FieldError(("source",), "price_control needs `target:` (e.g. 0.95 = sold at 95 % of list)")
+        if self.target_of is not None and (self.source is not Source.CALLS or self.target_of not in KPI):
+            raise FieldError(("target_of",), "must name a KPI counter, on a calls KPI")
         if self.floor > self.cap:
             raise FieldError(("floor",), f"floor {self.floor} is above cap {self.cap}")
         return self
@@ -69,6 +85,8 @@ class KpiSpec(_Strict):
 class RolePay(_Strict):
     base: Money
     performance: Money
+    # performance pay is at most `performance` (a score over 1 is not paid) unless this is true
+    performance_may_exceed: bool = False
     weights: dict[Id, Ratio]  # KPI name -> weight; weights sum to 1
 
     @model_validator(mode="after")
@@ -84,14 +102,13 @@ class Tier(_Strict):
     rate: Annotated[Decimal, Field(ge=0, le=1, decimal_places=4)]
 
 
-class Commission(_Strict):
-    """Rate on the whole month's revenue, chosen by revenue attainment (revenue / target)."""
+class TierTable(_Strict):
+    """Rates by revenue attainment (revenue / target), the whole revenue at the reached rate."""
 
     tiers: list[Tier] = Field(min_length=1)
-    roles: list[Role] = [Role.REP]
 
     @model_validator(mode="after")
-    def _ascending(self) -> Commission:
+    def _ascending(self) -> TierTable:
         starts = [tier.from_ for tier in self.tiers]
         if starts[0] != 0:
             raise FieldError(("tiers", 0, "from"), "the first tier must start at 0")
@@ -100,61 +117,55 @@ class Commission(_Strict):
         return self
 
 
-class RankingBonus(_Strict):
-    """Places 1..n by a KPI's actual within a group; ties share a place (1, 1, 3)."""
+class Commission(TierTable):
+    """Rate on a person's own revenue (a lead's or manager's is under ``overrides``)."""
 
-    by: Id = "revenue"  # a KPI counter of schemas.kpis
-    within: Literal["team", "region", "floor"] = "team"
-    amounts: list[Money] = Field(min_length=1)
     roles: list[Role] = [Role.REP]
 
-    @model_validator(mode="after")
-    def _known_counter(self) -> RankingBonus:
-        if self.by not in KPI:
-            raise FieldError(("by",), f"unknown KPI counter {self.by!r} (known: {', '.join(COUNTER_NAMES)})")
-        return self
+
+class Ties(StrEnum):
+    SHARE = "share"  # tied people share a place and each gets its amount; the next place is skipped
+    SPLIT = "split"  # tied people split the amounts of the places they take, equally
 
 
-class PersonPeriod(_Strict):
-    """A person's role from a business day on (the first period may omit ``from``)."""
+class Award(_Strict):
+    """Places 1..n by a KPI counter within a group, paid in full to whoever takes them."""
 
-    from_: date | None = Field(None, alias="from")
-    role: Role = Role.REP
-    team: Id | None = None  # the team a team lead leads
-    region: Id | None = None  # the region a regional manager manages
-    name: str | None = None
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    name: Id  # as printed (e.g. 月度销售冠军 Monthly sales champion)
+    by: Id = "revenue"  # a KPI counter (counted on the days in `roles`), or a csv KPI of the plan
+    then_by: Id | None = None  # a second figure that breaks a tie before `ties` applies
+    within: Literal["team", "region", "floor"] = "floor"
+    amounts: list[Money] = Field(min_length=1)
+    roles: list[Role] = [Role.REP]
+    ties: Ties = Ties.SHARE
+    hired_within_days: Annotated[int, Field(strict=True, ge=1, le=3660)] | None = None  # new hires only
 
-    @model_validator(mode="after")
-    def _scope(self) -> PersonPeriod:
-        if self.role is Role.TEAM_LEAD and not self.team:
-            raise FieldError(("role",), "a team_lead needs `team:`")
-        if self.role is Role.REGIONAL_MANAGER and not self.region:
-            raise FieldError(("role",), "a regional_manager needs `region:`")
-        return self
+
+class RosterSpec(_Strict):
+    file: str  # person_id,name,role,from,team,region,hired,left,base (see docs/payroll/rules.md)
+    pay_days: PayDays = PayDays.CALENDAR
+    working_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = list(WEEKDAYS[:5])
 
 
 class Allowances(_Strict):
     file: str  # rep_id,item,amount (negative = deduction)
 
 
-def _as_list(value: object) -> object:
-    """A person written as one mapping is one period (so ``people.X.0.role`` names its field)."""
-    return [value] if isinstance(value, dict) else value
-
-
 class PayPlanFile(_Strict):
-    """The YAML document as written; see deploy/payroll.example.yaml and README "Payroll"."""
+    """The YAML document as written; see deploy/payroll.example.yaml and docs/payroll/rules.md."""
 
     plan: Id
     version: Annotated[int, Field(strict=True, ge=1)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
+    roster: RosterSpec
     score_floor: Ratio = Decimal("0")  # a score under this earns no performance pay
     kpis: dict[Id, KpiSpec]
     roles: dict[Role, RolePay]
     commission: Commission | None = None
-    ranking_bonus: RankingBonus | None = None
+    overrides: dict[Role, TierTable] = {}  # a lead's / manager's rate on the team's / region's revenue
+    awards: list[Award] = []
     regions: dict[Id, list[Id]] = {}
-    people: dict[Id, Annotated[list[PersonPeriod], BeforeValidator(_as_list)]] = {}
     allowances: Allowances | None = None
 
     @model_validator(mode="after")
@@ -168,13 +179,35 @@ class PayPlanFile(_Strict):
                 if name not in self.kpis:
                     raise FieldError(("roles", role.value, "weights", name), "not a KPI under `kpis:`")
         if Role.REP not in self.roles:
-            raise FieldError(("roles",), "`rep` is required (everyone not under people is a rep)")
-        for person, periods in self.people.items():
-            for i, period in enumerate(periods):
-                if period.role not in self.roles:
-                    raise FieldError(
-                        ("people", person, i, "role"), f"role {period.role.value} has no entry under roles"
+            raise FieldError(("roles",), "`rep` is required")
+        for role in self.overrides:
+            if role is Role.REP:
+                raise FieldError(("overrides", role.value), "a rep's rate is `commission:`")
+            if self.commission and role in self.commission.roles:
+                raise FieldError(("overrides", role.value), "this role is also under commission.roles")
+        seen: dict[str, str] = {}
+        for region, teams in self.regions.items():
+            for team in teams:
+                if team in seen:
+                    raise FieldError(("regions", region), f"team {team} is also in region {seen[team]}")
+                seen[team] = region
+        ids: set[str] = set()
+        for i, award in enumerate(self.awards):
+            if award.id in ids:
+                raise FieldError(("awards", i, "id"), f"award id {award.id!r} is used twice")
+            ids.add(award.id)
+            for key in ("by", "then_by"):
+                name = getattr(award, key)
+                csv = name in self.kpis and self.kpis[name].source is Source.CSV
+                if name is not None and name not in KPI and not csv:
+                    known = ", ".join(
+                        [*COUNTER_NAMES, *(k for k, s in self.kpis.items() if s.source is Source.CSV)]
                     )
+                    raise FieldError(("awards", i, key), f"not a KPI counter or a csv KPI (known: {known})")
+            if award.within == "region" and not self.regions:
+                raise FieldError(
+                    ("awards", i, "within"), "ranks within region but the plan has no `regions:`"
+                )
         return self
 
 
@@ -193,19 +226,31 @@ class PayPlan:
     def label(self) -> str:
         return f"{self.doc.plan} v{self.doc.version}"
 
-    def periods(self, person: str) -> list[PersonPeriod]:
-        return self.doc.people.get(person) or [PersonPeriod()]
+    def region_of(self, team: str) -> str:
+        """The plan's region of a team ("" when it is in none)."""
+        return self._regions.get(team, "")
 
-    def period_on(self, person: str, day: date) -> PersonPeriod:
-        """The role in force on ``day``: the latest period starting on or before it."""
-        chosen = None
-        for period in sorted(self.periods(person), key=lambda p: p.from_ or date.min):
-            if (period.from_ or date.min) <= day:
-                chosen = period
-        return chosen or PersonPeriod()
+    @property
+    def _regions(self) -> dict[str, str]:
+        return {team: region for region, teams in self.doc.regions.items() for team in teams}
 
-    def region_of(self, team: str) -> str | None:
-        return next((region for region, teams in self.doc.regions.items() if team in teams), None)
+    def tiers(self, role: Role) -> list[Tier] | None:
+        """The commission (or override) tiers a role is paid on; None: no commission."""
+        if role in self.doc.overrides:
+            return self.doc.overrides[role].tiers
+        commission = self.doc.commission
+        return commission.tiers if commission and role in commission.roles else None
+
+    @property
+    def uses_targets(self) -> bool:
+        """Whether some figure needs the targets file (a calls KPI without a plan target, a tier)."""
+        scored = {name for pay in self.doc.roles.values() for name in pay.weights}
+        calls = any(
+            spec.source is Source.CALLS and spec.target is None
+            for name, spec in self.doc.kpis.items()
+            if name in scored
+        )
+        return calls or bool(self.doc.commission) or bool(self.doc.overrides)
 
 
 def load_plan(path: Path) -> PayPlan:
@@ -230,13 +275,15 @@ def _model_at(parent: tuple[object, ...]) -> type[BaseModel] | None:
         ("kpis", 2): KpiSpec,
         ("roles", 2): RolePay,
         ("commission", 1): Commission,
-        ("ranking_bonus", 1): RankingBonus,
-        ("people", 2): PersonPeriod,
-        ("people", 3): PersonPeriod,
+        ("overrides", 2): TierTable,
+        ("awards", 2): Award,
+        ("roster", 1): RosterSpec,
         ("allowances", 1): Allowances,
     }
     if not parent:
         return PayPlanFile
     if parent[0] == "commission" and len(parent) == 3:
+        return Tier
+    if parent[0] == "overrides" and len(parent) == 4:
         return Tier
     return section.get((str(parent[0]), len(parent)))

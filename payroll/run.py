@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
@@ -14,14 +14,15 @@ from clickhouse_connect.driver.client import Client
 
 from payroll.compute import compute_month
 from payroll.inputs import Inputs, load_inputs
-from payroll.plan import PayPlan, PayPlanError, load_plan, parse_plan
+from payroll.plan import PayPlan, load_plan, parse_plan
 from payroll.render import render, render_document, write_files
-from payroll.statements import PayRun, kpi_names
+from payroll.statements import PayRun, kpi_names, warnings
 from schemas.settings import Settings
+from schemas.yaml_document import YamlFileError
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.payroll_closes import CloseRecord, close_of
 from sinks.clickhouse.payroll_ddl import ensure_payroll_schema
-from sinks.clickhouse.payroll_reads import read_month
+from sinks.clickhouse.payroll_reads import month_end, read_month
 
 
 def pay_run(
@@ -38,8 +39,20 @@ def pay_run(
     from payroll.close import adjustments_owed  # close builds on pay_run
 
     data = read_month(client, month, settings.zone, targets_version=targets_version)
+    if data.targets_version is None and plan.uses_targets:
+        raise NoTargets(
+            f"no targets version was in force for {month:%Y-%m} (at {month_end(month, settings.zone)}), "
+            "and the plan scores against targets (calls KPIs without `target:`, commission tiers): "
+            "every target would be missing. Load the targets file (a worker records it when it starts "
+            "with CALLFLOOR_TARGETS_FILE, see deploy/TARGETS.md) and run again"
+        )
     owed = adjustments_owed(client, settings, month) if with_adjustments else {}
-    return PayRun(plan, data, inputs, compute_month(plan, data, inputs, owed))
+    estimate = datetime.now(UTC) <= month_end(month, settings.zone)
+    return PayRun(plan, data, inputs, compute_month(plan, data, inputs, owed), estimate)
+
+
+class NoTargets(Exception):
+    """Targets are configured but none were in force: every target would silently be null."""
 
 
 def load_plan_and_inputs(
@@ -55,7 +68,7 @@ def load_plan_and_inputs(
     try:
         plan = load_plan(plan_path)
         return plan, load_inputs(plan, args.inputs)
-    except PayPlanError as exc:
+    except YamlFileError as exc:
         print(exc, file=sys.stderr)
         return None
 
@@ -89,8 +102,18 @@ def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
                 compared = compare_text(client, run, args.compare) if args.compare else None
             else:
                 files, compared = _as_paid(record, args.format, args.lang), None
+    except (YamlFileError, NoTargets) as exc:
+        print(f"callfloor payroll run: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - ClickHouse away or refusing: say so
         return clickhouse_failed("run", settings, exc)
+    if record is None:
+        if run.estimate:
+            cutoff = run.data.cutoff or "no calls yet"
+            print(f"callfloor payroll run: {args.month:%Y-%m} has not ended: every output is marked "
+                  f"as an estimate (cut-off {cutoff})", file=sys.stderr)  # fmt: skip
+        for warning in warnings(run.statements):
+            print(f"callfloor payroll run: WARNING: {warning}", file=sys.stderr)
     if args.out:
         for path in write_files(files, args.out):
             print(f"wrote {path}", file=sys.stderr)
@@ -120,7 +143,7 @@ def compare_text(client: Client, run: PayRun, previous: Path) -> str:
 
 
 def run_close(settings: Settings, args: argparse.Namespace) -> int:
-    from payroll.close import AlreadyClosed, close_month
+    from payroll.close import CannotClose, close_month
 
     loaded = load_plan_and_inputs("close", settings, args)
     if loaded is None:
@@ -129,7 +152,7 @@ def run_close(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with payroll_client(settings) as client:
             record = close_month(client, settings, args.month, plan, inputs)
-    except AlreadyClosed as exc:
+    except (CannotClose, YamlFileError, NoTargets) as exc:
         print(f"callfloor payroll close: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - ClickHouse away or refusing: say so

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from payroll.compute import ROUNDING_RULE, ZERO, MonthData, Statement, cents
+from payroll.compute import ROUNDING_RULE, ZERO, MonthData, Part, Statement, cents
 from payroll.inputs import Inputs
 from payroll.plan import PayPlan
 from schemas.kpis import KPI
@@ -24,15 +24,21 @@ class PayRun:
     data: MonthData
     inputs: Inputs
     statements: list[Statement]
+    estimate: bool = False  # the month has not ended: the figures are month to date, not pay
 
 
 def text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+ESTIMATE = "estimate 估算: month not closed, figures to the data cut-off, not pay"
+
+
 def header(run: PayRun) -> dict[str, Any]:
     return {
         "month": run.data.month.strftime("%Y-%m"),
+        "status": "estimate" if run.estimate else "statement",
+        "estimate_note": ESTIMATE if run.estimate else "",
         "plan": run.plan.doc.plan,
         "plan_version": run.plan.doc.version,
         "plan_sha256": run.plan.sha256,
@@ -40,19 +46,40 @@ def header(run: PayRun) -> dict[str, Any]:
         "cutoff": run.data.cutoff,
         "currency": run.plan.doc.currency,
         "rounding": ROUNDING_RULE,
+        "pay_days": run.plan.doc.roster.pay_days.value,
         "inputs": run.inputs.files,
     }
 
 
-def statement_dict(st: Statement) -> dict[str, Any]:
-    commission = st.commission
+def warnings(statements: Iterable[Statement]) -> list[str]:
+    """What a clerk must look at before paying: a negative total (deductions over pay), and KPIs
+    not scored for want of a target or a figure (their weight went to the person's other KPIs)."""
+    out = []
+    for st in statements:
+        if st.total < 0:
+            out.append(f"{st.person} ({st.name}): total {text(st.total)} is negative (deductions exceed pay)")
+        for part in st.parts:
+            unscored = [line.name for line in part.kpis if line.points is None]
+            if unscored:
+                out.append(
+                    f"{st.person} ({st.name}) as {part.role.value} from {part.start}: not scored, no target "
+                    f"or no figure: {', '.join(unscored)} (their weight went to the other KPIs)"
+                )
+    return out
+
+
+def _part_dict(part: Part) -> dict[str, Any]:
+    c = part.commission
     return {
-        "person": st.person,
-        "name": st.name,
-        "role": st.role.value,
-        "team": st.team,
-        "region": st.region,
-        "base": text(st.base),
+        "role": part.role.value,
+        "team": part.team,
+        "region": part.region,
+        "from": part.start.isoformat(),
+        "to": part.end.isoformat(),
+        "pay_days": part.pay_days,
+        "month_pay_days": part.month_pay_days,
+        "base_full": text(part.base_full),
+        "base": text(part.base),
         "kpis": [
             {
                 "name": k.name,
@@ -62,30 +89,53 @@ def statement_dict(st: Statement) -> dict[str, Any]:
                 "weight": text(k.weight),
                 "points": text(k.points),
             }
-            for k in st.kpis
+            for k in part.kpis
         ],
-        "score": text(st.score),
-        "floor_met": st.floor_met,
-        "performance_max": text(st.performance_max),
-        "performance": text(st.performance),
+        "score": text(part.score),
+        "floor_met": part.floor_met,
+        "performance_max": text(part.performance_max),
+        "performance": text(part.performance),
         "commission": None
-        if commission is None
+        if c is None
         else {
-            "revenue": text(commission.revenue),
-            "attainment": text(commission.attainment),
-            "tier_from": text(commission.tier_from),
-            "rate": text(commission.rate),
-            "amount": text(commission.amount),
+            "kind": c.kind,
+            "revenue": text(c.revenue),
+            "target": text(c.target),
+            "attainment": text(c.attainment),
+            "tier_from": text(c.tier_from),
+            "rate": text(c.rate),
+            "amount": text(c.amount),
         },
-        "bonus": None
-        if st.bonus is None
-        else {
-            "by": st.bonus.by,
-            "group": st.bonus.group,
-            "value": text(st.bonus.value),
-            "rank": st.bonus.rank,
-            "amount": text(st.bonus.amount),
-        },
+    }
+
+
+def statement_dict(st: Statement) -> dict[str, Any]:
+    return {
+        "person": st.person,
+        "name": st.name,
+        "role": st.role.value,
+        "team": st.team,
+        "region": st.region,
+        "hired": st.hired.isoformat(),
+        "left": st.left.isoformat() if st.left else None,
+        "parts": [_part_dict(part) for part in st.parts],
+        "base": text(st.base),
+        "performance": text(st.performance),
+        "commission": text(st.commission),
+        "awards": [
+            {
+                "award": a.award,
+                "name": a.name,
+                "by": a.by,
+                "group": a.group,
+                "value": text(a.value),
+                "rank": a.rank,
+                "tied": a.tied,
+                "amount": text(a.amount),
+            }
+            for a in st.awards
+        ],
+        "awards_total": text(st.awards_total),
         "allowances": [{"item": a.item, "amount": text(a.amount)} for a in st.allowances],
         "allowances_total": text(st.allowances_total),
         "adjustments": [
@@ -106,8 +156,8 @@ def _pay_sums(statements: Iterable[Statement]) -> dict[str, Any]:
         "people": len(rows),
         "base": total(lambda st: st.base),
         "performance": total(lambda st: st.performance),
-        "commission": total(lambda st: st.commission.amount if st.commission else ZERO),
-        "bonus": total(lambda st: st.bonus.amount if st.bonus else ZERO),
+        "commission": total(lambda st: st.commission),
+        "awards": total(lambda st: st.awards_total),
         "allowances": total(lambda st: st.allowances_total),
         "adjustments": total(lambda st: st.adjustments_total),
         "total": total(lambda st: st.total),
@@ -152,6 +202,7 @@ def summaries(run: PayRun) -> dict[str, Any]:
 def run_document(run: PayRun) -> dict[str, Any]:
     return {
         **header(run),
+        "warnings": warnings(run.statements),
         "statements": [statement_dict(st) for st in run.statements],
         "summaries": summaries(run),
     }
@@ -163,37 +214,57 @@ def kpi_names(plan: PayPlan) -> list[str]:
     return [name for name in plan.doc.kpis if name in used]
 
 
+META = ("month", "status", "estimate_note", "plan", "plan_version", "targets_version", "cutoff")
+
+
 def statement_rows(doc: dict[str, Any], kpis: list[str]) -> list[dict[str, Any]]:
-    """One flat row per person for the CSV: the header's fields repeated on every row."""
-    meta = {k: doc[k] for k in ("month", "plan", "plan_version", "targets_version", "cutoff")}
+    """One flat row per part (a person's days in one role) for the CSV, the header's fields on
+    every row; awards, allowances, adjustments and the person's total on their last row, so the
+    ``total`` column sums to the floor's total."""
+    meta = {k: doc.get(k, "") for k in META}
     rows = []
     for st in doc["statements"]:
-        row = {**meta, **{k: st[k] for k in ("person", "name", "role", "team", "region", "base")}}
-        by_name = {k["name"]: k for k in st["kpis"]}
-        for name in kpis:
-            line = by_name.get(name, {})
-            for part in ("actual", "target", "attainment", "weight", "points"):
-                row[f"{name}_{part}"] = line.get(part)
-        commission, bonus = st["commission"] or {}, st["bonus"] or {}
-        row |= {
-            "score": st["score"],
-            "floor_met": st["floor_met"],
-            "performance": st["performance"],
-            "commission_revenue": commission.get("revenue"),
-            "commission_rate": commission.get("rate"),
-            "commission": commission.get("amount"),
-            "bonus_rank": bonus.get("rank"),
-            "bonus": bonus.get("amount"),
-            "allowances": st["allowances_total"],
-            "adjustments": st["adjustments_total"],
-            "total": st["total"],
-        }
-        rows.append(row)
+        parts = st["parts"] or [None]
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            p = part or {}
+            row = {**meta, **{k: st[k] for k in ("person", "name")}}
+            row |= {
+                k: p.get(k) for k in ("role", "team", "region", "from", "to", "pay_days", "month_pay_days")
+            }
+            row["base"] = p.get("base")
+            by_name = {k["name"]: k for k in p.get("kpis", [])}
+            for name in kpis:
+                line = by_name.get(name, {})
+                for what in ("actual", "target", "attainment", "weight", "points"):
+                    row[f"{name}_{what}"] = line.get(what)
+            commission = p.get("commission") or {}
+            part_total = sum(
+                (Decimal(x) for x in (p.get("base"), p.get("performance"), commission.get("amount")) if x),
+                ZERO,
+            )
+            extra = ("awards_total", "allowances_total", "adjustments_total")
+            row |= {
+                "score": p.get("score"),
+                "floor_met": p.get("floor_met"),
+                "performance": p.get("performance"),
+                "commission_kind": commission.get("kind"),
+                "commission_revenue": commission.get("revenue"),
+                "commission_rate": commission.get("rate"),
+                "commission": commission.get("amount"),
+                "awards": ", ".join(f"{a['name']} #{a['rank']}" for a in st["awards"]) if last else "",
+                **{k.removesuffix("_total"): st[k] if last else "0.00" for k in extra},
+                "total": text(
+                    part_total + sum((Decimal(st[k]) for k in extra), ZERO) if last else part_total
+                ),
+                "person_total": st["total"] if last else "",
+            }
+            rows.append(row)
     return rows
 
 
 def summary_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    meta = {k: doc[k] for k in ("month", "plan", "plan_version", "targets_version", "cutoff")}
+    meta = {k: doc.get(k, "") for k in META}
     out = []
     sums = doc["summaries"]
     levels = (

@@ -102,6 +102,12 @@ KPI_COUNTERS: tuple[KpiCounter, ...] = (
                "int(sale and cdr.new_customer)"),
     KpiCounter("abandoned", "abandoned", Unit.CALLS, False,
                "a live person answered and no rep was free", "int(cdr.disposition == 'abandoned')"),
+    KpiCounter("outbound_connects", "outbound_connects", Unit.CALLS, False,
+               "outbound calls answered by a live person (呼出接通数量)",
+               "int(connect and cdr.direction == 'outbound')"),
+    KpiCounter("outbound_talk_seconds", "outbound_talk", Unit.SECONDS, False,
+               "talk seconds on outbound connects (呼出接通时间)",
+               "cdr.talk_seconds if connect and cdr.direction == 'outbound' else 0"),
 )  # fmt: skip
 
 COUNTER_NAMES: tuple[str, ...] = tuple(c.name for c in KPI_COUNTERS)

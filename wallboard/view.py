@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from payroll.plan import PayPlan
@@ -72,12 +72,12 @@ def _columns(today: Mapping[str, int], month_sales: int, targets: Mapping[Key, V
 
 
 def _rep_row(rep: RepSnapshot, targets: TargetSet | None, day_share: float, month_share: float,
-             plan: PayPlan | None, day: date) -> dict:  # fmt: skip
+             plan: PayPlan | None) -> dict:  # fmt: skip
     rep_targets = targets.rep(rep.rep_id) if targets else {}
     tier = None
     if plan is not None:
         revenue_target = rep_targets.get(("month", "revenue"))
-        tier = tier_progress(plan, rep.rep_id, day, rep.month.get("revenue", 0), revenue_target)
+        tier = tier_progress(plan, rep.month.get("revenue", 0), revenue_target)
     return {
         "rep": rep.rep_id,
         "team": rep.team_id,
@@ -159,7 +159,7 @@ def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any,
         },
         "filters": {"team": filters.team, "campaign": filters.campaign},
         "teams": _teams(reps, targets, day_share, month_share),
-        "reps": [_rep_row(r, targets, day_share, month_share, plan, today) for r in shown],
+        "reps": [_rep_row(r, targets, day_share, month_share, plan) for r in shown],
         "campaigns": _campaigns(floor, filters.campaign, regime_of),
         "alerts": [a for a in alerts if filters.team is None or a.get("team") in (None, filters.team)],
     }

@@ -134,6 +134,11 @@ FROM {EXACT_CALLS}
 GROUP BY business_day, business_hour, hour_start, rep_id
 """
 _ADD_HOUR_START = f"ALTER TABLE {CALLS_TABLE} ADD COLUMN IF NOT EXISTS {_HOUR_START} AFTER business_hour"
+# A counter added to schemas.kpis after a database was made (the outbound ones): its column,
+# 0 on the calls stored before it existed.
+_ADD_COUNTERS = tuple(
+    f"ALTER TABLE {CALLS_TABLE} ADD COLUMN IF NOT EXISTS {c.column} {c.column_type}" for c in KPI_COUNTERS
+)
 
 # Every partition a call ever arrived on. ``calls`` keeps only a call's winning copy (a
 # losing one can vanish at insert or merge), so this is how a worker seeding partition p
@@ -150,7 +155,7 @@ ORDER BY (kafka_partition, call_id, business_day)
 """
 
 STATEMENTS: tuple[str, ...] = (
-    _CALLS, _CORRECTED, _CORRECTED_MV, _CALL_PARTITIONS, _REP_DAY, _ADD_HOUR_START, _REP_HOUR,
+    _CALLS, _CORRECTED, _CORRECTED_MV, _CALL_PARTITIONS, *_ADD_COUNTERS, _REP_DAY, _ADD_HOUR_START, _REP_HOUR,
     *TARGET_STATEMENTS,
 )
 

@@ -59,6 +59,17 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS {VERSIONS}_mv TO {VERSIONS}
 AS SELECT {", ".join(VERSION_COLUMNS)} FROM {CALLS_TABLE}
 """
 
+# A KPI counter added to schemas.kpis after call_versions was made (the outbound ones): its
+# column, and the view copying it (MODIFY QUERY replaces the view's SELECT in one step, so no
+# insert between is missed). Calls stored before keep 0 there, as in ``calls``. On a cluster
+# the view reads each node's local ``calls``: its query is changed by hand there (docs/payroll/rules.md).
+_VERSIONS_COLUMNS_ADDED = tuple(
+    f"ALTER TABLE {VERSIONS} ADD COLUMN IF NOT EXISTS {c.column} {c.column_type}" for c in KPI_COUNTERS
+)
+_VERSIONS_MV_QUERY = (
+    f"ALTER TABLE {VERSIONS}_mv MODIFY QUERY SELECT {', '.join(VERSION_COLUMNS)} FROM {CALLS_TABLE}"
+)
+
 # One row per close: what was paid with, so the month can be recomputed exactly as it was.
 _CLOSES = f"""
 CREATE TABLE IF NOT EXISTS {CLOSES} (
@@ -96,11 +107,14 @@ def _target_columns() -> str:
         value = f"maxIf(t.value, t.period = '{period}' AND t.metric = '{metric}')"
         has = f"countIf(t.period = '{period}' AND t.metric = '{metric}') > 0"
         days = " * a.days_dialed" if period == "day" else ""
-        actual = f"a.{KPI[metric].sum_alias}" + (" / 100" if KPI[metric].unit is Unit.MONEY else "")
+        actual = f"toDecimal128(a.{KPI[metric].sum_alias}, 8)" + (
+            " / 100" if KPI[metric].unit is Unit.MONEY else ""
+        )
         out.append(f"if({has}, toDecimal128({value}{days}, 2), NULL) AS target_{metric}")
+        # Decimal, cut to 4 places as payroll.compute.attainment does (never Float64: 10/320 is 0.0312)
         out.append(
-            f"if(target_{metric} > 0, round(toFloat64({actual}) / toFloat64(target_{metric}), 4), "
-            f"NULL) AS attainment_{metric}"
+            f"if(target_{metric} > 0, toDecimal128({actual} / target_{metric}, 4), NULL)"
+            f" AS attainment_{metric}"
         )
     return ",\n       ".join(out)
 
@@ -149,7 +163,7 @@ GROUP BY {group}
 
 def payroll_statements(zone: str) -> tuple[str, ...]:
     """DDL in order; the view embeds the business zone (a month ends at local midnight)."""
-    return (_VERSIONS_TABLE, _VERSIONS_MV, _CLOSES, _PAID, _rep_month_view(zone))
+    return (_VERSIONS_TABLE, *_VERSIONS_COLUMNS_ADDED, _VERSIONS_MV, _CLOSES, _PAID, _rep_month_view(zone))
 
 
 def ensure_payroll_schema(client: Client, settings: Settings) -> None:
@@ -158,3 +172,5 @@ def ensure_payroll_schema(client: Client, settings: Settings) -> None:
     cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
     for statement in as_configured(payroll_statements(settings.timezone), cluster, database):
         client.command(statement)
+    if not cluster:
+        client.command(_VERSIONS_MV_QUERY)

@@ -39,46 +39,34 @@ def month_end(month: date, zone: ZoneInfo) -> datetime:
 def read_month(
     client: Client, month: date, zone: ZoneInfo, *, targets_version: str | None = None
 ) -> MonthData:
-    """The month's activity per (rep, team on the call), days dialed, and the targets in force
+    """The month's activity per (rep, team on the call, business day), and the targets in force
     at its last instant (or the recorded ``targets_version`` when replaying a closed month)."""
     first, last = month_bounds(month)
     result = client.query(
-        f"SELECT rep_id, team_id, groupUniqArray(business_day) AS days, max(dialed_at) AS last_dialed, "
-        f"max(ingested_at) AS cutoff, {_SUMS}, {PRICE_SUMS} FROM {EXACT_CALLS}"
-        " AND business_day BETWEEN {first:Date} AND {last:Date}"
-        " GROUP BY rep_id, team_id",
+        f"SELECT rep_id, team_id, business_day, max(ingested_at) AS cutoff, {_SUMS}, {PRICE_SUMS}"
+        f" FROM {EXACT_CALLS} AND business_day BETWEEN {{first:Date}} AND {{last:Date}}"
+        " GROUP BY rep_id, team_id, business_day",
         parameters={"first": first, "last": last},
     )
-    activity: dict[tuple[str, str], Activity] = {}
-    rep_days: dict[str, set[date]] = {}
-    team_days: dict[str, set[date]] = {}
-    last_call: dict[str, tuple[datetime, str]] = {}
+    days: dict[tuple[str, str, date], Activity] = {}
     cutoff: datetime | None = None
-    for row in result.named_results():
-        rep, team = row["rep_id"], row["team_id"]
-        activity[(rep, team)] = Activity(
-            {c.name: int(row[c.sum_alias]) for c in KPI_COUNTERS},
-            int(row["list_cents"] or 0),
-            int(row["sold_cents"] or 0),
+    rows = result.result_rows  # tuples, not dicts: ~31 a rep
+    at = {name: i for i, name in enumerate(result.column_names)} if rows else {}
+    sums = [(c.name, at[c.sum_alias]) for c in KPI_COUNTERS] if rows else []
+    rep, team, day, newest, listed, sold = (
+        at.get(k, 0) for k in ("rep_id", "team_id", "business_day", "cutoff", "list_cents", "sold_cents")
+    )
+    for row in rows:
+        days[(row[rep], row[team], row[day])] = Activity(
+            {name: int(row[i]) for name, i in sums}, int(row[listed] or 0), int(row[sold] or 0)
         )
-        rep_days.setdefault(rep, set()).update(row["days"])
-        team_days.setdefault(team, set()).update(row["days"])
-        if rep not in last_call or (row["last_dialed"], team) > last_call[rep]:
-            last_call[rep] = (row["last_dialed"], team)
-        cutoff = row["cutoff"] if cutoff is None else max(cutoff, row["cutoff"])
+        cutoff = row[newest] if cutoff is None else max(cutoff, row[newest])
     if targets_version is None:
         version = version_in_force(client, month_end(month, zone), zone=zone)
         targets_version = version.sha256 if version else None
     targets = tuple(version_rows(client, targets_version)) if targets_version else ()
     return MonthData(
-        month=first,
-        cutoff=_iso(cutoff),
-        activity=activity,
-        rep_days={rep: len(days) for rep, days in rep_days.items()},
-        team_days={team: len(days) for team, days in team_days.items()},
-        last_team={rep: team for rep, (_, team) in last_call.items()},
-        targets_version=targets_version,
-        targets=targets,
+        month=first, cutoff=_iso(cutoff), days=days, targets_version=targets_version, targets=targets
     )
 
 

@@ -147,7 +147,7 @@ def test_report_csv_carries_no_live_formula(
     assert main(["report", "--from", "2026-11-01", "--to", "2026-11-01", "--format", "csv"]) == 0
     assert capsys.readouterr().out.encode() == (
         b"business_day,rep_id,team_id,dials,connects,valid_connects,talk_seconds,wrap_seconds,"
-        b"sales,revenue,new_customers,abandoned\r\n"
-        b"2026-11-01,'-1+1,team-a,1,1,1,60,15,1,1.00,1,0\r\n"
-        b'2026-11-01,"\'=HYPERLINK(""http://evil.example"",""pay"")",\'@team,1,1,1,60,15,1,12.50,1,0\r\n'
+        b"sales,revenue,new_customers,abandoned,outbound_connects,outbound_talk_seconds\r\n"
+        b"2026-11-01,'-1+1,team-a,1,1,1,60,15,1,1.00,1,0,1,60\r\n"
+        b'2026-11-01,"\'=HYPERLINK(""http://evil.example"",""pay"")",\'@team,1,1,1,60,15,1,12.50,1,0,1,60\r\n'
     )

@@ -57,6 +57,7 @@ REPS = 30
 # The pay plan in force: commission tiers by revenue attainment (as deploy/payroll.example.yaml).
 PLAN = """plan: floor-test
 version: 1
+roster: {file: roster.csv}
 kpis: {revenue: {source: calls}}
 roles: {rep: {base: "3000.00", performance: "1000.00", weights: {revenue: "1"}}}
 commission:

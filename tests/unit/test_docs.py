@@ -41,7 +41,7 @@ def doc_files() -> list[Path]:
 def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(ROOT / "mkdocs.yml"),
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
          "-d", str(tmp_path / "site")],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
@@ -91,3 +91,11 @@ def test_every_file_name_the_docs_name_exists_somewhere() -> None:
 def test_the_cdr_page_lists_every_rejection_reason() -> None:
     page = _hooks().render((ROOT / "docs" / "integrate" / "cdr.md").read_text(encoding="utf-8"))
     assert [r.value for e in (Rejection, IngestRejection) for r in e if f"| `{r.value}` |" not in page] == []
+
+
+def test_every_link_of_the_readme_leads_to_a_file() -> None:
+    """The README is read on the forge, outside the site's strict build: its links are checked here."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(((?!https?:)[^)#]+)(?:#[^)]*)?\)", readme)
+    assert targets, "the README links into the docs"
+    assert [t for t in targets if not (ROOT / t).exists()] == []

@@ -29,7 +29,18 @@ def counted(data: dict, threshold: int = 30) -> Contribution:
 def test_answered_human_sale_counts_everything() -> None:
     c = counted(cdr_dict())
     assert c == Contribution(dials=1, connects=1, valid_connects=1, talk_seconds=60,
-                             wrap_seconds=15, sales=1, revenue=129900, new_customers=1)  # fmt: skip
+                             wrap_seconds=15, sales=1, revenue=129900, new_customers=1,
+                             outbound_connects=1, outbound_talk_seconds=60)  # fmt: skip
+
+
+def test_outbound_counters_leave_out_inbound_answered_calls() -> None:
+    """呼出接通数量 / 时间 are outbound connects and their talk: an answered inbound call is a
+    connect with talk time but neither (the seed's rule; connects and talk_seconds keep both)."""
+    inbound = counted(cdr_dict(direction="inbound"))
+    assert (inbound.connects, inbound.talk_seconds) == (1, 60)
+    assert (inbound.outbound_connects, inbound.outbound_talk_seconds, inbound.dials) == (0, 0, 0)
+    machine = counted(cdr_dict(amd="machine", outcome=None, sale_amount=None, new_customer=False))
+    assert (machine.outbound_connects, machine.outbound_talk_seconds) == (0, 0)
 
 
 def test_unanswered_is_a_dial_only() -> None:

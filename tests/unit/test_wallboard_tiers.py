@@ -1,6 +1,6 @@
 """Each rep's commission tier on the board, decided as payroll decides it (the plan's own
-loader and ``commission_tier``): boundary inclusive, what is left rounded up to the cent, no
-tiers without a revenue target or for a role the plan pays no commission."""
+loader, attainment cut to 4 places, ``tier_of``): boundary inclusive, what is left rounded up
+to the cent, no tiers without a revenue target or when the plan pays reps no commission."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from wallboard.tiers import PlanWatcher, tier_progress
 
 PLAN = b"""plan: t
 version: 1
+roster: {file: roster.csv}
 kpis: {revenue: {source: calls}}
 roles:
   rep: {base: "3000.00", performance: "1000.00", weights: {revenue: "1"}}
@@ -26,8 +27,6 @@ commission:
     - {from: "0.8", rate: "0.02"}
     - {from: "1.0", rate: "0.025"}
     - {from: "1.2", rate: "0.03"}
-people:
-  lead-1: {role: team_lead, team: team-01}
 """
 DAY = date(2026, 12, 6)
 TARGET = Decimal("10000.00")
@@ -43,22 +42,23 @@ TARGET = Decimal("10000.00")
 ])  # fmt: skip
 def test_tier_reached_and_what_is_left(cents: int, shown: tuple) -> None:
     plan = parse_plan(PLAN, "plan.yaml")
-    got = tier_progress(plan, "rep-1", DAY, cents, TARGET)
+    got = tier_progress(plan, cents, TARGET)
     assert got is not None and (got["rate"], got["next_rate"], got["to_next"]) == shown
 
 
 def test_what_is_left_is_rounded_up_to_the_cent() -> None:
-    got = tier_progress(parse_plan(PLAN, "plan.yaml"), "rep-1", DAY, 0, Decimal("333.33"))
+    got = tier_progress(parse_plan(PLAN, "plan.yaml"), 0, Decimal("333.33"))
     assert got is not None and got["to_next"] == "266.67"  # 0.8 x 333.33 = 266.664
 
 
 def test_no_tiers_without_a_target_or_commission() -> None:
     plan = parse_plan(PLAN, "plan.yaml")
-    assert tier_progress(plan, "rep-1", DAY, 5000, None) is None
-    assert tier_progress(plan, "rep-1", DAY, 5000, Decimal(0)) is None
-    assert tier_progress(plan, "lead-1", DAY, 5000, TARGET) is None  # team leads earn no commission
+    assert tier_progress(plan, 5000, None) is None
+    assert tier_progress(plan, 5000, Decimal(0)) is None
+    leads_only = parse_plan(PLAN.replace(b"roles: [rep]", b"roles: [team_lead]"), "plan.yaml")
+    assert tier_progress(leads_only, 5000, TARGET) is None  # the plan pays reps no commission
     no_commission = parse_plan(PLAN.split(b"commission:")[0], "plan.yaml")
-    assert tier_progress(no_commission, "rep-1", DAY, 5000, TARGET) is None
+    assert tier_progress(no_commission, 5000, TARGET) is None
 
 
 def test_a_bad_plan_names_its_line_and_a_later_bad_edit_keeps_the_plan(tmp_path: Path) -> None:
