@@ -1,6 +1,7 @@
 """``callfloor demo``: the whole pipeline on one machine, with a simulated dialer.
 
-Starts the local broker, the embedded ClickHouse endpoint and one worker, feeds
+Starts the local broker, the embedded ClickHouse endpoint, applies the schema (``callfloor
+migrate``'s step) and starts one worker, feeds
 live simulated traffic, prints where to look, and prints today's floor totals
 from ClickHouse every few seconds until Ctrl-C, which stops everything.
 """
@@ -21,6 +22,7 @@ from schemas.settings import Settings
 from simulator import SimulationSpec, produce, roster
 from sinks.clickhouse.client import connect, tables_not_made_yet
 from sinks.clickhouse.ddl import EXACT_CALLS
+from sinks.clickhouse.schema_version import migrate
 from streams.topics import ensure_topics
 
 REFRESH_SECONDS = 5.0
@@ -52,10 +54,10 @@ def _port_of(hostport: str, default: int) -> int:
 
 
 def waiting_reason(exc: Exception) -> str:
-    """What the totals line says before it can be read: at start the worker has not made
-    the tables yet, which is not an error worth a class name."""
+    """What the totals line says before it can be read: tables not made yet (``callfloor
+    migrate`` makes them) is not an error worth a class name."""
     if tables_not_made_yet(exc):
-        return "waiting for the worker to create the tables"
+        return "waiting for `callfloor migrate` to create the tables"
     return f"waiting for ClickHouse: {type(exc).__name__}"
 
 
@@ -119,6 +121,8 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
             settings.to_env(), logs / "clickhouse.log",
         )  # fmt: skip
         wait_for_port("127.0.0.1", ch_port, 60, "embedded ClickHouse")
+        print("applying the schema (callfloor migrate) ...", flush=True)
+        migrate(settings)  # a worker never applies DDL: it waits for this
         print("starting worker ...", flush=True)
         worker = spawn(callfloor_command("worker"), settings.to_env(), logs / "worker.log")
         wait_for_port("127.0.0.1", settings.web_port, 60, "the worker")

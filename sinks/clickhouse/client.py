@@ -46,8 +46,8 @@ def connect(
 
 
 def tables_not_made_yet(exc: BaseException) -> bool:
-    """ClickHouse answered that the database or table is unknown: the worker, which makes
-    them at start, has not run yet."""
+    """ClickHouse answered that the database or table is unknown: ``callfloor migrate``,
+    which makes them, has not run yet."""
     text = str(exc)
     return "UNKNOWN_DATABASE" in text or "UNKNOWN_TABLE" in text
 

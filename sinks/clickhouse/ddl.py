@@ -1,4 +1,4 @@
-"""Tables and views, applied idempotently at start-up.
+"""Tables and views, applied idempotently by ``callfloor migrate`` (schema_version.py).
 
 ``calls`` holds one row per call attempt *version as received*; the engine keeps
 the highest ``rank`` per ``call_id`` (rank = version, then earliest Kafka offset),
@@ -19,6 +19,7 @@ Every exact read names ``EXACT_CALLS`` as its source, so the rule lives in one p
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from clickhouse_connect.driver.client import Client
 
@@ -119,7 +120,7 @@ PRICE_SUMS = """
 _SUMS = f"""
     {", ".join(kpi_sum(c) for c in KPI_COUNTERS)},{PRICE_SUMS}"""
 
-# OR REPLACE: a database made by an older version gets today's definitions at start-up.
+# OR REPLACE: a database made by an older version gets today's definitions at `callfloor migrate`.
 _REP_DAY = f"""
 CREATE OR REPLACE VIEW rep_day AS
 SELECT business_day, rep_id, any(team_id) AS team_id, {_SUMS}
@@ -169,16 +170,25 @@ def unpartitioned(client: Client) -> list[str]:
     return [table for table in (CALLS_TABLE, PARTITIONS_TABLE) if not partition_key(client, table)]
 
 
-def apply_schema(settings: Settings) -> Client:
-    """Create the database, tables and views (safe on every start); return a client to it."""
+def schema_statements(settings: Settings) -> tuple[str, ...]:
+    """Every statement of today's schema, single-server form, in order: what ``callfloor
+    migrate`` applies and what its recorded version is computed from (schema_version.py)."""
+    from sinks.clickhouse.payroll_ddl import payroll_statements  # it builds on this module's tables
+
+    return (*STATEMENTS, *payroll_statements(settings.timezone))
+
+
+def apply_schema(settings: Settings, statements: Sequence[str] | None = None) -> Client:
+    """Create the database, tables and views (idempotent); return a client to it. Only
+    ``callfloor migrate`` (schema_version.migrate) and tests call this: a worker never does.
+    ``statements`` default to :func:`schema_statements` (tests pass an older schema's)."""
     cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
     with connect(settings, database="") as admin:
         admin.command(create_database(database, cluster))
-    from sinks.clickhouse.payroll_ddl import ensure_payroll_schema  # it builds on this module's tables
-
     client = connect(settings)
     backfill = not any(row[0] for row in client.query(f"EXISTS TABLE {CORRECTED_TABLE}").result_rows)
-    for statement in as_configured(STATEMENTS, cluster, database):
+    wanted = schema_statements(settings) if statements is None else statements
+    for statement in as_configured(wanted, cluster, database):
         client.command(statement)
     if backfill:  # a database from before call_corrected: its view sees new inserts only
         client.command(_BACKFILL_CORRECTED)
@@ -187,5 +197,4 @@ def apply_schema(settings: Settings) -> Client:
             "%s not partitioned by month (made by an older callfloor): reads stay exact but read all"
             " history; stop the workers and run `callfloor migrate-calls`", " and ".join(old)
         )
-    ensure_payroll_schema(client, settings)
     return client
