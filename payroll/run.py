@@ -121,6 +121,7 @@ def compare_text(client: Client, run: PayRun, previous: Path) -> str:
 
 def run_close(settings: Settings, args: argparse.Namespace) -> int:
     from payroll.close import AlreadyClosed, close_month
+    from sinks.clickhouse.payroll_claims import CloseRefused
 
     loaded = load_plan_and_inputs("close", settings, args)
     if loaded is None:
@@ -129,7 +130,7 @@ def run_close(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with payroll_client(settings) as client:
             record = close_month(client, settings, args.month, plan, inputs)
-    except AlreadyClosed as exc:
+    except (AlreadyClosed, CloseRefused) as exc:
         print(f"callfloor payroll close: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - ClickHouse away or refusing: say so

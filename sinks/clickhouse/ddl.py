@@ -173,9 +173,10 @@ def unpartitioned(client: Client) -> list[str]:
 def schema_statements(settings: Settings) -> tuple[str, ...]:
     """Every statement of today's schema, single-server form, in order: what ``callfloor
     migrate`` applies and what its recorded version is computed from (schema_version.py)."""
+    from sinks.clickhouse.payroll_claims import CLAIM_STATEMENTS
     from sinks.clickhouse.payroll_ddl import payroll_statements  # it builds on this module's tables
 
-    return (*STATEMENTS, *payroll_statements(settings.timezone))
+    return (*STATEMENTS, *payroll_statements(settings.timezone), *CLAIM_STATEMENTS)
 
 
 def apply_schema(settings: Settings, statements: Sequence[str] | None = None) -> Client:

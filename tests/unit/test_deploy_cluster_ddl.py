@@ -17,11 +17,11 @@ from sinks.clickhouse.cluster import (
     create_database,
     on_cluster,
 )
-from sinks.clickhouse.ddl import STATEMENTS
+from sinks.clickhouse.ddl import schema_statements
 from sinks.clickhouse.payroll_ddl import payroll_statements
-from tests.unit.cluster_recording import CREATED, applied_on_cluster
+from tests.unit.cluster_recording import CLUSTER_SETTINGS, CREATED, applied_on_cluster
 
-SINGLE = (*STATEMENTS, *payroll_statements("Asia/Shanghai"))
+SINGLE = schema_statements(CLUSTER_SETTINGS)
 CLUSTER = on_cluster(SINGLE, "floor", "callfloor")
 HEAD = re.compile(r"^(?:CREATE|ALTER) [A-Z ]+? `?(\w+)`? ON CLUSTER 'floor'(?:[ (]|$)")
 
@@ -139,6 +139,7 @@ def test_an_alter_of_a_sharded_table_changes_its_shards_and_its_distributed_fron
 
 
 def test_cluster_clients_insert_synchronously_and_join_shard_locally() -> None:
-    assert CLIENT_SETTINGS == {"insert_distributed_sync": 1, "distributed_product_mode": "local"}
+    assert CLIENT_SETTINGS == {"insert_distributed_sync": 1, "distributed_product_mode": "local",
+                               "insert_quorum": "auto", "select_sequential_consistency": 1}  # fmt: skip
     assert Settings().clickhouse_cluster == "", "one server unless configured"
     assert create_database("callfloor", "") == "CREATE DATABASE IF NOT EXISTS `callfloor`"
