@@ -186,7 +186,8 @@ def env_example(**extra: str) -> dict[str, str]:
 
 
 def with_passwords() -> dict[str, str]:
-    return env_example(CLICKHOUSE_PASSWORD="pw", GRAFANA_ADMIN_PASSWORD="pw")
+    return env_example(CLICKHOUSE_PASSWORD="pw", GRAFANA_ADMIN_PASSWORD="pw",
+                       ALERT_WEBHOOK_URL="https://chat.example/hook?a=1&b=2")  # fmt: skip
 
 
 def test_docker_compose_accepts_the_file_with_env_example_and_passwords() -> None:

@@ -33,3 +33,21 @@ def test_k8s_jobs_are_named_after_the_release_so_a_new_one_can_be_applied() -> N
         assert job["metadata"]["name"] == f"callfloor-{step}-{release}", "rename the Job with each release"
         assert container["image"].split(":")[0] == image["name"]
         assert job["spec"]["ttlSecondsAfterFinished"] > 0
+
+
+def test_every_k8s_pod_meets_pod_security_restricted() -> None:
+    """What the "restricted" Pod Security Standard requires of every pod and container."""
+    kinds = ("Deployment", "Job")
+    pods = [doc["spec"]["template"]["spec"] for _, doc in k8s_documents() if doc["kind"] in kinds]
+    assert len(pods) >= 3
+    for pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            assert container["securityContext"] == {"allowPrivilegeEscalation": False,
+                                                    "capabilities": {"drop": ["ALL"]}}  # fmt: skip
+
+
+def test_the_worker_budget_never_blocks_a_drain_of_unready_pods() -> None:
+    (pdb,) = [doc for _, doc in k8s_documents() if doc["kind"] == "PodDisruptionBudget"]
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
