@@ -40,6 +40,12 @@ def k8s_documents() -> list[tuple[Path, dict[str, Any]]]:
             for doc in yaml.safe_load_all(path.read_text()) if doc]  # fmt: skip
 
 
+def worker_deployment() -> dict[str, Any]:
+    deployments = [doc for _, doc in k8s_documents() if doc["kind"] == "Deployment"]
+    (deployment,) = [doc for doc in deployments if doc["metadata"]["name"] == "callfloor-worker"]
+    return deployment
+
+
 def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
     """(host path, container path) of each bind mount (a named volume has no slash)."""
     mounts = []
@@ -221,11 +227,11 @@ def test_k8s_manifests_pass_the_kubernetes_schemas_strictly() -> None:
             continue  # not Kubernetes resources (kustomize input, the Prometheus Operator's CRD)
         kubernetes_validate.validate(doc, "1.30", strict=True)
         checked.append(path.name)
-    assert len(checked) == 8, checked
+    assert len(checked) == 10, checked
 
 
 def test_the_schema_check_catches_a_misspelt_probe() -> None:
-    (deployment,) = [doc for _, doc in k8s_documents() if doc["kind"] == "Deployment"]
+    deployment = worker_deployment()
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["livenesProbe"] = container.pop("livenessProbe")
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -237,12 +243,12 @@ def test_k8s_manifests_parse_and_kustomization_names_existing_files() -> None:
     assert [r for r in kustomization["resources"] if not (K8S_DIR / r).is_file()] == []
     kinds = {doc["kind"] for path, doc in k8s_documents() if path.name in kustomization["resources"]}
     assert kinds >= {"Deployment", "PodDisruptionBudget", "ConfigMap", "Secret", "Service", "Job"}
-    listed = set(kustomization["resources"]) | {"kustomization.yaml", "servicemonitor.yaml"}
+    listed = set(kustomization["resources"]) | {"kustomization.yaml"}
     assert {p.name for p in K8S_DIR.glob("*.yaml")} == listed, "a manifest nobody applies"
 
 
 def test_k8s_worker_probes_the_health_endpoints_on_its_web_port() -> None:
-    (deployment,) = [doc for _, doc in k8s_documents() if doc["kind"] == "Deployment"]
+    deployment = worker_deployment()
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     configmap = next(doc for _, doc in k8s_documents() if doc["kind"] == "ConfigMap")
