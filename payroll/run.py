@@ -18,10 +18,9 @@ from payroll.plan import PayPlan, PayPlanError, load_plan, parse_plan
 from payroll.render import render, render_document, write_files
 from payroll.statements import PayRun, kpi_names
 from schemas.settings import Settings
-from sinks.clickhouse.client import connect
 from sinks.clickhouse.payroll_closes import CloseRecord, close_of
-from sinks.clickhouse.payroll_ddl import ensure_payroll_schema
 from sinks.clickhouse.payroll_reads import read_month
+from sinks.clickhouse.schema_version import check_schema
 
 
 def pay_run(
@@ -62,9 +61,10 @@ def load_plan_and_inputs(
 
 @contextmanager
 def payroll_client(settings: Settings) -> Iterator[Client]:
-    """A ClickHouse client with payroll's tables in place."""
-    with connect(settings) as client:
-        ensure_payroll_schema(client, settings)
+    """A ClickHouse client, once the schema is the one ``callfloor migrate`` applies for this
+    version (else ``SchemaNotReady`` says to run it). Payroll applies no DDL: its ClickHouse
+    user needs no DDL grant (deploy/clickhouse/users.sql)."""
+    with check_schema(settings) as client:
         yield client
 
 

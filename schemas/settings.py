@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     shift_breaks: str = Field("12:00-13:00", description="breaks in the shift, HH:MM-HH:MM, comma-separated")
     alerts_url: str | None = Field(None, description="Alertmanager or Prometheus URL for firing alerts")
 
+    # --- production (issue 23): ClickHouse over HTTPS -------------------------------------------
+    clickhouse_ca_file: Path | None = Field(
+        None, description="CA certificate (PEM) that signed ClickHouse's HTTPS certificate; "
+        "default: the system's trusted CAs (docs/deployment.md)",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

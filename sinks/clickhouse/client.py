@@ -41,6 +41,7 @@ def connect(
         password=password_for(settings),
         database=settings.clickhouse_database if database is None else database,
         settings={**defaults, **(query_settings or {})},
+        **({"ca_cert": str(settings.clickhouse_ca_file)} if settings.clickhouse_ca_file else {}),
         **kwargs,
     )
 

@@ -10,12 +10,8 @@ systems may read: one row per rep per month (see README "Payroll").
 
 from __future__ import annotations
 
-from clickhouse_connect.driver.client import Client
-
 from schemas.kpis import KPI, KPI_COUNTERS, Unit
-from schemas.settings import Settings
 from schemas.targets import METRIC_KEYS
-from sinks.clickhouse.cluster import as_configured
 from sinks.clickhouse.ddl import CALLS_TABLE, EXACT_CALLS, PRICE_SUMS, kpi_sum
 from sinks.clickhouse.targets import TARGETS_TABLE, VERSIONS_TABLE
 
@@ -151,10 +147,3 @@ def payroll_statements(zone: str) -> tuple[str, ...]:
     """DDL in order; the view embeds the business zone (a month ends at local midnight)."""
     return (_VERSIONS_TABLE, _VERSIONS_MV, _CLOSES, _PAID, _rep_month_view(zone))
 
-
-def ensure_payroll_schema(client: Client, settings: Settings) -> None:
-    """Payroll's tables and view (in their cluster form on a cluster), for a database whose
-    worker has not restarted since payroll came."""
-    cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
-    for statement in as_configured(payroll_statements(settings.timezone), cluster, database):
-        client.command(statement)

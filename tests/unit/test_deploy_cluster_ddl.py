@@ -18,8 +18,8 @@ from sinks.clickhouse.cluster import (
     on_cluster,
 )
 from sinks.clickhouse.ddl import schema_statements
-from sinks.clickhouse.payroll_ddl import payroll_statements
-from tests.unit.cluster_recording import CLUSTER_SETTINGS, CREATED, applied_on_cluster
+from sinks.clickhouse.schema_version import SchemaNotReady, wanted_version
+from tests.unit.cluster_recording import CLUSTER_SETTINGS, CREATED, applied_on_cluster, payroll_commands
 
 SINGLE = schema_statements(CLUSTER_SETTINGS)
 CLUSTER = on_cluster(SINGLE, "floor", "callfloor")
@@ -50,11 +50,15 @@ def test_every_statement_apply_schema_and_payroll_run_in_cluster_mode_is_on_clus
     assert len(backfill) == 1, "a database without call_corrected gets it filled once"
     applied_by["apply_schema"].remove(backfill[0])
     assert applied_by["apply_schema"][1:] == CLUSTER, "the database, then every table and view"
-    payroll = on_cluster(payroll_statements("Asia/Shanghai"), "floor", "callfloor")
-    assert applied_by["payroll_client"] == payroll, "payroll run|close: payroll's tables, on cluster"
     for path, applied in applied_by.items():
         for statement in applied:
             assert HEAD.match(statement), f"{path} applied a statement without ON CLUSTER: {statement[:150]}"
+
+
+def test_payroll_applies_no_ddl_and_refuses_an_unmigrated_schema() -> None:
+    assert payroll_commands(wanted_version(CLUSTER_SETTINGS)) == [], "payroll's user needs no DDL grant"
+    with pytest.raises(SchemaNotReady, match="run `callfloor migrate`"):
+        payroll_commands("0123456789abcdef")
 
 
 def test_every_mergetree_in_cluster_mode_is_replicated() -> None:
