@@ -7,13 +7,14 @@ breaks exactly ONE rule, so the reason the pipeline must give is known in advanc
 truth file records it and ``compute_truth`` checks it against ``parse_cdr``). Makers get
 a ``base(shape)`` factory for the valid starting point: shape is "any", "connect"
 (answered by a human, no sale), "sale", "unanswered" (no_answer) or "future" (dialed
-well ahead of now).
+well ahead of now). ``team_stops`` silences one team part-way through a live run.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -210,6 +211,19 @@ def make_bad(rng: Random, base: BaseFactory) -> tuple[str, bytes]:
     """A malformed event and the rejection reason the pipeline must report for it."""
     reason = rng.choice(REASONS)
     return reason, FAULTS[reason](rng, base)
+
+
+def team_stops(
+    calls: Iterable[Any], team_of: Callable[[Any], str], team: str, after_s: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Any]:
+    """Live calls of a floor where ``team`` stops dialing ``after_s`` seconds in (a paused
+    campaign, trunks down, logins lost): its calls are never placed from then on, the other
+    teams dial on. What TeamNotDialing must catch."""
+    stops_at = clock() + after_s
+    for call in calls:
+        if team_of(call) != team or clock() < stops_at:
+            yield call
 
 
 class SimEvent(NamedTuple):

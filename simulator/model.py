@@ -60,6 +60,8 @@ class SimulationSpec:
     timezone: str = "Asia/Shanghai"
     valid_call_seconds: int = 30
     end_day: date | None = None  # default today in timezone (yesterday before 09:15)
+    stop_team: str | None = None  # live only: this team stops dialing (faults.team_stops) ...
+    stop_team_after_s: float = 0.0  # ... this many seconds into the run
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # raises for an unknown zone
@@ -71,6 +73,7 @@ class SimulationSpec:
             "campaigns >= 1": self.campaigns >= 1,
             "1 <= teams <= reps": self.teams is None or 1 <= self.teams <= self.reps,
             "valid_call_seconds >= 0": self.valid_call_seconds >= 0,
+            "stop_team only with live": self.stop_team is None or self.live,
             **{f"0 <= {f} <= 1": 0 <= getattr(self, f) <= 1
                for f in ("duplicates", "corrections", "bad", "late")},
         }  # fmt: skip
@@ -372,6 +375,9 @@ class Dialer:
 
     def key(self, rec: SimCall) -> bytes:
         return self.keys[rec.rep]
+
+    def team_of(self, rec: SimCall) -> str:
+        return self.reps[rec.rep].team_id
 
     def bad(self) -> tuple[bytes, str, bytes]:
         """A malformed event: its key (the base call's rep), expected reason and bytes."""

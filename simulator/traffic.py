@@ -27,7 +27,7 @@ import orjson
 from schemas.cdr import parse_cdr
 from schemas.kpis import COUNTER_NAMES, business_day, contribution, reported_counters
 from schemas.rejections import CDRRejected
-from simulator.faults import SimEvent, interleave
+from simulator.faults import SimEvent, interleave, team_stops
 from simulator.model import KINDS, Dialer, SimulationSpec, day_window, roster
 
 # How long the simulated dialer's producer waits to fill a batch. Each batch is one object in
@@ -69,7 +69,10 @@ def generate(spec: SimulationSpec, *, now: datetime | None = None) -> Iterator[S
     faults = {"duplicates": spec.duplicates, "corrections": spec.corrections,
               "max_gap": max(10, min(2000, gap or 2000))}  # fmt: skip
     if spec.live:
-        yield from interleave(dialer, rng, dialer.live_records(), bad=spec.bad, **faults)
+        records = dialer.live_records()
+        if spec.stop_team is not None:
+            records = team_stops(records, dialer.team_of, spec.stop_team, spec.stop_team_after_s)
+        yield from interleave(dialer, rng, records, bad=spec.bad, **faults)
         return
     yield from interleave(dialer, rng, dialer.day_records(), bad=spec.bad, **faults)
     yield from interleave(dialer, rng, dialer.late_records(), bad=0.0, **faults)
