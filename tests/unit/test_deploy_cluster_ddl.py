@@ -1,6 +1,6 @@
 """The cluster form of the DDL (CALLFLOOR_CLICKHOUSE_CLUSTER): derived from the single-server
 statements, parsed by the real ClickHouse parser (chdb's EXPLAIN AST), sharded by call_id,
-and the only form apply_schema and payroll apply on a cluster."""
+and the only form `callfloor migrate` applies on a cluster (payroll applies none)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_a_syntax_error_is_caught_by_the_parser_check() -> None:
         chdb.query("EXPLAIN AST CREATE TABLE t ON CLUSTER 'floor' (a String ENGINE = Log", "CSV")
 
 
-def test_every_statement_apply_schema_and_payroll_run_in_cluster_mode_is_on_cluster() -> None:
+def test_every_statement_migrate_applies_in_cluster_mode_is_on_cluster() -> None:
     applied_by = applied_on_cluster()
     backfill = [s for s in applied_by["apply_schema"] if s.startswith("INSERT INTO call_corrected")]
     assert len(backfill) == 1, "a database without call_corrected gets it filled once"
