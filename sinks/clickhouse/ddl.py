@@ -101,13 +101,25 @@ _BACKFILL_CORRECTED = (
     f"INSERT INTO {CORRECTED_TABLE} SELECT call_id, rank, business_day FROM {CALLS_TABLE} WHERE version > 1"
 )
 
+# Each corrected call's winner, chosen by max(rank) per call_id rather than by FINAL: on a
+# cluster this subquery is rewritten to the shard's call_corrected_local, and before ClickHouse
+# 25.3.3.42 (#77996) such a rewrite dropped FINAL, so an unmerged older winner could be picked.
+# A GROUP BY survives any rewrite; benchmarks/exact_winners.py measures it against FINAL.
+WINNERS = f"SELECT call_id, max(rank) AS winner_rank FROM {CORRECTED_TABLE} GROUP BY call_id"
+
+
+def exact_calls(winners: str) -> str:
+    """``calls`` read exactly, given the subquery that names each corrected call's winner."""
+    return (
+        f"{CALLS_TABLE} FINAL LEFT ANY JOIN ({winners})"
+        " AS winners USING call_id WHERE (winners.winner_rank = 0 OR winners.winner_rank = rank)"
+    )
+
+
 # ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning
 # version. ``FINAL`` keeps a call's best row per month partition; the join drops that row when
 # a correction put the call's winner elsewhere (winner_rank 0: never corrected).
-EXACT_CALLS = (
-    f"{CALLS_TABLE} FINAL LEFT ANY JOIN (SELECT call_id, rank AS winner_rank FROM {CORRECTED_TABLE} FINAL)"
-    " AS winners USING call_id WHERE (winners.winner_rank = 0 OR winners.winner_rank = rank)"
-)
+EXACT_CALLS = exact_calls(WINNERS)
 
 # Money sums in Int128 / Decimal128 (kpi_sum, and list/sold prices summed as Decimal128):
 # an Int64 sum wraps silently and Decimal(18, 2) * 100 overflows near the schema's limit.

@@ -17,7 +17,7 @@ from sinks.clickhouse.cluster import (
     create_database,
     on_cluster,
 )
-from sinks.clickhouse.ddl import schema_statements
+from sinks.clickhouse.ddl import EXACT_CALLS, schema_statements
 from sinks.clickhouse.schema_version import SchemaNotReady, wanted_version
 from tests.unit.cluster_recording import CLUSTER_SETTINGS, CREATED, applied_on_cluster, payroll_commands
 
@@ -147,3 +147,11 @@ def test_cluster_clients_insert_synchronously_and_join_shard_locally() -> None:
                                "insert_quorum": "auto", "select_sequential_consistency": 1}  # fmt: skip
     assert Settings().clickhouse_cluster == "", "one server unless configured"
     assert create_database("callfloor", "") == "CREATE DATABASE IF NOT EXISTS `callfloor`"
+
+
+def test_no_subquery_of_an_exact_read_relies_on_final() -> None:
+    """On a cluster a subquery is rewritten to the shard's local table, and before ClickHouse
+    25.3.3.42 that rewrite dropped its FINAL (#77996): the winners come from max(rank)."""
+    subqueries = re.findall(r"\(\s*(SELECT\b[^()]*(?:\([^()]*\)[^()]*)*)\)", EXACT_CALLS)
+    assert subqueries and all("FINAL" not in s for s in subqueries), subqueries
+    assert "max(rank)" in EXACT_CALLS and EXACT_CALLS.startswith("calls FINAL ")
