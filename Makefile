@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_TOOLS := prometheus promtool amtool chromium
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei
+# openssl: tests/integration/test_clickhouse_https.py makes a CA and a server certificate
+SYSTEM_TOOLS := prometheus promtool amtool chromium openssl
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei openssl
 
 .PHONY: install system-deps demo test unit integration chaos attack lint clean
 
