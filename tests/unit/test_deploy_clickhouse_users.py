@@ -6,6 +6,7 @@ Not run against a server here: chdb has no writable access storage (docs/deploym
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import chdb
@@ -98,3 +99,50 @@ def test_each_k8s_workload_reaches_clickhouse_as_its_own_user() -> None:
         workload = next(w for w in wanted if doc["metadata"]["name"].startswith(w))
         assert users[last] == wanted[workload], (doc["metadata"]["name"], last)
         assert f"{users[last]}_role" in roles
+
+
+CREATE_USERS = USERS_SQL.parent / "create-users.sh"
+RECORDING_CLIENT = """#!/bin/sh
+# stands in for `clickhouse client`: records the SQL it is given (stdin or --query)
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--query" ]; then printf '%s;\\n' "$2" >> "$RECORD"; exit 0; fi
+  shift
+done
+cat >> "$RECORD"
+"""
+
+
+def test_compose_makes_one_user_per_role_and_no_password_reaches_the_sql(tmp_path: Path) -> None:
+    import hashlib
+
+    from tests.unit.test_deploy_files import bind_mounts, compose
+
+    services = compose()["services"]
+    mounts = dict(bind_mounts(services["clickhouse"]))
+    assert mounts["../clickhouse/create-users.sh"].startswith("/docker-entrypoint-initdb.d/")
+    assert mounts["../clickhouse/users.sql"] == "/callfloor/users.sql"
+    (tmp_path / "clickhouse").write_text(RECORDING_CLIENT)
+    (tmp_path / "clickhouse").chmod(0o755)
+    script = CREATE_USERS.read_text().replace("/callfloor/users.sql", str(USERS_SQL))
+    passwords = {who: f"pw 'with' $quotes; {who}" for who in ("MIGRATE", "WORKER", "PAYROLL", "READER")}
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "RECORD": str(tmp_path / "sql"), "CLICKHOUSE_USER": "admin",
+           "CLICKHOUSE_PASSWORD": "x", **{f"CALLFLOOR_{who}_PASSWORD": pw for who, pw in passwords.items()}}
+    done = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    sql = (tmp_path / "sql").read_text()
+    body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    statements = [" ".join(s.split()) for s in body.split(";") if s.strip()]
+    for statement in statements:
+        chdb.query(f"EXPLAIN AST {statement}", "CSV")
+    for who, password in passwords.items():
+        user = f"callfloor_{who.lower()}"
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        assert f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_hash BY '{digest}'" in statements
+        assert f"GRANT {user}_role TO {user}" in statements and f"{user}_role" in grants()
+        assert password not in sql
+    made = {f"callfloor_{who.lower()}" for who in passwords}
+    users = {name: s["environment"].get("CALLFLOOR_CLICKHOUSE_USER") for name, s in services.items()
+             if isinstance(s.get("environment"), dict)}  # fmt: skip
+    assert {user for user in users.values() if user} <= made, users
+    assert services["worker"]["environment"]["CALLFLOOR_CLICKHOUSE_USER"] == "callfloor_worker"
+    assert services["migrate"]["environment"]["CALLFLOOR_CLICKHOUSE_USER"] == "callfloor_migrate"
