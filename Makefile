@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# openssl: tests make a throwaway CA for the secured-Kafka tests (docs/ops/kafka-security.md)
+# openssl: tests make throwaway CAs (secured Kafka: docs/ops/kafka-security.md; ClickHouse over HTTPS)
 SYSTEM_TOOLS := prometheus promtool amtool chromium mariadbd mariadb-install-db bwrap openssl
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei mariadb-server \
                    bubblewrap libseccomp2 openssl
@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhe
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,local]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -400,7 +400,7 @@ def wait_drained(
 
 
 def count_rows(client: Client, table: str) -> int:
-    """Rows in ``table``; 0 while the worker has not created it yet."""
+    """Rows in ``table``; 0 while it is not created yet."""
     try:
         return int(client.command(f"SELECT count() FROM {table}"))
     except DatabaseError as exc:

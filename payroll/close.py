@@ -10,6 +10,7 @@ with the calls that arrived after the cut-off.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -23,6 +24,7 @@ from payroll.plan import PayPlan, parse_plan
 from payroll.statements import run_document
 from schemas.roster import Scope
 from schemas.settings import Settings
+from sinks.clickhouse.payroll_claims import check_claim, claim_month
 from sinks.clickhouse.payroll_closes import (
     CloseRecord,
     close_of,
@@ -48,10 +50,16 @@ class AlreadyClosed(CannotClose):
 def close_month(
     client: Client, settings: Settings, month: date, plan: PayPlan, inputs: Inputs
 ) -> CloseRecord:
-    """Record what is paid for ``month`` (its statements, with the adjustments they carry)."""
+    """Record what is paid for ``month`` (its statements, with the adjustments they carry).
+    Exclusive: a close of a month another close holds raises ``CloseRefused``
+    (sinks/clickhouse/payroll_claims.py); of a closed month, :class:`AlreadyClosed`."""
     from payroll.run import pay_run
 
     if close_of(client, month) is not None:
+        raise AlreadyClosed(f"{month:%Y-%m} is already closed; later changes are paid as adjustments")
+    claimant = uuid.uuid4().hex
+    claim_month(client, month, claimant)  # CloseRefused while another close of it runs
+    if close_of(client, month) is not None:  # one that finished between the check and the claim
         raise AlreadyClosed(f"{month:%Y-%m} is already closed; later changes are paid as adjustments")
     cutoff = newest_arrival(client)
     run = pay_run(client, settings, month, plan, inputs)
@@ -72,6 +80,7 @@ def close_month(
         inputs=orjson.dumps(inputs.texts, option=orjson.OPT_SORT_KEYS).decode(),
         statements=orjson.dumps(run_document(run)).decode(),
     )
+    check_claim(client, month, claimant)  # still the one close of the month: write
     record_close(client, record, paid)
     return record
 

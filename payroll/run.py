@@ -19,10 +19,9 @@ from payroll.render import render, render_document, write_files
 from payroll.statements import PayRun, kpi_names, warnings
 from schemas.settings import Settings
 from schemas.yaml_document import YamlFileError
-from sinks.clickhouse.client import connect
 from sinks.clickhouse.payroll_closes import CloseRecord, close_of
-from sinks.clickhouse.payroll_ddl import ensure_payroll_schema
 from sinks.clickhouse.payroll_reads import month_end, read_month
+from sinks.clickhouse.schema_version import check_schema
 
 
 def pay_run(
@@ -75,9 +74,10 @@ def load_plan_and_inputs(
 
 @contextmanager
 def payroll_client(settings: Settings) -> Iterator[Client]:
-    """A ClickHouse client with payroll's tables in place."""
-    with connect(settings) as client:
-        ensure_payroll_schema(client, settings)
+    """A ClickHouse client, once the schema is the one ``callfloor migrate`` applies for this
+    version (else ``SchemaNotReady`` says to run it). Payroll applies no DDL: its ClickHouse
+    user needs no DDL grant (deploy/clickhouse/users.sql)."""
+    with check_schema(settings) as client:
         yield client
 
 
@@ -144,6 +144,7 @@ def compare_text(client: Client, run: PayRun, previous: Path) -> str:
 
 def run_close(settings: Settings, args: argparse.Namespace) -> int:
     from payroll.close import CannotClose, close_month
+    from sinks.clickhouse.payroll_claims import CloseRefused
 
     loaded = load_plan_and_inputs("close", settings, args)
     if loaded is None:
@@ -152,7 +153,7 @@ def run_close(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with payroll_client(settings) as client:
             record = close_month(client, settings, args.month, plan, inputs)
-    except (CannotClose, YamlFileError, NoTargets) as exc:
+    except (CannotClose, CloseRefused, YamlFileError, NoTargets) as exc:
         print(f"callfloor payroll close: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - ClickHouse away or refusing: say so

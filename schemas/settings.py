@@ -170,6 +170,12 @@ class Settings(BaseSettings):
         SecretStr(""), validate_default=True, description="password of an encrypted client key (never logged)"
     )
 
+    # --- production (issue 23): ClickHouse over HTTPS -------------------------------------------
+    clickhouse_ca_file: Path | None = Field(
+        None, description="CA certificate (PEM) that signed ClickHouse's HTTPS certificate; "
+        "default: the system's trusted CAs (docs/ops/production.md)",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

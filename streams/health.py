@@ -6,7 +6,8 @@ those by itself, and a restart would not bring them back).
 
 ``/readyz`` answers 200 only when the worker does useful work: it has joined the
 consumer group (no rebalance under way), its assigned CDR partitions are seeded from
-ClickHouse (so /metrics shows their reps), and ClickHouse answers. Otherwise 503 with a
+ClickHouse (so /metrics shows their reps), and ClickHouse answers with the schema version
+this worker was built for (``callfloor migrate`` applied it). Otherwise 503 with a
 JSON body naming the first reason, so ``kubectl describe`` and ``docker inspect`` say why.
 A worker that joined and was given no partition (more workers than partitions) is ready:
 it is a hot spare, and holding it unready would stall a rolling update.
@@ -24,6 +25,7 @@ import faust
 
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.schema_version import SchemaNotReady, check_schema
 from streams.pipeline import CdrPipeline
 
 # A probe hits ClickHouse at most this often; in between it reuses the last answer.
@@ -38,6 +40,18 @@ def clickhouse_answers(settings: Settings) -> None:
         client.command("SELECT 1")
 
 
+def clickhouse_ready_for(settings: Settings, pipeline: CdrPipeline) -> None:
+    """ClickHouse answers and, until the pipeline has once seen it so, holds this worker's
+    schema version (raises :class:`SchemaNotReady` naming both and ``callfloor migrate``).
+    After that only the answer counts: a migrate for the next release, run while this one
+    still runs, must not take every running worker out of service."""
+    if pipeline.schema_ready:
+        clickhouse_answers(settings)
+    else:
+        check_schema(settings).close()
+        pipeline.schema_ready = True
+
+
 @dataclass
 class ClickHouseProbe:
     """The last answer of ClickHouse, refreshed at most every ``every_s`` off the event loop."""
@@ -49,7 +63,7 @@ class ClickHouseProbe:
     _running: asyncio.Task[None] | None = None
 
     async def check(self) -> str | None:
-        """None when ClickHouse answered recently, else why not."""
+        """None when ClickHouse answered recently, else why not (the reason /readyz gives)."""
         if time.monotonic() - self.checked_at >= self.every_s:
             if self._running is None or self._running.done():
                 self._running = asyncio.ensure_future(self._probe())
@@ -60,8 +74,10 @@ class ClickHouseProbe:
         try:
             await asyncio.to_thread(self.ping)
             self.error = None
+        except SchemaNotReady as exc:  # reachable, but not migrated: say so and what to run
+            self.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-            self.error = f"{type(exc).__name__}: {exc}"[:300]
+            self.error = f"ClickHouse not reachable: {type(exc).__name__}: {exc}"[:300]
         self.checked_at = time.monotonic()
 
 
@@ -83,10 +99,11 @@ class Readiness:
     async def check(self) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"assigned": sorted(self.pipeline.assigned),
                                 "seeded": sorted(self.pipeline.exported_partitions())}  # fmt: skip
-        reason = self._group_reason()
+        # ClickHouse first: while it is away or not migrated, seeding waits, and saying
+        # "not seeded" would hide why
+        reason = await self.clickhouse.check()
         if reason is None:
-            error = await self.clickhouse.check()
-            reason = None if error is None else f"ClickHouse not reachable: {error}"
+            reason = self._group_reason()
         body["ready"] = reason is None
         if reason is not None:
             body["reason"] = reason
@@ -109,7 +126,7 @@ class Readiness:
 
 def install_health(app: faust.App, settings: Settings, pipeline: CdrPipeline) -> Readiness:
     """Add ``/healthz`` and ``/readyz`` to ``app``'s web server."""
-    readiness = Readiness(app, pipeline, ClickHouseProbe(lambda: clickhouse_answers(settings)),
+    readiness = Readiness(app, pipeline, ClickHouseProbe(lambda: clickhouse_ready_for(settings, pipeline)),
                           settings.cdr_topic)  # fmt: skip
 
     @app.on_partitions_assigned.connect

@@ -23,8 +23,8 @@ from clickhouse_connect.driver.client import Client
 from schemas.kpis import business_day
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.ddl import apply_schema
 from sinks.clickhouse.reads import partition_calls
+from sinks.clickhouse.schema_version import check_schema
 from sinks.clickhouse.writer import Backoff, CallWriter
 from streams.dead_letters import send_dead_letters
 from streams.live_state import NO_COUNTS, CallFacts, LiveState
@@ -45,7 +45,7 @@ class CdrPipeline:
             self.client, on_flush=metrics.observe_flush, on_failure=metrics.observe_sink_failure
         )
         self._reader: Client | None = None
-        self._schema_ready = False
+        self.schema_ready = False  # ClickHouse's schema version was seen to match this worker's
         self._seeding = asyncio.Lock()
         self.assigned: set[int] = set()  # partitions of the CDR topic this worker holds now
         self.next_offsets: dict[int, int] = {}
@@ -60,11 +60,13 @@ class CdrPipeline:
         return business_day(datetime.now(UTC), self.settings.zone)
 
     def client(self) -> Client:
-        """A fresh client; the first one also applies the DDL (ClickHouse may start later)."""
-        if self._schema_ready:
+        """A fresh client. Until the schema was once seen to be this worker's, each call checks
+        it and raises :class:`SchemaNotReady` (the callers retry): the worker never applies
+        DDL itself, ``callfloor migrate`` does (sinks/clickhouse/schema_version.py)."""
+        if self.schema_ready:
             return connect(self.settings)
-        client = apply_schema(self.settings)
-        self._schema_ready = True
+        client = check_schema(self.settings)
+        self.schema_ready = True
         return client
 
     async def retrying(self, what: str, fn: Callable[[Client], T]) -> T:

@@ -1,11 +1,11 @@
 """``callfloor demo``: the whole pipeline on one machine, with a simulated dialer.
 
-Starts the local broker, the embedded ClickHouse endpoint, one worker and the
-wallboard, and (when Debian's packages are installed) Prometheus and Alertmanager with
-the project's rules (``deploy.local.ops``); feeds live simulated traffic with two
-incidents (a team that stops dialing for a while, a campaign over the 3 % abandon line),
-prints where to look, and prints today's floor totals and every alert that starts or
-stops firing until Ctrl-C, which stops everything.
+Starts the local broker, the embedded ClickHouse endpoint, applies the schema (``callfloor
+migrate``'s step), one worker and the wallboard, and (when Debian's packages are installed)
+Prometheus and Alertmanager with the project's rules (``deploy.local.ops``); feeds live
+simulated traffic with two incidents (a team that stops dialing for a while, a campaign over
+the 3 % abandon line), prints where to look, and prints today's floor totals and every alert
+that starts or stops firing until Ctrl-C, which stops everything.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from schemas.settings import Settings
 from simulator import SimulationSpec, daytime_zone, produce, roster
 from sinks.clickhouse.client import connect, tables_not_made_yet
 from sinks.clickhouse.ddl import EXACT_CALLS
+from sinks.clickhouse.schema_version import migrate
 from streams.topics import ensure_topics
 
 REFRESH_SECONDS = 5.0
@@ -57,10 +58,10 @@ def _port_of(hostport: str, default: int) -> int:
 
 
 def waiting_reason(exc: Exception) -> str:
-    """What the totals line says before it can be read: at start the worker has not made
-    the tables yet, which is not an error worth a class name."""
+    """What the totals line says before it can be read: tables not made yet (``callfloor
+    migrate`` makes them) is not an error worth a class name."""
     if tables_not_made_yet(exc):
-        return "waiting for the worker to create the tables"
+        return "waiting for `callfloor migrate` to create the tables"
     return f"waiting for ClickHouse: {type(exc).__name__}"
 
 
@@ -148,6 +149,8 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
             settings.to_env(), logs / "clickhouse.log",
         )  # fmt: skip
         wait_for_port("127.0.0.1", ch_port, 60, "embedded ClickHouse")
+        print("applying the schema (callfloor migrate) ...", flush=True)
+        migrate(settings)  # a worker never applies DDL: it waits for this
         print("starting worker ...", flush=True)
         worker = spawn(callfloor_command("worker"), settings.to_env(), logs / "worker.log")
         wait_for_port("127.0.0.1", settings.web_port, 60, "the worker")

@@ -41,13 +41,14 @@ def connect(
         password=password_for(settings),
         database=settings.clickhouse_database if database is None else database,
         settings={**defaults, **(query_settings or {})},
+        **({"ca_cert": str(settings.clickhouse_ca_file)} if settings.clickhouse_ca_file else {}),
         **kwargs,
     )
 
 
 def tables_not_made_yet(exc: BaseException) -> bool:
-    """ClickHouse answered that the database or table is unknown: the worker, which makes
-    them at start, has not run yet."""
+    """ClickHouse answered that the database or table is unknown: ``callfloor migrate``,
+    which makes them, has not run yet."""
     text = str(exc)
     return "UNKNOWN_DATABASE" in text or "UNKNOWN_TABLE" in text
 

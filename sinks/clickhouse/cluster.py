@@ -19,8 +19,9 @@ columns or order. This is the only place a statement gets its cluster form.
   ``payroll close``; ``paid_for`` reads ``payroll_paid`` with ``IN`` over ``payroll_closes``).
 - views are created ``ON CLUSTER`` unchanged: they read the ``Distributed`` tables.
 
-Inserts into a ``Distributed`` table return only once every shard has the rows
-(``insert_distributed_sync``), so the writer's acknowledgement still means stored.
+Inserts into a ``Distributed`` table return only once every shard has the rows, on a quorum of
+its replicas (``insert_distributed_sync``, ``insert_quorum``), so the writer's acknowledgement
+still means stored; reads ask for sequential consistency (see ``CLIENT_SETTINGS``).
 The cluster needs ``{shard}`` and ``{replica}`` macros, ``internal_replication`` true (one
 insert per shard; its replicas copy it, and the view fires once) and ClickHouse Keeper.
 """
@@ -40,8 +41,17 @@ SHARD_KEYS = {
 SHARDED_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
 WHOLE_PATH = "/clickhouse/tables/all/{database}/{table}"
 
-# Settings every client session needs against a cluster (see the module docstring).
-CLIENT_SETTINGS = {"insert_distributed_sync": 1, "distributed_product_mode": "local"}
+# Settings every client session needs against a cluster (see the module docstring). A write
+# is acknowledged once a majority of its shard's replicas have it (``insert_quorum``: a replica
+# lost before the others fetched its part loses nothing acknowledged), and every read is served
+# only by a replica holding every quorum write (``select_sequential_consistency``): a report, a
+# payroll run or close, or a worker seeding a partition right after an insert sees it.
+CLIENT_SETTINGS = {
+    "insert_distributed_sync": 1,
+    "distributed_product_mode": "local",
+    "insert_quorum": "auto",
+    "select_sequential_consistency": 1,
+}
 
 # A table with its columns, or typed by an empty SELECT (``AS SELECT ... FROM src WHERE 0``).
 _TABLE = re.compile(

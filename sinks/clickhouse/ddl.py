@@ -1,4 +1,4 @@
-"""Tables and views, applied idempotently at start-up.
+"""Tables and views, applied idempotently by ``callfloor migrate`` (schema_version.py).
 
 ``calls`` holds one row per call attempt *version as received*; the engine keeps
 the highest ``rank`` per ``call_id`` (rank = version, then earliest Kafka offset),
@@ -19,6 +19,7 @@ Every exact read names ``EXACT_CALLS`` as its source, so the rule lives in one p
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from clickhouse_connect.driver.client import Client
 
@@ -100,13 +101,25 @@ _BACKFILL_CORRECTED = (
     f"INSERT INTO {CORRECTED_TABLE} SELECT call_id, rank, business_day FROM {CALLS_TABLE} WHERE version > 1"
 )
 
+# Each corrected call's winner, chosen by max(rank) per call_id rather than by FINAL: on a
+# cluster this subquery is rewritten to the shard's call_corrected_local, and before ClickHouse
+# 25.3.3.42 (#77996) such a rewrite dropped FINAL, so an unmerged older winner could be picked.
+# A GROUP BY survives any rewrite; benchmarks/exact_winners.py measures it against FINAL.
+WINNERS = f"SELECT call_id, max(rank) AS winner_rank FROM {CORRECTED_TABLE} GROUP BY call_id"
+
+
+def exact_calls(winners: str) -> str:
+    """``calls`` read exactly, given the subquery that names each corrected call's winner."""
+    return (
+        f"{CALLS_TABLE} FINAL LEFT ANY JOIN ({winners})"
+        " AS winners USING call_id WHERE (winners.winner_rank = 0 OR winners.winner_rank = rank)"
+    )
+
+
 # ``FROM {EXACT_CALLS}`` (then ``AND ...`` for more conditions): each call once, at its winning
 # version. ``FINAL`` keeps a call's best row per month partition; the join drops that row when
 # a correction put the call's winner elsewhere (winner_rank 0: never corrected).
-EXACT_CALLS = (
-    f"{CALLS_TABLE} FINAL LEFT ANY JOIN (SELECT call_id, rank AS winner_rank FROM {CORRECTED_TABLE} FINAL)"
-    " AS winners USING call_id WHERE (winners.winner_rank = 0 OR winners.winner_rank = rank)"
-)
+EXACT_CALLS = exact_calls(WINNERS)
 
 # Money sums in Int128 / Decimal128 (kpi_sum, and list/sold prices summed as Decimal128):
 # an Int64 sum wraps silently and Decimal(18, 2) * 100 overflows near the schema's limit.
@@ -119,7 +132,7 @@ PRICE_SUMS = """
 _SUMS = f"""
     {", ".join(kpi_sum(c) for c in KPI_COUNTERS)},{PRICE_SUMS}"""
 
-# OR REPLACE: a database made by an older version gets today's definitions at start-up.
+# OR REPLACE: a database made by an older version gets today's definitions at `callfloor migrate`.
 _REP_DAY = f"""
 CREATE OR REPLACE VIEW rep_day AS
 SELECT business_day, rep_id, any(team_id) AS team_id, {_SUMS}
@@ -174,23 +187,36 @@ def unpartitioned(client: Client) -> list[str]:
     return [table for table in (CALLS_TABLE, PARTITIONS_TABLE) if not partition_key(client, table)]
 
 
-def apply_schema(settings: Settings) -> Client:
-    """Create the database, tables and views (safe on every start); return a client to it."""
+def schema_statements(settings: Settings) -> tuple[str, ...]:
+    """Every statement of today's schema, single-server form, in order: what ``callfloor
+    migrate`` applies and what its recorded version is computed from (schema_version.py)."""
+    from sinks.clickhouse.payroll_claims import CLAIM_STATEMENTS
+    from sinks.clickhouse.payroll_ddl import payroll_statements  # it builds on this module's tables
+
+    return (*STATEMENTS, *payroll_statements(settings.timezone), *CLAIM_STATEMENTS)
+
+
+def apply_schema(settings: Settings, statements: Sequence[str] | None = None) -> Client:
+    """Create the database, tables and views (idempotent); return a client to it. Only
+    ``callfloor migrate`` (schema_version.migrate) and tests call this: a worker never does.
+    ``statements`` default to :func:`schema_statements` (tests pass an older schema's)."""
     cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
     with connect(settings, database="") as admin:
         admin.command(create_database(database, cluster))
-    from sinks.clickhouse.payroll_ddl import ensure_payroll_schema  # it builds on this module's tables
-
     client = connect(settings)
     backfill = not any(row[0] for row in client.query(f"EXISTS TABLE {CORRECTED_TABLE}").result_rows)
-    for statement in as_configured(STATEMENTS, cluster, database):
+    wanted = schema_statements(settings) if statements is None else statements
+    for statement in as_configured(wanted, cluster, database):
         client.command(statement)
     if backfill:  # a database from before call_corrected: its view sees new inserts only
         client.command(_BACKFILL_CORRECTED)
+    if not cluster:  # call_versions' view, made before the outbound counters, copies them too
+        from sinks.clickhouse.payroll_ddl import VERSIONS_MV_QUERY
+
+        client.command(VERSIONS_MV_QUERY)
     if not cluster and (old := unpartitioned(client)):
         log.warning(
             "%s not partitioned by month (made by an older callfloor): reads stay exact but read all"
             " history; stop the workers and run `callfloor migrate-calls`", " and ".join(old)
         )
-    ensure_payroll_schema(client, settings)
     return client

@@ -10,12 +10,8 @@ systems may read: one row per rep per month (see README "Payroll").
 
 from __future__ import annotations
 
-from clickhouse_connect.driver.client import Client
-
 from schemas.kpis import KPI, KPI_COUNTERS, Unit
-from schemas.settings import Settings
 from schemas.targets import METRIC_KEYS
-from sinks.clickhouse.cluster import as_configured
 from sinks.clickhouse.ddl import CALLS_TABLE, EXACT_CALLS, PRICE_SUMS, kpi_sum
 from sinks.clickhouse.targets import TARGETS_TABLE, VERSIONS_TABLE
 
@@ -66,7 +62,7 @@ AS SELECT {", ".join(VERSION_COLUMNS)} FROM {CALLS_TABLE}
 _VERSIONS_COLUMNS_ADDED = tuple(
     f"ALTER TABLE {VERSIONS} ADD COLUMN IF NOT EXISTS {c.column} {c.column_type}" for c in KPI_COUNTERS
 )
-_VERSIONS_MV_QUERY = (
+VERSIONS_MV_QUERY = (  # a view made before its table grew columns copies them too (migrate runs it)
     f"ALTER TABLE {VERSIONS}_mv MODIFY QUERY SELECT {', '.join(VERSION_COLUMNS)} FROM {CALLS_TABLE}"
 )
 
@@ -165,12 +161,3 @@ def payroll_statements(zone: str) -> tuple[str, ...]:
     """DDL in order; the view embeds the business zone (a month ends at local midnight)."""
     return (_VERSIONS_TABLE, *_VERSIONS_COLUMNS_ADDED, _VERSIONS_MV, _CLOSES, _PAID, _rep_month_view(zone))
 
-
-def ensure_payroll_schema(client: Client, settings: Settings) -> None:
-    """Payroll's tables and view (in their cluster form on a cluster), for a database whose
-    worker has not restarted since payroll came."""
-    cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
-    for statement in as_configured(payroll_statements(settings.timezone), cluster, database):
-        client.command(statement)
-    if not cluster:
-        client.command(_VERSIONS_MV_QUERY)

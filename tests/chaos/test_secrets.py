@@ -68,7 +68,8 @@ def test_password_protected_clickhouse_and_no_password_in_any_log(
     worker = procs.add(Worker(settings, scenario_logs / "worker.log")).start()
     wrong_settings = settings.model_copy(update={"clickhouse_password": SecretStr(WRONG)})
     other_group = {"app_id": settings.app_id + "-wrong", "web_port": free_port()}
-    wrong = Worker(wrong_settings.model_copy(update=other_group), scenario_logs / "worker-wrong-password.log")
+    wrong = Worker(wrong_settings.model_copy(update=other_group), scenario_logs / "worker-wrong-password.log",
+                   migrate=False)  # fmt: skip
     procs.add(wrong)
     wrong.start()
     wait_drained(settings, 60, [worker])

@@ -110,6 +110,11 @@ def test_payroll_benchmark_runs() -> None:
     assert found[("by month (today)", 24, "payroll for the month (read + targets + statements)")] >= 50
 
 
+def test_exact_winners_benchmark_runs() -> None:
+    lines = run_benchmark("exact_winners", "--calls", "20000", "--reps", "50", "--repeat", "1")
+    assert len(lines) == 4 and all(line["same_rows_as_baseline"] and line["rows"] > 0 for line in lines)
+
+
 def test_broker_cost_benchmark_runs() -> None:
     baseline, other = run_benchmark(
         "broker_cost", "--rate", "300", "--seconds", "3", "--linger-ms", "20", "5"

@@ -144,7 +144,7 @@ def test_a_database_from_before_month_partitions_stays_exact_and_migrates(settin
         recreate_unpartitioned(client)
         insert(client)
         assert unpartitioned(client) == [CALLS_TABLE, PARTITIONS_TABLE]
-    with apply_schema(settings) as client:  # what a worker's start does: call_corrected backfilled
+    with apply_schema(settings) as client:  # what `callfloor migrate` does: call_corrected backfilled
         check_reads(client)
     assert migrate_calls(settings, say=lambda _: None) == [CALLS_TABLE, PARTITIONS_TABLE]
     with apply_schema(settings) as client:

@@ -3,22 +3,16 @@ to start when CALLFLOOR_PARTITIONS disagrees with the CDR topic."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import orjson
 import pytest
 
-from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
 from streams.topics import DAY_MS, ensure_topics
+from tests.support.cli import callfloor
 
 pytestmark = pytest.mark.integration
-
-
-def callfloor(settings: Settings, *args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(callfloor_command(*args), env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=timeout_s)  # fmt: skip
 
 
 def test_create_is_idempotent_and_describe_shows_the_documented_shape(settings: Settings) -> None:

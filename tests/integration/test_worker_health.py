@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from schemas.settings import Settings
+from sinks.clickhouse.schema_version import migrate
 from streams.topics import ensure_topics
 from tests.support.health import probe
 from tests.support.processes import ClickHouseProcess, running_worker
@@ -45,7 +46,7 @@ def test_ready_only_with_partitions_seeded_and_clickhouse_answering(
         return got is not None and got[0] == status
 
     try:
-        with running_worker(settings, logs_dir / "worker-health.log"):
+        with running_worker(settings, logs_dir / "worker-health.log", migrate=False):
             # ClickHouse not started yet: alive, not ready
             wait_for(lambda: answered("/healthz", 200), 60, "/healthz to answer 200")
             wait_for(lambda: answered("/readyz", 503), 30, "/readyz to answer 503")
@@ -53,7 +54,14 @@ def test_ready_only_with_partitions_seeded_and_clickhouse_answering(
             assert status == 503 and body["ready"] is False and body["reason"], body
 
             own_clickhouse.start()
-            wait_for(lambda: answered("/readyz", 200), 90, "/readyz to answer 200 once ClickHouse is up")
+            # up, but nothing migrated: the worker creates nothing and says what to run
+            def reason() -> str:
+                return (probe(port, "/readyz") or (0, {}))[1].get("reason", "")
+
+            wait_for(lambda: "schema not migrated" in reason(), 30, "/readyz to name the missing migration")
+            assert "callfloor migrate" in reason()
+            migrate(settings)
+            wait_for(lambda: answered("/readyz", 200), 90, "/readyz to answer 200 once migrated")
             status, body = probe(port, "/readyz") or (0, {})
             assert status == 200, body
             assert body["assigned"] == body["seeded"] == list(range(settings.partitions)), body

@@ -14,6 +14,7 @@ from pathlib import Path
 from deploy.local.broker import wait_for_port
 from deploy.local.processes import callfloor_command, spawn, stop
 from schemas.settings import Settings
+from sinks.clickhouse import schema_version
 from tests.support.ports import free_port
 from tests.support.scrape import lag_partitions, metrics_text
 
@@ -109,9 +110,10 @@ class Worker:
 
     def __init__(
         self, settings: Settings, log_path: Path, *, argv: list[str] | None = None,
-        env: Mapping[str, str] | None = None, name: str = "worker",
+        env: Mapping[str, str] | None = None, name: str = "worker", migrate: bool = True,
     ) -> None:  # fmt: skip
         self.settings, self.log_path, self.name = settings, log_path, name
+        self.migrate = migrate  # run `callfloor migrate`'s step before the first start, as a deployment does
         self.argv = argv or callfloor_command("worker")
         self.env = {**settings.to_env(), **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
@@ -128,6 +130,8 @@ class Worker:
         return self.process.pid
 
     def start(self) -> Worker:
+        if self.migrate and self.starts == 0:  # a no-op when the schema is current
+            schema_version.migrate(self.settings)
         self.process = spawn(self.argv, self.env, self.log_path)
         self.starts += 1
         self.started = time.monotonic()
@@ -176,9 +180,10 @@ class Worker:
 
 
 @contextmanager
-def running_worker(settings: Settings, log_path: Path) -> Iterator[Worker]:
-    """``callfloor worker`` as a user runs it, stopped with SIGTERM at the end."""
-    worker = Worker(settings, log_path).start()
+def running_worker(settings: Settings, log_path: Path, *, migrate: bool = True) -> Iterator[Worker]:
+    """``callfloor worker`` as a user runs it (after ``callfloor migrate`` unless ``migrate`` is
+    false), stopped with SIGTERM at the end."""
+    worker = Worker(settings, log_path, migrate=migrate).start()
     try:
         yield worker
     finally:

@@ -48,9 +48,7 @@ class RecordingClient:
 
 
 def applied_on_cluster() -> dict[str, list[str]]:
-    """Every statement the worker's start-up (apply_schema) and ``payroll run|close``
-    (payroll_client) send in cluster mode, each path through its own connect."""
-    import payroll.run
+    """Every statement ``callfloor migrate``'s schema step (apply_schema) sends in cluster mode."""
     import sinks.clickhouse.ddl
 
     applied: dict[str, list[str]] = {}
@@ -59,8 +57,18 @@ def applied_on_cluster() -> dict[str, list[str]]:
         patch.setattr(sinks.clickhouse.ddl, "connect", lambda *_, **__: recorder)
         sinks.clickhouse.ddl.apply_schema(CLUSTER_SETTINGS)
         applied["apply_schema"] = recorder.commands
-        recorder = RecordingClient()
-        patch.setattr(payroll.run, "connect", lambda *_, **__: recorder)
-        with payroll.run.payroll_client(CLUSTER_SETTINGS):
-            applied["payroll_client"] = recorder.commands
     return applied
+
+
+def payroll_commands(recorded_version: str | None) -> list[str]:
+    """What ``payroll run|close`` (payroll_client) sends before its reads, against a database
+    whose recorded schema version is ``recorded_version``."""
+    import payroll.run
+    import sinks.clickhouse.schema_version
+
+    recorder = RecordingClient(rows=[(recorded_version,)] if recorded_version else [])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sinks.clickhouse.schema_version, "connect", lambda *_, **__: recorder)
+        with payroll.run.payroll_client(CLUSTER_SETTINGS):
+            pass
+    return recorder.commands

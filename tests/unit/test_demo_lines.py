@@ -9,7 +9,7 @@ from deploy.local.demo import waiting_reason
 
 def test_tables_not_made_yet_is_said_plainly() -> None:
     missing = DatabaseError("Code: 81. DB::Exception: Database callfloor does not exist. (UNKNOWN_DATABASE)")
-    assert waiting_reason(missing) == "waiting for the worker to create the tables"
+    assert waiting_reason(missing) == "waiting for `callfloor migrate` to create the tables"
 
 
 def test_other_failures_name_their_kind() -> None:

@@ -1,6 +1,6 @@
 """The cluster form of the DDL (CALLFLOOR_CLICKHOUSE_CLUSTER): derived from the single-server
 statements, parsed by the real ClickHouse parser (chdb's EXPLAIN AST), sharded by call_id,
-and the only form apply_schema and payroll apply on a cluster."""
+and the only form `callfloor migrate` applies on a cluster (payroll applies none)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from sinks.clickhouse.cluster import (
     create_database,
     on_cluster,
 )
-from sinks.clickhouse.ddl import STATEMENTS
-from sinks.clickhouse.payroll_ddl import payroll_statements
-from tests.unit.cluster_recording import CREATED, applied_on_cluster
+from sinks.clickhouse.ddl import EXACT_CALLS, schema_statements
+from sinks.clickhouse.schema_version import SchemaNotReady, wanted_version
+from tests.unit.cluster_recording import CLUSTER_SETTINGS, CREATED, applied_on_cluster, payroll_commands
 
-SINGLE = (*STATEMENTS, *payroll_statements("Asia/Shanghai"))
+SINGLE = schema_statements(CLUSTER_SETTINGS)
 CLUSTER = on_cluster(SINGLE, "floor", "callfloor")
 HEAD = re.compile(r"^(?:CREATE|ALTER) [A-Z ]+? `?(\w+)`? ON CLUSTER 'floor'(?:[ (]|$)")
 
@@ -44,17 +44,21 @@ def test_a_syntax_error_is_caught_by_the_parser_check() -> None:
         chdb.query("EXPLAIN AST CREATE TABLE t ON CLUSTER 'floor' (a String ENGINE = Log", "CSV")
 
 
-def test_every_statement_apply_schema_and_payroll_run_in_cluster_mode_is_on_cluster() -> None:
+def test_every_statement_migrate_applies_in_cluster_mode_is_on_cluster() -> None:
     applied_by = applied_on_cluster()
     backfill = [s for s in applied_by["apply_schema"] if s.startswith("INSERT INTO call_corrected")]
     assert len(backfill) == 1, "a database without call_corrected gets it filled once"
     applied_by["apply_schema"].remove(backfill[0])
     assert applied_by["apply_schema"][1:] == CLUSTER, "the database, then every table and view"
-    payroll = on_cluster(payroll_statements("Asia/Shanghai"), "floor", "callfloor")
-    assert applied_by["payroll_client"] == payroll, "payroll run|close: payroll's tables, on cluster"
     for path, applied in applied_by.items():
         for statement in applied:
             assert HEAD.match(statement), f"{path} applied a statement without ON CLUSTER: {statement[:150]}"
+
+
+def test_payroll_applies_no_ddl_and_refuses_an_unmigrated_schema() -> None:
+    assert payroll_commands(wanted_version(CLUSTER_SETTINGS)) == [], "payroll's user needs no DDL grant"
+    with pytest.raises(SchemaNotReady, match="run `callfloor migrate`"):
+        payroll_commands("0123456789abcdef")
 
 
 def test_every_mergetree_in_cluster_mode_is_replicated() -> None:
@@ -139,6 +143,15 @@ def test_an_alter_of_a_sharded_table_changes_its_shards_and_its_distributed_fron
 
 
 def test_cluster_clients_insert_synchronously_and_join_shard_locally() -> None:
-    assert CLIENT_SETTINGS == {"insert_distributed_sync": 1, "distributed_product_mode": "local"}
+    assert CLIENT_SETTINGS == {"insert_distributed_sync": 1, "distributed_product_mode": "local",
+                               "insert_quorum": "auto", "select_sequential_consistency": 1}  # fmt: skip
     assert Settings().clickhouse_cluster == "", "one server unless configured"
     assert create_database("callfloor", "") == "CREATE DATABASE IF NOT EXISTS `callfloor`"
+
+
+def test_no_subquery_of_an_exact_read_relies_on_final() -> None:
+    """On a cluster a subquery is rewritten to the shard's local table, and before ClickHouse
+    25.3.3.42 that rewrite dropped its FINAL (#77996): the winners come from max(rank)."""
+    subqueries = re.findall(r"\(\s*(SELECT\b[^()]*(?:\([^()]*\)[^()]*)*)\)", EXACT_CALLS)
+    assert subqueries and all("FINAL" not in s for s in subqueries), subqueries
+    assert "max(rank)" in EXACT_CALLS and EXACT_CALLS.startswith("calls FINAL ")

@@ -40,6 +40,12 @@ def k8s_documents() -> list[tuple[Path, dict[str, Any]]]:
             for doc in yaml.safe_load_all(path.read_text()) if doc]  # fmt: skip
 
 
+def worker_deployment() -> dict[str, Any]:
+    deployments = [doc for _, doc in k8s_documents() if doc["kind"] == "Deployment"]
+    (deployment,) = [doc for doc in deployments if doc["metadata"]["name"] == "callfloor-worker"]
+    return deployment
+
+
 def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
     """(host path, container path) of each bind mount (a named volume has no slash)."""
     mounts = []
@@ -185,8 +191,14 @@ def env_example(**extra: str) -> dict[str, str]:
     return {**values, **extra, "PATH": "/usr/bin"}
 
 
+# the administrator's, Grafana's, and one per program's ClickHouse user (deploy/clickhouse/users.sql)
+PROGRAMS = ("MIGRATE", "WORKER", "PAYROLL", "READER")
+PASSWORDS = ("CLICKHOUSE_PASSWORD", "GRAFANA_ADMIN_PASSWORD", *(f"CLICKHOUSE_{p}_PASSWORD" for p in PROGRAMS))
+
+
 def with_passwords() -> dict[str, str]:
-    return env_example(CLICKHOUSE_PASSWORD="pw", GRAFANA_ADMIN_PASSWORD="pw")
+    hook = "https://chat.example/hook?a=1&b=2"
+    return env_example(ALERT_WEBHOOK_URL=hook, **dict.fromkeys(PASSWORDS, "pw"))
 
 
 def test_docker_compose_accepts_the_file_with_env_example_and_passwords() -> None:
@@ -200,9 +212,12 @@ def test_docker_compose_accepts_the_file_with_env_example_and_passwords() -> Non
     assert worker["build"]["dockerfile"] == "deploy/docker/Dockerfile"
 
 
-def test_docker_compose_refuses_to_start_without_the_passwords() -> None:
-    done = docker_compose("config", "--quiet", env=env_example())
-    assert done.returncode != 0 and "set CLICKHOUSE_PASSWORD in .env" in done.stderr
+@pytest.mark.parametrize("variable", PASSWORDS)
+def test_docker_compose_refuses_to_start_without_each_password(variable: str) -> None:
+    env = with_passwords()
+    env.pop(variable)
+    done = docker_compose("config", "--quiet", env=env)
+    assert done.returncode != 0 and f"set {variable} in .env" in done.stderr
 
 
 def test_docker_compose_catches_a_misspelt_key(tmp_path: Path) -> None:
@@ -220,11 +235,11 @@ def test_k8s_manifests_pass_the_kubernetes_schemas_strictly() -> None:
             continue  # not Kubernetes resources (kustomize input, the Prometheus Operator's CRD)
         kubernetes_validate.validate(doc, "1.30", strict=True)
         checked.append(path.name)
-    assert len(checked) == 7, checked
+    assert len(checked) == 13, checked
 
 
 def test_the_schema_check_catches_a_misspelt_probe() -> None:
-    (deployment,) = [doc for _, doc in k8s_documents() if doc["kind"] == "Deployment"]
+    deployment = worker_deployment()
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["livenesProbe"] = container.pop("livenessProbe")
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -236,12 +251,12 @@ def test_k8s_manifests_parse_and_kustomization_names_existing_files() -> None:
     assert [r for r in kustomization["resources"] if not (K8S_DIR / r).is_file()] == []
     kinds = {doc["kind"] for path, doc in k8s_documents() if path.name in kustomization["resources"]}
     assert kinds >= {"Deployment", "PodDisruptionBudget", "ConfigMap", "Secret", "Service", "Job"}
-    listed = set(kustomization["resources"]) | {"kustomization.yaml", "servicemonitor.yaml"}
+    listed = set(kustomization["resources"]) | {"kustomization.yaml"}
     assert {p.name for p in K8S_DIR.glob("*.yaml")} == listed, "a manifest nobody applies"
 
 
 def test_k8s_worker_probes_the_health_endpoints_on_its_web_port() -> None:
-    (deployment,) = [doc for _, doc in k8s_documents() if doc["kind"] == "Deployment"]
+    deployment = worker_deployment()
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     configmap = next(doc for _, doc in k8s_documents() if doc["kind"] == "ConfigMap")

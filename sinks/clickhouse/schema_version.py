@@ -1,0 +1,133 @@
+"""The schema as a versioned step: ``callfloor migrate`` applies it, a worker only checks it.
+
+Applying the DDL at every worker start meant that on a cluster each start ran every statement
+``ON CLUSTER``; with one node down each waited ``distributed_ddl_task_timeout`` and failed, so
+a worker restarted during an outage never wrote. Now ``callfloor migrate`` (a one-shot compose
+service, a Kubernetes Job) applies the DDL once and records the version it applied in
+``schema_version``; a worker compares that with its own and, until they match, is not ready
+(``/readyz`` names the reason) and writes and seeds nothing.
+
+The version is derived, never bumped by hand: the SHA-256 of the statements exactly as they
+are run here (cluster form on a cluster; the payroll view embeds the business time zone). Any
+change of a column, a view or the zone is a new version, so a worker can never run against a
+schema it was not built for, and nobody has to remember to bump a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from clickhouse_connect.driver.client import Client
+
+from schemas.settings import Settings
+from sinks.clickhouse.client import connect, tables_not_made_yet
+from sinks.clickhouse.cluster import as_configured
+from sinks.clickhouse.ddl import apply_schema, schema_statements
+
+log = logging.getLogger(__name__)
+
+SCHEMA_TABLE = "schema_version"
+# One row per migrate that changed something; the latest ``applied_at`` is the version in force.
+_SCHEMA_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (
+    version     String,
+    statements  UInt32,
+    callfloor   String,
+    applied_at  DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = MergeTree
+ORDER BY applied_at
+"""
+_COLUMNS = ("version", "statements", "callfloor")
+
+
+class SchemaNotReady(RuntimeError):
+    """ClickHouse's schema is not the one this callfloor needs: run ``callfloor migrate``."""
+
+
+def configured_statements(settings: Settings, statements: Sequence[str] | None = None) -> list[str]:
+    """The statements as they run against ``settings``' ClickHouse (cluster form on a cluster)."""
+    wanted = schema_statements(settings) if statements is None else statements
+    return as_configured(wanted, settings.clickhouse_cluster, settings.clickhouse_database)
+
+
+def schema_version(statements: Sequence[str]) -> str:
+    """The version of a schema: a short digest of its statements, in order."""
+    digest = hashlib.sha256("\n;\n".join(s.strip() for s in statements).encode()).hexdigest()
+    return digest[:16]
+
+
+def wanted_version(settings: Settings) -> str:
+    return schema_version(configured_statements(settings))
+
+
+def check_schema(settings: Settings) -> Client:
+    """A client to the database when its schema is this callfloor's; else raise
+    :class:`SchemaNotReady` saying what is there and what to run. Never changes anything."""
+    wanted = wanted_version(settings)
+    with connect(settings, database="") as client:  # the database itself may not exist yet
+        found = recorded_version(client, settings.clickhouse_database)
+    if found != wanted:
+        where = f"ClickHouse database {settings.clickhouse_database!r}"
+        has = f"is at schema version {found}" if found else "has no schema version recorded"
+        raise SchemaNotReady(
+            f"schema not migrated: {where} {has}, this callfloor needs {wanted}; run `callfloor migrate`"
+        )
+    return connect(settings)
+
+
+def recorded_version(client: Client, database: str) -> str | None:
+    """The version ``callfloor migrate`` last recorded in ``database``; None when it never ran
+    there (or the database does not exist yet)."""
+    try:
+        rows = client.query(
+            f"SELECT version FROM `{database}`.{SCHEMA_TABLE} ORDER BY applied_at DESC LIMIT 1"
+        ).result_rows
+    except Exception as exc:
+        if tables_not_made_yet(exc):
+            return None
+        raise
+    return rows[0][0] if rows else None
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What one ``callfloor migrate`` found and did."""
+
+    before: str | None
+    version: str
+    applied: int  # statements run; 0 when the schema was already this version
+
+    @property
+    def changed(self) -> bool:
+        return self.applied > 0
+
+
+def this_callfloor() -> str:
+    try:
+        return package_version("callfloor")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def migrate(settings: Settings, statements: Sequence[str] | None = None) -> Migration:
+    """Apply the schema (``statements``, default today's) and record its version; a no-op
+    when the recorded version is already that one. On a cluster every statement runs
+    ``ON CLUSTER`` here, once, not at every worker start."""
+    wanted = configured_statements(settings, statements)
+    version = schema_version(wanted)
+    with connect(settings, database="") as probe:
+        before = recorded_version(probe, settings.clickhouse_database)
+    if before == version:
+        return Migration(before, version, 0)
+    with apply_schema(settings, statements) as client:
+        for statement in as_configured((_SCHEMA_TABLE,), settings.clickhouse_cluster,
+                                       settings.clickhouse_database):  # fmt: skip
+            client.command(statement)
+        client.insert(SCHEMA_TABLE, [[version, len(wanted), this_callfloor()]], column_names=_COLUMNS)
+    log.info("ClickHouse schema %s -> %s (%d statements)", before or "none", version, len(wanted))
+    return Migration(before, version, len(wanted))
