@@ -1,8 +1,9 @@
 """MkDocs hook: fills the reference pages' ``<!-- generated: NAME -->`` markers from the code.
 
 Each table has exactly one definition in the code (the settings class, the KPI counter list,
-the rejection enums) and is rendered from it when the site is built, so a page cannot
-describe a setting, a counter or a reason that the code does not have, or miss one it has.
+the rejection enums, the SQL fence's settings allowlist) and is rendered from it when the
+site is built, so a page cannot describe a setting, a counter or a reason that the code does
+not have, or miss one it has.
 The test suite builds the site in strict mode (``tests/unit/test_docs.py``).
 """
 
@@ -97,7 +98,15 @@ def rejections_table() -> str:
     return _table(("reason", "given by", "meaning"), rows)
 
 
+def sql_settings_table() -> str:
+    """The embedded endpoint's settings allowlist, as the fence defines it."""
+    from deploy.local.clickhouse.fence_settings import markdown_table
+
+    return markdown_table()
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
+    "sql_settings": sql_settings_table,
     "settings": settings_table,
     "kpis": kpi_table,
     "rejections": rejections_table,

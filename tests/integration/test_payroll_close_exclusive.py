@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -15,10 +15,13 @@ from clickhouse_connect.driver.client import Client
 
 from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
+from schemas.targets import parse_targets
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.payroll_claims import CLAIM_STALE_S, CLAIMS, CloseRefused, claim_month
 from sinks.clickhouse.payroll_ddl import CLOSES, PAID
 from sinks.clickhouse.schema_version import migrate
+from sinks.clickhouse.targets import record_targets
+from tests.integration.test_payroll import TARGETS
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +32,11 @@ ROUNDS = 8
 
 @pytest.fixture
 def migrated(settings: Settings) -> Settings:
+    """The schema, and a targets version in force before October ends (payroll refuses a month
+    without one when the plan uses targets)."""
     migrate(settings)
+    with connect(settings) as client:
+        record_targets(client, parse_targets(TARGETS, "targets.yaml"), datetime(2026, 9, 30, tzinfo=UTC))
     return settings
 
 

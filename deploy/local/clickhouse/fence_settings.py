@@ -65,6 +65,8 @@ QUERY_SETTINGS: dict[str, Allowed] = {
     "distributed_product_mode": one_of(_PROJECT, "deny", "local", "global", "allow"),
     "max_insert_threads": uint(0, 64, _PROJECT),
     "session_timezone": matching(r"[A-Za-z][A-Za-z0-9_+\-/]{0,63}", "time zone name", _PROJECT),
+    "insert_quorum": matching(r"auto|[0-9]{1,2}", "auto or 0..99", _PROJECT),
+    "select_sequential_consistency": boolean(_PROJECT),
     # what an analyst may set: limits, output shape, readonly
     "max_threads": uint(0, 256, _ANALYST),
     "max_execution_time": uint(0, 86400, _ANALYST),
@@ -98,6 +100,7 @@ TABLE_SETTINGS: dict[str, Allowed] = {
     "min_rows_for_wide_part": uint(0, 2**40, "MergeTree table setting"),
     "ttl_only_drop_parts": boolean("MergeTree table setting"),
     "allow_nullable_key": boolean("MergeTree table setting"),
+    "non_replicated_deduplication_window": uint(0, 10**6, "MergeTree table setting (insert deduplication)"),
 }
 # Options of EXPLAIN (``EXPLAIN indexes = 1 SELECT ...``): they shape the explanation only.
 EXPLAIN_OPTIONS: dict[str, Allowed] = {
