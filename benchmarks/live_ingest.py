@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> None:
 
             note(f"baseline: producing {args.rate:g} CDR/s for {args.seconds:g}s")
             baseline = produce_paced(
-                settings.kafka_bootstrap,
+                settings,
                 settings.cdr_topic,
                 simulate(spec(args.seed, args.rate), args.seconds),
                 args.rate,

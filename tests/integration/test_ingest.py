@@ -37,9 +37,11 @@ REJECTS_PER_IMPORT = Counter({"unknown_status": 2, "bad_number": 1, "not_final":
 
 def row(day: str, rep: str, team: str, dials: int, connects: int = 0, valid: int = 0, talk: int = 0,
         sales: int = 0, revenue: str = "0.00", abandoned: int = 0) -> dict[str, object]:  # fmt: skip
+    """One report row; every sample call is outbound, so the outbound counters equal the others."""
     return {"business_day": day, "rep_id": rep, "team_id": team, "dials": dials, "connects": connects,
             "valid_connects": valid, "talk_seconds": talk, "wrap_seconds": 0, "sales": sales,
-            "revenue": revenue, "new_customers": 0, "abandoned": abandoned}  # fmt: skip
+            "revenue": revenue, "new_customers": 0, "abandoned": abandoned,
+            "outbound_connects": connects, "outbound_talk_seconds": talk}  # fmt: skip
 
 
 D2, D3 = "2026-11-02", "2026-11-03"

@@ -28,6 +28,7 @@ from schemas.targets import parse_targets
 from simulator import SimulationSpec, Truth, compute_truth, generate
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.ddl import apply_schema
+from sinks.clickhouse.schema_version import migrate
 from sinks.clickhouse.targets import record_targets
 from streams.topics import ensure_topics
 from tests.support.kafka import lag, send_all
@@ -546,7 +547,7 @@ def test_a_run_with_no_targets_in_force_is_refused(loaded: tuple[Settings, Truth
     """Issue 22: a run a few seconds after the worker started silently had no targets version."""
     settings, _ = loaded
     fresh = settings.model_copy(update={"clickhouse_database": settings.clickhouse_database + "_nt"})
-    apply_schema(fresh).close()
+    migrate(fresh)
     done = payroll(fresh, "run", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(INPUTS), check=False)
     assert done.returncode == 2
     assert "no targets version was in force for 2026-10" in done.stderr.decode()
