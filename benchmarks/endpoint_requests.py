@@ -37,7 +37,7 @@ from simulator import SimulationSpec
 from simulator.traffic import generate
 from sinks.clickhouse.calls import Row, call_row
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.ddl import apply_schema
+from sinks.clickhouse.schema_version import apply_schema
 from sinks.clickhouse.writer import CallWriter
 
 

@@ -41,7 +41,8 @@ from schemas.cdr import (
 from schemas.kpis import COUNTER_NAMES, business_day, contribution
 from schemas.settings import Settings
 from sinks.clickhouse.calls import COLUMNS, call_row
-from sinks.clickhouse.ddl import CALLS_TABLE, apply_schema
+from sinks.clickhouse.ddl import CALLS_TABLE
+from sinks.clickhouse.schema_version import apply_schema
 from streams.app import GROUP_TIMEOUTS
 from streams.kafka_config import faust_config
 

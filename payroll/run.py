@@ -6,52 +6,21 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from payroll.compute import compute_month
+from payroll.close import CannotClose, close_month
 from payroll.inputs import Inputs, load_inputs
+from payroll.month import NoTargets, pay_run
 from payroll.plan import PayPlan, load_plan, parse_plan
 from payroll.render import render, render_document, write_files
 from payroll.statements import PayRun, kpi_names, warnings
 from schemas.settings import Settings
 from schemas.yaml_document import YamlFileError
 from sinks.clickhouse.payroll_closes import CloseRecord, close_of
-from sinks.clickhouse.payroll_reads import month_end, read_month
 from sinks.clickhouse.schema_version import check_schema
-
-
-def pay_run(
-    client: Client,
-    settings: Settings,
-    month: date,
-    plan: PayPlan,
-    inputs: Inputs,
-    *,
-    targets_version: str | None = None,
-    with_adjustments: bool = True,
-) -> PayRun:
-    """Compute one month: the statements, plus adjustments owed for earlier closed months."""
-    from payroll.close import adjustments_owed  # close builds on pay_run
-
-    data = read_month(client, month, settings.zone, targets_version=targets_version)
-    if data.targets_version is None and plan.uses_targets:
-        raise NoTargets(
-            f"no targets version was in force for {month:%Y-%m} (at {month_end(month, settings.zone)}), "
-            "and the plan scores against targets (calls KPIs without `target:`, commission tiers): "
-            "every target would be missing. Load the targets file (a worker records it when it starts "
-            "with CALLFLOOR_TARGETS_FILE, see deploy/TARGETS.md) and run again"
-        )
-    owed = adjustments_owed(client, settings, month) if with_adjustments else {}
-    estimate = datetime.now(UTC) <= month_end(month, settings.zone)
-    return PayRun(plan, data, inputs, compute_month(plan, data, inputs, owed), estimate)
-
-
-class NoTargets(Exception):
-    """Targets are configured but none were in force: every target would silently be null."""
 
 
 def load_plan_and_inputs(
@@ -143,7 +112,6 @@ def compare_text(client: Client, run: PayRun, previous: Path) -> str:
 
 
 def run_close(settings: Settings, args: argparse.Namespace) -> int:
-    from payroll.close import CannotClose, close_month
     from sinks.clickhouse.payroll_claims import CloseRefused
 
     loaded = load_plan_and_inputs("close", settings, args)

@@ -19,14 +19,10 @@ Every exact read names ``EXACT_CALLS`` as its source, so the rule lives in one p
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 from clickhouse_connect.driver.client import Client
 
 from schemas.kpis import KPI_COUNTERS, KpiCounter
-from schemas.settings import Settings
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.cluster import as_configured, create_database
 from sinks.clickhouse.targets import TARGET_STATEMENTS
 
 log = logging.getLogger(__name__)
@@ -97,7 +93,7 @@ _CORRECTED_MV = f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS {CORRECTED_TABLE}_mv TO {CORRECTED_TABLE}
 AS SELECT call_id, rank, business_day FROM {CALLS_TABLE} WHERE version > 1
 """
-_BACKFILL_CORRECTED = (
+BACKFILL_CORRECTED = (  # migrate runs it once for a database made before call_corrected
     f"INSERT INTO {CORRECTED_TABLE} SELECT call_id, rank, business_day FROM {CALLS_TABLE} WHERE version > 1"
 )
 
@@ -185,38 +181,3 @@ def partition_key(client: Client, table: str) -> str:
 def unpartitioned(client: Client) -> list[str]:
     """The tables still in the old layout."""
     return [table for table in (CALLS_TABLE, PARTITIONS_TABLE) if not partition_key(client, table)]
-
-
-def schema_statements(settings: Settings) -> tuple[str, ...]:
-    """Every statement of today's schema, single-server form, in order: what ``callfloor
-    migrate`` applies and what its recorded version is computed from (schema_version.py)."""
-    from sinks.clickhouse.payroll_claims import CLAIM_STATEMENTS
-    from sinks.clickhouse.payroll_ddl import payroll_statements  # it builds on this module's tables
-
-    return (*STATEMENTS, *payroll_statements(settings.timezone), *CLAIM_STATEMENTS)
-
-
-def apply_schema(settings: Settings, statements: Sequence[str] | None = None) -> Client:
-    """Create the database, tables and views (idempotent); return a client to it. Only
-    ``callfloor migrate`` (schema_version.migrate) and tests call this: a worker never does.
-    ``statements`` default to :func:`schema_statements` (tests pass an older schema's)."""
-    cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
-    with connect(settings, database="") as admin:
-        admin.command(create_database(database, cluster))
-    client = connect(settings)
-    backfill = not any(row[0] for row in client.query(f"EXISTS TABLE {CORRECTED_TABLE}").result_rows)
-    wanted = schema_statements(settings) if statements is None else statements
-    for statement in as_configured(wanted, cluster, database):
-        client.command(statement)
-    if backfill:  # a database from before call_corrected: its view sees new inserts only
-        client.command(_BACKFILL_CORRECTED)
-    if not cluster:  # call_versions' view, made before the outbound counters, copies them too
-        from sinks.clickhouse.payroll_ddl import VERSIONS_MV_QUERY
-
-        client.command(VERSIONS_MV_QUERY)
-    if not cluster and (old := unpartitioned(client)):
-        log.warning(
-            "%s not partitioned by month (made by an older callfloor): reads stay exact but read all"
-            " history; stop the workers and run `callfloor migrate-calls`", " and ".join(old)
-        )
-    return client

@@ -1,4 +1,4 @@
-"""Payroll's tables and its read model, next to ``calls`` (applied by ddl.apply_schema).
+"""Payroll's tables and its read model, next to ``calls`` (applied by schema_version.apply_schema).
 
 ``call_versions`` keeps every version of every call as it arrived: ``calls`` is a
 ReplacingMergeTree and drops superseded versions at merges, but a payroll clerk must

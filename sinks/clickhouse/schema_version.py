@@ -26,8 +26,10 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect, tables_not_made_yet
-from sinks.clickhouse.cluster import as_configured
-from sinks.clickhouse.ddl import apply_schema, schema_statements
+from sinks.clickhouse.cluster import as_configured, create_database
+from sinks.clickhouse.ddl import BACKFILL_CORRECTED, CORRECTED_TABLE, STATEMENTS, unpartitioned
+from sinks.clickhouse.payroll_claims import CLAIM_STATEMENTS
+from sinks.clickhouse.payroll_ddl import VERSIONS_MV_QUERY, payroll_statements
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,36 @@ CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (
 ORDER BY applied_at
 """
 _COLUMNS = ("version", "statements", "callfloor")
+
+
+def schema_statements(settings: Settings) -> tuple[str, ...]:
+    """Every statement of today's schema, single-server form, in order: what ``callfloor
+    migrate`` applies and what its recorded version is computed from."""
+    return (*STATEMENTS, *payroll_statements(settings.timezone), *CLAIM_STATEMENTS)
+
+
+def apply_schema(settings: Settings, statements: Sequence[str] | None = None) -> Client:
+    """Create the database, tables and views (idempotent); return a client to it. Only
+    ``callfloor migrate`` (:func:`migrate`) and tests call this: a worker never does.
+    ``statements`` default to :func:`schema_statements` (tests pass an older schema's)."""
+    cluster, database = settings.clickhouse_cluster, settings.clickhouse_database
+    with connect(settings, database="") as admin:
+        admin.command(create_database(database, cluster))
+    client = connect(settings)
+    backfill = not any(row[0] for row in client.query(f"EXISTS TABLE {CORRECTED_TABLE}").result_rows)
+    wanted = schema_statements(settings) if statements is None else statements
+    for statement in as_configured(wanted, cluster, database):
+        client.command(statement)
+    if backfill:  # a database from before call_corrected: its view sees new inserts only
+        client.command(BACKFILL_CORRECTED)
+    if not cluster:  # call_versions' view, made before the outbound counters, copies them too
+        client.command(VERSIONS_MV_QUERY)
+    if not cluster and (old := unpartitioned(client)):
+        log.warning(
+            "%s not partitioned by month (made by an older callfloor): reads stay exact but read all"
+            " history; stop the workers and run `callfloor migrate-calls`", " and ".join(old)
+        )
+    return client
 
 
 class SchemaNotReady(RuntimeError):

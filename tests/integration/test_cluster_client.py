@@ -20,7 +20,8 @@ from schemas.settings import Settings
 from sinks.clickhouse.calls import COLUMNS, call_row
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.cluster import on_cluster
-from sinks.clickhouse.ddl import EXACT_CALLS, schema_statements
+from sinks.clickhouse.ddl import EXACT_CALLS
+from sinks.clickhouse.schema_version import schema_statements
 from tests.chaos.cdrs import cdr, encode
 from tests.support.ports import free_port
 

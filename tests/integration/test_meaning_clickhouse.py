@@ -18,8 +18,9 @@ from schemas.kpis import counters
 from schemas.settings import Settings
 from sinks.clickhouse.calls import Row, call_row
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.ddl import _CALLS, apply_schema
+from sinks.clickhouse.ddl import _CALLS
 from sinks.clickhouse.reads import month_to_date, report_rows
+from sinks.clickhouse.schema_version import apply_schema
 from sinks.clickhouse.writer import CallWriter
 from tests.factories import cdr_dict, encode
 

@@ -12,8 +12,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas.settings import Settings
-from sinks.clickhouse.ddl import schema_statements
-from sinks.clickhouse.schema_version import SCHEMA_TABLE, migrate, wanted_version
+from sinks.clickhouse.schema_version import SCHEMA_TABLE, migrate, schema_statements, wanted_version
 from streams.topics import ensure_topics
 from tests.chaos.cdrs import cdr, message
 from tests.support.cli import callfloor

@@ -27,8 +27,7 @@ from schemas.settings import Settings
 from schemas.targets import parse_targets
 from simulator import SimulationSpec, Truth, compute_truth, generate
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.ddl import apply_schema
-from sinks.clickhouse.schema_version import migrate
+from sinks.clickhouse.schema_version import apply_schema, migrate
 from sinks.clickhouse.targets import record_targets
 from streams.topics import ensure_topics
 from tests.support.kafka import lag, send_all

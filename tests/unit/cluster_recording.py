@@ -49,13 +49,13 @@ class RecordingClient:
 
 def applied_on_cluster() -> dict[str, list[str]]:
     """Every statement ``callfloor migrate``'s schema step (apply_schema) sends in cluster mode."""
-    import sinks.clickhouse.ddl
+    import sinks.clickhouse.schema_version
 
     applied: dict[str, list[str]] = {}
     with pytest.MonkeyPatch.context() as patch:
         recorder = RecordingClient()
-        patch.setattr(sinks.clickhouse.ddl, "connect", lambda *_, **__: recorder)
-        sinks.clickhouse.ddl.apply_schema(CLUSTER_SETTINGS)
+        patch.setattr(sinks.clickhouse.schema_version, "connect", lambda *_, **__: recorder)
+        sinks.clickhouse.schema_version.apply_schema(CLUSTER_SETTINGS)
         applied["apply_schema"] = recorder.commands
     return applied
 

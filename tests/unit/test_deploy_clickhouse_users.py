@@ -13,9 +13,10 @@ import chdb
 
 from schemas.settings import Settings
 from sinks.clickhouse.cluster import local
-from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE, STATEMENTS, schema_statements
+from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE, STATEMENTS
 from sinks.clickhouse.payroll_claims import CLAIMS
 from sinks.clickhouse.payroll_ddl import CLOSES, PAID, payroll_statements
+from sinks.clickhouse.schema_version import schema_statements
 from sinks.clickhouse.targets import TARGETS_TABLE, VERSIONS_TABLE
 from tests.unit.cluster_recording import CREATED
 

@@ -17,8 +17,8 @@ from sinks.clickhouse.cluster import (
     create_database,
     on_cluster,
 )
-from sinks.clickhouse.ddl import EXACT_CALLS, schema_statements
-from sinks.clickhouse.schema_version import SchemaNotReady, wanted_version
+from sinks.clickhouse.ddl import EXACT_CALLS
+from sinks.clickhouse.schema_version import SchemaNotReady, schema_statements, wanted_version
 from tests.unit.cluster_recording import CLUSTER_SETTINGS, CREATED, applied_on_cluster, payroll_commands
 
 SINGLE = schema_statements(CLUSTER_SETTINGS)
