@@ -15,33 +15,49 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import faust
 from clickhouse_connect.driver.client import Client
 
 from schemas.kpis import business_day
 from schemas.settings import Settings
+from sinks.clickhouse.calls import Row
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.reads import partition_calls
 from sinks.clickhouse.schema_version import check_schema
-from sinks.clickhouse.writer import Backoff, CallWriter
+from sinks.clickhouse.writer import CallWriter
 from streams.dead_letters import send_dead_letters
 from streams.live_state import NO_COUNTS, CallFacts, LiveState
 from streams.pipeline_metrics import PipelineMetrics
+from streams.retry import retry_forever
 from streams.routing import KafkaRecord, PieceOutcome, route_piece
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class RowWriter(Protocol):
+    """Where counted calls' rows are stored: one attempt per call, raising when not stored
+    (:class:`~sinks.clickhouse.writer.CallWriter`; tests pass their own)."""
+
+    async def write(self, rows: Sequence[Row]) -> None: ...
+
+
 class CdrPipeline:
-    def __init__(self, settings: Settings, dlq_topic: faust.TopicT, metrics: PipelineMetrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dlq_topic: faust.TopicT,
+        metrics: PipelineMetrics,
+        writer: RowWriter | None = None,
+    ) -> None:
+        """``writer`` defaults to ClickHouse's, through this pipeline's schema-checked client."""
         self.settings = settings
         self.dlq_topic = dlq_topic
         self.metrics = metrics
         self.state = LiveState(today=self.today)
-        self.writer = CallWriter(
+        self.writer: RowWriter = writer or CallWriter(
             self.client, on_flush=metrics.observe_flush, on_failure=metrics.observe_sink_failure
         )
         self._reader: Client | None = None
@@ -70,16 +86,15 @@ class CdrPipeline:
         return client
 
     async def retrying(self, what: str, fn: Callable[[Client], T]) -> T:
-        """Blocking ClickHouse work off the loop, retried with backoff until it succeeds."""
-        next_delay = Backoff().delays()
-        while True:
-            try:
-                return await asyncio.to_thread(self.with_reader, fn)
-            except Exception as exc:  # noqa: BLE001 - ClickHouse away: wait, do not crash
-                self._reader = None
-                delay = next_delay()
-                log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
-                await asyncio.sleep(delay)
+        """Blocking ClickHouse work off the loop, retried (``streams.retry``) until it succeeds;
+        a failed attempt drops the reader, so the next one opens a fresh client."""
+
+        def drop_reader(_: BaseException) -> None:
+            self._reader = None
+
+        return await retry_forever(
+            what, lambda: asyncio.to_thread(self.with_reader, fn), before_retry=drop_reader, logger=log
+        )
 
     def with_reader(self, fn: Callable[[Client], T]) -> T:
         if self._reader is None:
@@ -153,21 +168,18 @@ class CdrPipeline:
 
     async def store(self, counted: Sequence[tuple[Sequence[KafkaRecord], PieceOutcome]]) -> None:
         """Write the rows of ``counted`` (in one insert), then send its dead letters; returns
-        only when ClickHouse and the broker acknowledged both. A failure other than
-        ClickHouse's (which the writer retries itself) is retried here; cancellation (the
-        worker stopping) is not caught and cancels the write."""
+        only when ClickHouse and the broker acknowledged both, each retried (``streams.retry``)
+        until it is; cancellation (the worker stopping) is not caught and cancels the write."""
         rows = [row for _, outcome in counted for row in outcome.rows]
         letters = [letter for _, outcome in counted for letter in outcome.dead_letters]
-        await self.writer.write(rows)
-        next_delay = Backoff().delays()
-        while True:
-            try:
-                await send_dead_letters(self.dlq_topic, letters, self.settings.cdr_topic)
-                break
-            except Exception:  # noqa: BLE001 - the broker away: the offsets must wait for it
-                delay = next_delay()
-                log.exception("sending %d dead letters failed; retrying in %.1fs", len(letters), delay)
-                await asyncio.sleep(delay)
+        await retry_forever(
+            f"ClickHouse write of {len(rows)} rows", lambda: self.writer.write(rows), logger=log
+        )
+        await retry_forever(
+            f"sending {len(letters)} dead letters",
+            lambda: send_dead_letters(self.dlq_topic, letters, self.settings.cdr_topic),
+            logger=log,
+        )
         for records, outcome in counted:
             for record in records:
                 self.next_offsets[record.partition] = record.offset + 1

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 from faust.types import EventT
 
-from sinks.clickhouse.writer import Backoff
 from streams.faust_internals import mark_done
 from streams.pipeline import CdrPipeline
+from streams.retry import retry_forever
 from streams.routing import KafkaRecord, PieceOutcome
 
 
@@ -93,17 +93,16 @@ class SinkBuffer:
         """Never leave a chunk uncounted: on an error (a bug, since ClickHouse being away only
         delays seeding), store what was counted, forget the chunk's partitions so they are
         re-seeded from what is really stored, and count the chunk again."""
-        next_delay = Backoff().delays()
-        while True:
-            try:
-                return await self.pipeline.count(records)
-            except Exception:  # noqa: BLE001 - anything at all: retry rather than lose
-                delay = next_delay()
-                log.exception("counting %d records failed; retrying in %.1fs", len(records), delay)
-                await self._drain()
-                for partition in {record.partition for record in records}:
-                    self.pipeline.state.drop(partition)
-                await asyncio.sleep(delay)
+
+        async def store_and_forget(_: BaseException) -> None:
+            await self._drain()
+            for partition in {record.partition for record in records}:
+                self.pipeline.state.drop(partition)
+
+        return await retry_forever(
+            f"counting {len(records)} records", lambda: self.pipeline.count(records),
+            before_retry=store_and_forget, logger=log,
+        )  # fmt: skip
 
     async def _drain(self) -> None:
         """Wait until every counted chunk is stored."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 import faust
 
@@ -13,6 +12,7 @@ from schemas.targets import TargetsError
 from sinks.clickhouse.client import without_dataframes
 from streams.app import create_app
 from streams.kafka_config import KafkaAccessError
+from streams.retry import retry_for_a_while
 from streams.topics import check_worker_partitions, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -21,16 +21,14 @@ log = logging.getLogger(__name__)
 def ensure_topics_patiently(settings: Settings, attempts: int = 30) -> dict[str, int]:
     """Kafka may come up after the worker; keep asking for a while, then let Faust wait.
     Returns the partition count of each topic (empty when Kafka never answered)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return ensure_topics(settings)
-        except KafkaAccessError:
-            raise  # a refused login or certificate does not heal by waiting
-        except Exception as exc:  # noqa: BLE001 - broker not reachable yet
-            log.warning("topics not ensured (attempt %d/%d): %s", attempt, attempts, exc)
-            time.sleep(min(attempt, 5))
-    log.warning("partition count of %s not checked: Kafka did not answer", settings.cdr_topic)
-    return {}
+    counts = retry_for_a_while(
+        "ensuring the topics", lambda: ensure_topics(settings), attempts=attempts,
+        give_up_on=(KafkaAccessError,), logger=log,  # a refused login does not heal by waiting
+    )  # fmt: skip
+    if counts is None:
+        log.warning("partition count of %s not checked: Kafka did not answer", settings.cdr_topic)
+        return {}
+    return counts
 
 
 def refuse(reason: str) -> int:

@@ -1,16 +1,15 @@
-"""Writes batches of call rows and does not return until ClickHouse has them.
+"""Writes a batch of call rows: returns once ClickHouse has them, or raises.
 
-The sink buffer's flush awaits :meth:`CallWriter.write` before it acks the chunks
-behind the rows, so Kafka offsets can never pass a row ClickHouse has not
-acknowledged. While ClickHouse is down the write backs off and retries; the agent
-meanwhile stops counting once a batch waits behind it, and the consumer stops fetching
-once its bounded buffer is full.
+One attempt per call: the pipeline's store step retries it with the project's one retry
+policy (``streams.retry``) and acks the chunks behind the rows only after it returned, so
+Kafka offsets can never pass a row ClickHouse has not acknowledged. While ClickHouse is down
+the agent stops counting once a batch waits behind the write, and the consumer stops
+fetching once its bounded buffer is full.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,28 +24,6 @@ from sinks.clickhouse.ddl import CALLS_TABLE, PARTITIONS_TABLE
 PARTITION_COLUMNS = ("kafka_partition", "call_id", "business_day")
 _PARTITION, _DAY = COLUMNS.index("kafka_partition"), COLUMNS.index("business_day")
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential delays between retries, capped; forever unless ``stop`` says otherwise."""
-
-    first: float = 0.2
-    factor: float = 2.0
-    cap: float = 10.0
-
-    def delays(self) -> Callable[[], float]:
-        delay = self.first / self.factor
-
-        def next_delay() -> float:
-            nonlocal delay
-            delay = min(delay * self.factor, self.cap)
-            return delay
-
-        return next_delay
-
-
 @dataclass
 class WriterStats:
     rows_written: int = 0
@@ -60,13 +37,11 @@ class CallWriter:
     def __init__(
         self,
         client_factory: Callable[[], Client],
-        backoff: Backoff = Backoff(),
         on_flush: Callable[[int, float], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._client_factory = client_factory
         self._client: Client | None = None
-        self._backoff = backoff
         self._on_flush = on_flush
         self._on_failure = on_failure
         self.stats = WriterStats()
@@ -74,30 +49,20 @@ class CallWriter:
         self._turn = asyncio.Lock()
 
     async def write(self, rows: Sequence[Row]) -> None:
-        """Insert ``rows``, retrying with backoff until ClickHouse acknowledges them."""
+        """Insert ``rows`` once; raises when ClickHouse did not acknowledge them (the client is
+        then dropped, so the next attempt opens a fresh one)."""
         if not rows:
             return
         async with self._turn:
-            await self._write(rows)
-
-    async def _write(self, rows: Sequence[Row]) -> None:
-        next_delay = self._backoff.delays()
-        while True:
             started = time.monotonic()
             try:
                 await asyncio.to_thread(self._insert, rows)
-            except Exception as exc:  # noqa: BLE001 - any failure means "not written yet"
+            except Exception as exc:
                 self._client = None
                 self.stats.failures += 1
                 if self._on_failure:
                     self._on_failure(exc)
-                delay = next_delay()
-                log.warning(
-                    "ClickHouse write of %d rows failed (%s); retrying in %.1fs",
-                    len(rows), _short(exc), delay,
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-                continue
+                raise
             elapsed = time.monotonic() - started
             self.stats.rows_written += len(rows)
             self.stats.batches_written += 1
@@ -105,7 +70,6 @@ class CallWriter:
             self.stats.last_flush_seconds = elapsed
             if self._on_flush:
                 self._on_flush(len(rows), elapsed)
-            return
 
     def connect(self) -> None:
         """Open the client ahead of the first write (its handshake takes a few hundred ms)."""
@@ -140,8 +104,3 @@ def _plain_decimal(value: object) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")  # never exponent notation, which a Decimal column refuses
     raise TypeError(f"cannot write {type(value).__name__} to ClickHouse")
-
-
-def _short(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) < 300 else text[:300] + "..."

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
-from streams.pipeline import CdrPipeline
+from streams.pipeline import CdrPipeline, RowWriter
 from streams.pipeline_metrics import PipelineMetrics
 from streams.routing import RawEvent
 from streams.sink_buffer import SinkBuffer
@@ -23,7 +23,7 @@ from tests.factories import cdr_dict, encode
 
 
 class AbsentClickHouse:
-    """A writer whose every write retries forever, as CallWriter does while ClickHouse is away."""
+    """A writer whose write never returns: the store step retrying while ClickHouse is away."""
 
     def __init__(self) -> None:
         self.started = asyncio.Event()
@@ -52,11 +52,11 @@ class GatedClickHouse:
         await self.gate.wait()
 
 
-def seeded_pipeline(writer: object) -> CdrPipeline:
-    pipeline = CdrPipeline(Settings(), dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]
+def seeded_pipeline(writer: RowWriter) -> CdrPipeline:
+    pipeline = CdrPipeline(Settings(), dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()),  # type: ignore[arg-type]
+                           writer=writer)  # fmt: skip
     pipeline.take_assignment({0})
     pipeline.state.seed(0, [])
-    pipeline.writer = writer  # type: ignore[assignment]
     return pipeline
 
 

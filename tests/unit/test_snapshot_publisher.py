@@ -196,11 +196,11 @@ def test_a_batch_signals_its_counts_before_clickhouse_acknowledges_it() -> None:
     only that offsets wait for it); the write here never returns."""
 
     async def scenario() -> tuple[bool, int]:
-        pipeline = CdrPipeline(SETTINGS, dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]
+        writer = AbsentClickHouse()
+        pipeline = CdrPipeline(SETTINGS, dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()),  # type: ignore[arg-type]
+                               writer=writer)  # fmt: skip
         pipeline.take_assignment({0})
         pipeline.state.seed(0, [])
-        writer = AbsentClickHouse()
-        pipeline.writer = writer  # type: ignore[assignment]
         dialed = datetime.now(UTC) - timedelta(minutes=5)
         times = {"dialed_at": dialed.isoformat(), "answered_at": (dialed + timedelta(seconds=12)).isoformat(),
                  "ended_at": (dialed + timedelta(seconds=72)).isoformat()}  # fmt: skip
