@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 
 _HANDED_OUT: set[int] = set()
@@ -24,22 +25,34 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def _below_ephemeral() -> tuple[int, int]:
+    """Ports the kernel never picks by itself: below its ephemeral range (where every outgoing
+    connection takes its source port, so a port chosen there can be taken by a client between
+    the choice and the child's bind: "Address already in use", seen in CI)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            first = int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768
+    return 10_000, max(10_500, first)
+
+
 def free_port() -> int:
-    """A free loopback port, never the same one twice in this process: the OS may offer a
-    port again while the child it was meant for has not bound it yet. Under pytest-xdist
-    each worker hands out only ports of its own residue class (the OS's choice moved to
-    the nearest port of that class, then checked free: Linux offers ``bind(0)`` odd ports
-    only), so two workers, and the benchmarks they start with their environment, never
-    race for one port."""
+    """A free loopback port, never the same one twice in this process, from below the kernel's
+    ephemeral range (no client connection can hold it). Under pytest-xdist each worker hands
+    out ports of its own slice of that range, so two workers, and the benchmarks they start
+    with their environment, never race for one port."""
     index, count = _share()
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            offered = sock.getsockname()[1]
-        port = offered - offered % count + index
-        if port <= 65535 and port not in _HANDED_OUT and _bindable(port):
+    low, high = _below_ephemeral()
+    span = (high - low) // count
+    first = low + index * span
+    start = random.randrange(span)
+    for step in range(span):
+        port = first + (start + step) % span
+        if port not in _HANDED_OUT and _bindable(port):
             _HANDED_OUT.add(port)
             return port
+    raise RuntimeError(f"no free loopback port in {first}..{first + span - 1}")
 
 
 def free_ports(n: int) -> list[int]:
