@@ -26,10 +26,10 @@ from sinks.clickhouse.ddl import (
     CORRECTED_TABLE,
     PARTITIONS_TABLE,
     WINNERS,
-    apply_schema,
     exact_calls,
     kpi_sum,
 )
+from sinks.clickhouse.schema_version import apply_schema
 
 FINAL_WINNERS = f"SELECT call_id, rank AS winner_rank FROM {CORRECTED_TABLE} FINAL"
 FORMS = {"max(rank) GROUP BY (today)": WINNERS, "FINAL (before)": FINAL_WINNERS}

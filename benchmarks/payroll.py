@@ -41,11 +41,11 @@ from sinks.clickhouse.ddl import (
     CORRECTED_TABLE,
     EXACT_CALLS,
     PARTITIONS_TABLE,
-    apply_schema,
     kpi_sum,
 )
 from sinks.clickhouse.payroll_reads import read_month
 from sinks.clickhouse.reads import campaign_abandons, month_to_date, partition_calls
+from sinks.clickhouse.schema_version import apply_schema
 from sinks.clickhouse.targets import record_targets
 
 PLAN = Path(__file__).resolve().parent.parent / "deploy" / "payroll.example.yaml"

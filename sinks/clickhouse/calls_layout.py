@@ -23,10 +23,10 @@ from sinks.clickhouse.ddl import (
     CORRECTED_TABLE,
     PARTITIONS_TABLE,
     STATEMENTS,
-    apply_schema,
     unpartitioned,
 )
 from sinks.clickhouse.payroll_ddl import VERSIONS
+from sinks.clickhouse.schema_version import apply_schema
 
 log = logging.getLogger(__name__)
 

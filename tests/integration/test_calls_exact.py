@@ -24,7 +24,6 @@ from sinks.clickhouse.ddl import (
     CALLS_TABLE,
     EXACT_CALLS,
     PARTITIONS_TABLE,
-    apply_schema,
     partition_key,
     unpartitioned,
 )
@@ -37,6 +36,7 @@ from sinks.clickhouse.reads import (
     partition_calls,
     report_rows,
 )
+from sinks.clickhouse.schema_version import apply_schema
 from tests.factories import cdr_dict, encode
 
 pytestmark = pytest.mark.integration
