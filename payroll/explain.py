@@ -8,9 +8,7 @@ over the counted versions, which equals the statement's actual.
 
 from __future__ import annotations
 
-import argparse
 import io
-import sys
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -95,37 +93,29 @@ def render_text(
     return out.getvalue()
 
 
-def run_explain(settings: Settings, args: argparse.Namespace) -> int:
-    if args.kpi is not None and args.kpi not in KPI:
-        print(
-            f"callfloor payroll explain: unknown --kpi {args.kpi!r} (known: {', '.join(KPI)})",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        with connect(settings) as client:
-            rows = explain_rows(client, args.month, args.rep, settings.zone, args.kpi)
-    except Exception as exc:  # noqa: BLE001 - tell the clerk what failed, not a traceback
-        print(
-            f"callfloor payroll explain: cannot read ClickHouse at {settings.clickhouse_url}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
-    sums = totals(rows)
-    if args.format == "csv":
-        sys.stdout.write("\ufeff")
-        write_csv(sys.stdout, rows, [*COLUMNS, *KPI])
-    elif args.format == "json":
+def explain(
+    settings: Settings, month: date, rep: str, kpi: str | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows of :func:`explain_rows` and their :func:`totals`, read from ClickHouse (a
+    failure to read propagates)."""
+    with connect(settings) as client:
+        rows = explain_rows(client, month, rep, settings.zone, kpi)
+    return rows, totals(rows)
+
+
+def render_explanation(
+    rows: list[dict[str, Any]], sums: dict[str, Any], rep: str, month: date, kpi: str | None, fmt: str
+) -> bytes:
+    """The explanation as ``fmt``: ``text`` (:func:`render_text`), ``csv`` (with a BOM, every
+    KPI column) or ``json``."""
+    if fmt == "csv":
+        out = io.StringIO()
+        out.write("\ufeff")
+        write_csv(out, rows, [*COLUMNS, *KPI])
+        return out.getvalue().encode()
+    if fmt == "json":
         import orjson
 
-        doc = {
-            "month": f"{args.month:%Y-%m}",
-            "rep": args.rep,
-            "kpi": args.kpi,
-            "totals": sums,
-            "calls": rows,
-        }
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-    else:
-        sys.stdout.write(render_text(rows, sums, args.rep, args.month, args.kpi))
-    return 0
+        doc = {"month": f"{month:%Y-%m}", "rep": rep, "kpi": kpi, "totals": sums, "calls": rows}
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+    return render_text(rows, sums, rep, month, kpi).encode()

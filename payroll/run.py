@@ -1,44 +1,37 @@
-"""``callfloor payroll run`` and ``close``: the month's statements from ClickHouse, a plan and inputs."""
+"""A month's statements as files (``payroll run``) and closing a month (``payroll close``).
+
+Plain arguments in, values out: ``payroll/cli.py`` reads the command line, calls these and
+prints what they return, so a test or another program gets the files and the facts beside
+them without parsing stderr.
+"""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from payroll.close import CannotClose, close_month
+from payroll.close import close_month
 from payroll.inputs import Inputs, load_inputs
-from payroll.month import NoTargets, pay_run
+from payroll.month import pay_run
 from payroll.plan import PayPlan, load_plan, parse_plan
-from payroll.render import render, render_document, write_files
-from payroll.statements import PayRun, kpi_names, warnings
+from payroll.render import render, render_document
+from payroll.statements import PayRun, kpi_names
 from schemas.settings import Settings
-from schemas.yaml_document import YamlFileError
 from sinks.clickhouse.payroll_closes import CloseRecord, close_of
 from sinks.clickhouse.schema_version import check_schema
 
 
-def load_plan_and_inputs(
-    command: str, settings: Settings, args: argparse.Namespace
-) -> tuple[PayPlan, Inputs] | None:
-    """The plan (``--plan``, else CALLFLOOR_PAY_PLAN_FILE) and its inputs, or None after
-    printing why they cannot be used (exit 2)."""
-    plan_path = args.plan or settings.pay_plan_file
-    if plan_path is None:
-        message = "no pay plan: pass --plan FILE or set CALLFLOOR_PAY_PLAN_FILE"
-        print(f"callfloor payroll {command}: {message}", file=sys.stderr)
-        return None
-    try:
-        plan = load_plan(plan_path)
-        return plan, load_inputs(plan, args.inputs)
-    except YamlFileError as exc:
-        print(exc, file=sys.stderr)
-        return None
+def load_plan_and_inputs(plan_path: Path, inputs_dir: Path | None) -> tuple[PayPlan, Inputs]:
+    """The plan and the inputs it names (from ``inputs_dir``); ``YamlFileError`` names the file,
+    line and field of a mistake."""
+    plan = load_plan(plan_path)
+    return plan, load_inputs(plan, inputs_dir)
 
 
 @contextmanager
@@ -50,57 +43,43 @@ def payroll_client(settings: Settings) -> Iterator[Client]:
         yield client
 
 
-def clickhouse_failed(command: str, settings: Settings, exc: Exception) -> int:
-    """Tell the clerk what failed, not a traceback (exit 1)."""
-    print(f"callfloor payroll {command}: cannot use ClickHouse at {settings.clickhouse_url}: {exc}",
-          file=sys.stderr)  # fmt: skip
-    return 1
+@dataclass(frozen=True)
+class Statements:
+    """A month's statements as files, with what the clerk must be told beside them: either
+    ``run`` (a fresh run: an estimate while the month lasts, its warnings) or ``closed`` (the
+    month is closed and the files are what was paid)."""
+
+    files: dict[str, bytes]  # file name -> bytes
+    run: PayRun | None = None
+    closed: CloseRecord | None = None
+    compared: str | None = None  # whose pay changed since ``compare``'s run, and why
 
 
-def run_payroll(settings: Settings, args: argparse.Namespace) -> int:
-    loaded = load_plan_and_inputs("run", settings, args)
-    if loaded is None:
-        return 2
-    plan, inputs = loaded
-    try:
-        with payroll_client(settings) as client:
-            record = close_of(client, args.month)
-            if record is None:
-                run = pay_run(client, settings, args.month, plan, inputs)
-                files = render(run, args.format, args.lang)
-                compared = compare_text(client, run, args.compare) if args.compare else None
-            else:
-                files, compared = _as_paid(record, args.format, args.lang), None
-    except (YamlFileError, NoTargets) as exc:
-        print(f"callfloor payroll run: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - ClickHouse away or refusing: say so
-        return clickhouse_failed("run", settings, exc)
-    if record is None:
-        if run.estimate:
-            cutoff = run.data.cutoff or "no calls yet"
-            print(f"callfloor payroll run: {args.month:%Y-%m} has not ended: every output is marked "
-                  f"as an estimate (cut-off {cutoff})", file=sys.stderr)  # fmt: skip
-        for warning in warnings(run.statements):
-            print(f"callfloor payroll run: WARNING: {warning}", file=sys.stderr)
-    if args.out:
-        for path in write_files(files, args.out):
-            print(f"wrote {path}", file=sys.stderr)
-    else:
-        for data in files.values():
-            sys.stdout.buffer.write(data)
-    if compared is not None:
-        print(compared, file=sys.stderr if not args.out else sys.stdout)
-    return 0
+def month_statements(
+    settings: Settings,
+    month: date,
+    plan: PayPlan,
+    inputs: Inputs,
+    *,
+    fmt: str,
+    lang: str = "en",
+    compare: Path | None = None,
+) -> Statements:
+    """The statements of ``month`` in ``fmt`` (``payroll.render``): computed now from
+    ClickHouse's exact calls, or, for a closed month, as paid (whatever arrived since is the
+    next run's adjustment). Raises ``NoTargets`` when the plan needs targets and none were in
+    force; a ClickHouse failure propagates."""
+    with payroll_client(settings) as client:
+        record = close_of(client, month)
+        if record is not None:
+            return Statements(as_paid(record, fmt, lang), closed=record)
+        run = pay_run(client, settings, month, plan, inputs)
+        compared = compare_text(client, run, compare) if compare is not None else None
+    return Statements(render(run, fmt, lang), run=run, compared=compared)
 
 
-def _as_paid(record: CloseRecord, fmt: str, lang: str) -> dict[str, bytes]:
-    """A closed month prints what was paid, whatever arrived since (that is the next run's adjustment)."""
-    print(
-        f"{record.month:%Y-%m} is closed: these are the statements as paid (plan {record.plan} "
-        f"v{record.plan_version}); later changes are adjustments in the next run",
-        file=sys.stderr,
-    )
+def as_paid(record: CloseRecord, fmt: str, lang: str) -> dict[str, bytes]:
+    """A closed month's statements as paid, under the plan recorded with it."""
     plan = parse_plan(record.plan_text.encode(), f"plan recorded with {record.month:%Y-%m}")
     return render_document(orjson.loads(record.statements), kpi_names(plan), fmt, lang)
 
@@ -111,24 +90,7 @@ def compare_text(client: Client, run: PayRun, previous: Path) -> str:
     return compare_with_previous(client, run, previous)
 
 
-def run_close(settings: Settings, args: argparse.Namespace) -> int:
-    from sinks.clickhouse.payroll_claims import CloseRefused
-
-    loaded = load_plan_and_inputs("close", settings, args)
-    if loaded is None:
-        return 2
-    plan, inputs = loaded
-    try:
-        with payroll_client(settings) as client:
-            record = close_month(client, settings, args.month, plan, inputs)
-    except (CannotClose, CloseRefused, YamlFileError, NoTargets) as exc:
-        print(f"callfloor payroll close: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - ClickHouse away or refusing: say so
-        return clickhouse_failed("close", settings, exc)
-    cutoff = record.cutoff.isoformat() if record.cutoff else "no calls"
-    print(
-        f"closed {args.month:%Y-%m}: plan {record.plan} v{record.plan_version}, targets "
-        f"{record.targets_version or 'none'}, cut-off {cutoff}"
-    )
-    return 0
+def close(settings: Settings, month: date, plan: PayPlan, inputs: Inputs) -> CloseRecord:
+    """Close ``month`` (``payroll.close.close_month``): what it records, or its refusal raised."""
+    with payroll_client(settings) as client:
+        return close_month(client, settings, month, plan, inputs)

@@ -1,22 +1,71 @@
-"""The CDR agent: Faust delivers chunks, :class:`SinkBuffer` and :class:`CdrPipeline` do the work."""
+"""The CDR agent, and a CDR's whole way from Kafka to a committed offset in one function.
+
+:func:`cdr_flow` is the agent's body: count, flush, write rows and dead letters, mark done,
+ack, in that order (docs/develop/architecture.md draws it). The steps' work is done by
+:class:`SinkBuffer` (batching), :class:`CdrPipeline` (counting and storing) and
+:mod:`streams.faust_internals` (the chunk consumer that refuses an ack not marked done);
+the order, and the rule that nothing is acked before it is stored, are read here.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
 import faust
+from faust.types import EventT
 
 from schemas.settings import Settings
+from streams.faust_internals import mark_done
 from streams.pipeline import CdrPipeline
 from streams.pipeline_metrics import PipelineMetrics
-from streams.sink_buffer import SinkBuffer
+from streams.sink_buffer import Batch, SinkBuffer
 
 # The CDR topic reaches the agent in chunks of up to CHUNK_ROWS records, one Faust event
 # each (streams.faust_internals); the agent's queue holds up to BUFFERED_CHUNKS of them
 # before Faust pauses fetching.
 CHUNK_ROWS = 1000
 BUFFERED_CHUNKS = 64
+
+
+async def cdr_flow(
+    pipeline: CdrPipeline,
+    chunks: AsyncIterable[EventT],
+    ack: Callable[[EventT], Awaitable[object]],
+    *,
+    flush_seconds: float,
+    batch_rows: int,
+) -> None:
+    """Each chunk of CDRs (one Faust event of up to CHUNK_ROWS records) from arrival to a
+    committable offset:
+
+    1. **count**: validate and route the chunk into the live state at once, so /metrics and
+       the wallboard show it (:meth:`SinkBuffer.add` calls :meth:`CdrPipeline.count`);
+    2. **flush**: the chunks counted since the last flush are one batch, due ``flush_seconds``
+       after the oldest arrived or when ``batch_rows`` records wait; one flush at a time;
+    3. **write** the batch's rows to ClickHouse (one insert), **then** send its dead letters
+       to the broker; each returns only once acknowledged (retried until it is);
+    4. **mark done**: only now may the consumer ack these chunks (it refuses any other);
+    5. **ack** them; Faust commits acked offsets (every ``broker_commit_interval``, 2.8 s, or
+       ``broker_commit_every`` acked offsets, and on stop).
+
+    A stop cancels this coroutine, mid-write included: a chunk not through step 3 is never
+    acked, and whoever holds its partition next replays it (``FINAL`` counts it once).
+    """
+
+    async def store_then_ack(batch: Batch) -> None:
+        await pipeline.write_rows(batch.rows)  # 3. ClickHouse acknowledged every row
+        await pipeline.send_dead_letters(batch.dead_letters)  # 3. the broker every dead letter
+        pipeline.note_stored(batch.counted)  # next offsets (lag) and the pipeline metrics
+        mark_done(batch.events)  # 4. stored: these chunks may be acked
+        for event in batch.events:
+            await ack(event)  # 5. acked offsets are committed by Faust
+
+    sink = SinkBuffer(pipeline, store_then_ack, flush_seconds=flush_seconds, batch_rows=batch_rows)
+    async with sink.flushing():  # 2. due batches go to store_then_ack, one at a time
+        async for chunk in chunks:
+            await sink.add(chunk)  # 1. counted now; waits only while a whole batch waits
 
 
 def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetrics) -> CdrPipeline:
@@ -27,14 +76,9 @@ def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetri
     pipeline = CdrPipeline(settings, dlq_topic, metrics)
 
     async def cdr_agent(stream: faust.StreamT) -> None:
-        # Each event is a chunk of up to CHUNK_ROWS records (streams.faust_internals), counted
-        # on arrival; the sink buffer stores and acks them (acks are ours alone: noack).
-        manual = stream.noack()
-        sink = SinkBuffer(pipeline, manual.ack, flush_seconds=settings.sink_flush_seconds,
-                          batch_rows=settings.sink_batch_rows)  # fmt: skip
-        async with sink.flushing():
-            async for chunk in manual.events():
-                await sink.add(chunk)
+        manual = stream.noack()  # acks are cdr_flow's alone, after the store
+        await cdr_flow(pipeline, manual.events(), manual.ack, flush_seconds=settings.sink_flush_seconds,
+                       batch_rows=settings.sink_batch_rows)  # fmt: skip
 
     app.agent(cdr_topic, name="callfloor.cdr_agent")(cdr_agent)
 

@@ -1,11 +1,12 @@
 """What the CDR agent does with the records it reads, kept apart from Faust's wiring.
 
 Records are counted into the live state as they arrive (:meth:`CdrPipeline.count`) and
-stored later, several chunks together (:meth:`CdrPipeline.store`, which returns only
-after ClickHouse acknowledged the rows and the broker the dead letters). Offsets are
-acked (and later committed) only after that, so a committed offset never passes a call
-that is not stored (invariant 2), and anything replayed after a crash is already in
-ClickHouse, where ``FINAL`` reads count it once (invariant 1).
+stored later, several chunks together (:meth:`CdrPipeline.write_rows`, then
+:meth:`CdrPipeline.send_dead_letters`, each returning only once ClickHouse or the broker
+acknowledged). The order, and the rule that offsets are acked (and later committed) only
+after both, are in one place, :func:`streams.cdr_agent.cdr_flow`: a committed offset never
+passes a call that is not stored (invariant 2), and anything replayed after a crash is
+already in ClickHouse, where ``FINAL`` reads count it once (invariant 1).
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from streams.dead_letters import send_dead_letters
 from streams.live_state import NO_COUNTS, CallFacts, LiveState
 from streams.pipeline_metrics import PipelineMetrics
 from streams.retry import retry_forever
-from streams.routing import KafkaRecord, PieceOutcome, route_piece
+from streams.routing import DeadLetter, KafkaRecord, PieceOutcome, route_piece
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Chunks as counted: each chunk's records with what counting them produced.
+Counted = list[tuple[Sequence[KafkaRecord], PieceOutcome]]
 
 
 class RowWriter(Protocol):
@@ -152,8 +155,8 @@ class CdrPipeline:
 
     async def count(self, records: Sequence[KafkaRecord]) -> PieceOutcome:
         """Validate ``records`` and count them into the live state now: /metrics and the
-        wallboard show them at once. Their rows and dead letters are stored later, by
-        :meth:`store`, and their offsets are acked only after that."""
+        wallboard show them at once. Their rows and dead letters are stored by a later flush
+        (:func:`streams.cdr_agent.cdr_flow`), and their offsets are acked only after that."""
         await self.ensure_seeded({record.partition for record in records})
         outcome = route_piece(
             records,
@@ -166,26 +169,26 @@ class CdrPipeline:
         self.counted.set()
         return outcome
 
-    async def store(self, counted: Sequence[tuple[Sequence[KafkaRecord], PieceOutcome]]) -> None:
-        """Write the rows of ``counted`` (in one insert), then send its dead letters; returns
-        only when ClickHouse and the broker acknowledged both, each retried (``streams.retry``)
-        until it is; cancellation (the worker stopping) is not caught and cancels the write."""
-        rows = [row for _, outcome in counted for row in outcome.rows]
-        letters = [letter for _, outcome in counted for letter in outcome.dead_letters]
+    async def write_rows(self, rows: Sequence[Row]) -> None:
+        """Write ``rows`` (one insert); returns only once ClickHouse acknowledged them, retried
+        (``streams.retry``) until it does. Cancellation (the worker stopping) cancels the write."""
         await retry_forever(
             f"ClickHouse write of {len(rows)} rows", lambda: self.writer.write(rows), logger=log
         )
+
+    async def send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Publish ``letters`` to the dead-letter topic; returns only once the broker acknowledged
+        every one, retried like :meth:`write_rows`."""
         await retry_forever(
             f"sending {len(letters)} dead letters",
             lambda: send_dead_letters(self.dlq_topic, letters, self.settings.cdr_topic),
             logger=log,
         )
+
+    def note_stored(self, counted: Counted) -> None:
+        """Record chunks whose rows and dead letters are stored: the next offset of each
+        partition (what /metrics' lag reads) and the pipeline metrics."""
         for records, outcome in counted:
             for record in records:
                 self.next_offsets[record.partition] = record.offset + 1
             self.metrics.observe_piece(len(records), outcome)
-
-    async def handle(self, records: Sequence[KafkaRecord]) -> None:
-        """Count and store ``records`` in one go (tools and tests; the agent counts each chunk
-        on arrival and stores several together, see :mod:`streams.sink_buffer`)."""
-        await self.store([(records, await self.count(records))])

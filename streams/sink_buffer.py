@@ -1,16 +1,16 @@
-"""Count each chunk the moment it arrives; store and ack chunks together, in batches.
+"""Count each chunk the moment it arrives; hand the counted chunks to a flush, in batches.
 
 The floor's numbers (the live state behind /metrics and the wallboard's snapshots) move
-as soon as a chunk is counted, whatever ClickHouse is doing. ClickHouse gets the rows of
-what was counted in one insert, ``flush_seconds`` after the oldest waiting chunk arrived
-or as soon as ``batch_rows`` records wait, and only then are the chunks acked, so their
-offsets may commit (invariant 2). One flush runs at a time while the next chunks are
-counted; counting waits once a whole batch is waiting behind a flush, so memory stays
-bounded and, with ClickHouse away, Faust stops fetching.
+as soon as a chunk is counted, whatever ClickHouse is doing. The chunks counted since the
+last flush make one :class:`Batch`, due ``flush_seconds`` after the oldest of them arrived
+or as soon as ``batch_rows`` records wait. What a flush does with a batch (store it, then
+ack it) is the caller's: :func:`streams.cdr_agent.cdr_flow` spells it out. One flush runs
+at a time while the next chunks are counted; counting waits once a whole batch is waiting
+behind a flush, so memory stays bounded and, with ClickHouse away, Faust stops fetching.
 
-The agent reads a ``noack`` stream: nothing is acked unless a flush stored it. Stopping
-(SIGTERM, SIGINT, a cancelled agent) cancels a flush in flight; its chunks are never
-acked and whoever holds their partitions next replays them.
+Stopping (SIGTERM, SIGINT, a cancelled agent) cancels a flush in flight: whatever it had
+not finished (in the agent: the ack) never happens, and whoever holds the chunks'
+partitions next replays them.
 """
 
 from __future__ import annotations
@@ -24,20 +24,29 @@ from dataclasses import dataclass, field
 
 from faust.types import EventT
 
-from streams.faust_internals import mark_done
-from streams.pipeline import CdrPipeline
+from sinks.clickhouse.calls import Row
+from streams.pipeline import CdrPipeline, Counted
 from streams.retry import retry_forever
-from streams.routing import KafkaRecord, PieceOutcome
+from streams.routing import DeadLetter, KafkaRecord, PieceOutcome
 
 
 @dataclass
-class _Waiting:
-    """Chunks counted and not yet stored, oldest first."""
+class Batch:
+    """Chunks counted and not yet flushed, oldest first: what one flush stores and acks."""
 
     events: list[EventT] = field(default_factory=list)
-    counted: list[tuple[Sequence[KafkaRecord], PieceOutcome]] = field(default_factory=list)
+    counted: Counted = field(default_factory=list)
     records: int = 0
     since: float = 0.0  # monotonic time the oldest arrived
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows of every chunk, in arrival order: one insert."""
+        return [row for _, outcome in self.counted for row in outcome.rows]
+
+    @property
+    def dead_letters(self) -> list[DeadLetter]:
+        return [letter for _, outcome in self.counted for letter in outcome.dead_letters]
 
 
 log = logging.getLogger(__name__)
@@ -47,16 +56,17 @@ class SinkBuffer:
     def __init__(
         self,
         pipeline: CdrPipeline,
-        ack: Callable[[EventT], Awaitable[object]],
+        flush: Callable[[Batch], Awaitable[None]],
         *,
         flush_seconds: float,
         batch_rows: int,
     ) -> None:
+        """``pipeline`` counts each chunk; ``flush`` is given each due batch, one at a time."""
         self.pipeline = pipeline
-        self._ack = ack
+        self._flush = flush
         self.flush_seconds = flush_seconds
         self.batch_rows = batch_rows
-        self._waiting = _Waiting()
+        self._waiting = Batch()
         self._flushing = False
         self._urgent = False  # flush what waits now, without waiting for the batch to fill
         self._arrived = asyncio.Event()  # a chunk was added, or a flush is wanted now
@@ -65,7 +75,7 @@ class SinkBuffer:
 
     @contextlib.asynccontextmanager
     async def flushing(self) -> AsyncIterator[SinkBuffer]:
-        """Run the flusher while the body adds chunks; cancel it (unacked) on the way out."""
+        """Run the flusher while the body adds chunks; cancel it (mid-flush, too) on the way out."""
         self._flusher = asyncio.ensure_future(self._flush_forever())
         try:
             yield self
@@ -75,7 +85,7 @@ class SinkBuffer:
                 await self._flusher
 
     async def add(self, event: EventT) -> None:
-        """Count the chunk behind ``event`` now; it is stored and acked by a later flush."""
+        """Count the chunk behind ``event`` now (:meth:`CdrPipeline.count`); a later flush gets it."""
         self._check_flusher()  # a flusher that died would otherwise stall the commits silently
         while self._waiting.records >= self.batch_rows:
             await self._until_flushed()
@@ -135,15 +145,12 @@ class SinkBuffer:
     async def _flush_batches(self) -> None:
         while True:
             await self._until_due()
-            batch, self._waiting = self._waiting, _Waiting()
+            batch, self._waiting = self._waiting, Batch()
             self._urgent = False
             self._flushing = True
             self._flushed.set()  # room for the next batch to be counted
             try:
-                await self.pipeline.store(batch.counted)
-                mark_done(batch.events)
-                for event in batch.events:
-                    await self._ack(event)
+                await self._flush(batch)
             finally:
                 self._flushing = False
                 self._flushed.set()

@@ -25,7 +25,7 @@ from streams.pipeline_metrics import PipelineMetrics
 from streams.routing import RawEvent
 from streams.snapshots import SnapshotPublisher, publish_rounds
 from tests.factories import cdr_dict, encode
-from tests.unit.test_sink_buffer import AbsentClickHouse
+from tests.unit.test_cdr_flow import AbsentClickHouse
 
 SETTINGS = Settings(timezone="UTC", partitions=4)
 TODAY = date(2026, 12, 1)
@@ -205,7 +205,12 @@ def test_a_batch_signals_its_counts_before_clickhouse_acknowledges_it() -> None:
         times = {"dialed_at": dialed.isoformat(), "answered_at": (dialed + timedelta(seconds=12)).isoformat(),
                  "ended_at": (dialed + timedelta(seconds=72)).isoformat()}  # fmt: skip
         batch = [RawEvent(0, i, b"rep-1", encode(cdr_dict(call_id=f"c-{i}", **times))) for i in range(3)]
-        task = asyncio.ensure_future(pipeline.handle(batch))
+
+        async def count_then_write() -> None:  # steps 1 and 3 of streams.cdr_agent.cdr_flow
+            outcome = await pipeline.count(batch)
+            await pipeline.write_rows(outcome.rows)
+
+        task = asyncio.ensure_future(count_then_write())
         await asyncio.wait_for(writer.started.wait(), 5)
         signalled = pipeline.counted.is_set()
         day = business_day(dialed, SETTINGS.zone)  # yesterday's, just after midnight

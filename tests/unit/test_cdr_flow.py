@@ -1,12 +1,13 @@
-"""The agent's sink buffer: a chunk is counted the moment it arrives, stored with others a
-flush later, and acked only once stored; a stop while ClickHouse is away cancels the
-write and acks nothing."""
+"""The agent's body (``streams.cdr_agent.cdr_flow``, batching by its sink buffer): a chunk is
+counted the moment it arrives, stored with others a flush later, and acked only once stored; a
+stop while ClickHouse is away cancels the write and acks nothing."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -15,10 +16,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import Settings
+from streams.cdr_agent import cdr_flow
 from streams.pipeline import CdrPipeline, RowWriter
 from streams.pipeline_metrics import PipelineMetrics
 from streams.routing import RawEvent
-from streams.sink_buffer import SinkBuffer
 from tests.factories import cdr_dict, encode
 
 
@@ -79,6 +80,61 @@ class Acks(list[Any]):
         self.append(event)
 
 
+class Feed:
+    """The agent's stream of chunks, fed by the test. ``add`` returns once the flow asks for the
+    next chunk, that is once it counted this one; it raises what stopped the flow."""
+
+    def __init__(self) -> None:
+        self._chunk: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+        self._asking = asyncio.Event()
+        self.flow: asyncio.Future[None] | None = None
+
+    def __aiter__(self) -> Feed:
+        return self
+
+    async def __anext__(self) -> Any:
+        self._asking.set()
+        return await self._chunk.get()
+
+    async def add(self, event: Any) -> None:
+        await self._until_asking()
+        self._asking.clear()
+        self._chunk.put_nowait(event)
+        await self._until_asking()
+
+    async def _until_asking(self) -> None:
+        assert self.flow is not None
+        asking = asyncio.ensure_future(self._asking.wait())
+        await asyncio.wait({asking, self.flow}, return_when=asyncio.FIRST_COMPLETED)
+        if not asking.done():
+            asking.cancel()
+            self.flow.result()  # re-raises what stopped the flow
+            raise RuntimeError("the flow ended")
+
+
+def start_flow(pipeline: CdrPipeline, ack: Any, *, flush_seconds: float, batch_rows: int) -> Feed:
+    """``cdr_flow`` running as the agent's task, reading the returned feed."""
+    feed = Feed()
+    feed.flow = asyncio.ensure_future(
+        cdr_flow(pipeline, feed, ack, flush_seconds=flush_seconds, batch_rows=batch_rows)
+    )
+    return feed
+
+
+@contextlib.asynccontextmanager
+async def flowing(
+    pipeline: CdrPipeline, ack: Any, *, flush_seconds: float, batch_rows: int
+) -> AsyncIterator[Feed]:
+    """The flow while the body feeds it; cancelled on the way out, as Faust stops an agent."""
+    feed = start_flow(pipeline, ack, flush_seconds=flush_seconds, batch_rows=batch_rows)
+    assert feed.flow is not None
+    try:
+        yield feed
+    finally:
+        feed.flow.cancel()
+        await asyncio.wait({feed.flow})
+
+
 def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
     return asyncio.run(asyncio.wait_for(scenario(), 30))
 
@@ -88,8 +144,7 @@ def test_a_chunk_counts_at_once_and_is_acked_only_after_its_write() -> None:
         writer = GatedClickHouse(open_=False)
         pipeline = seeded_pipeline(writer)
         acks = Acks()
-        sink = SinkBuffer(pipeline, acks, flush_seconds=0.05, batch_rows=1000)
-        async with sink.flushing():
+        async with flowing(pipeline, acks, flush_seconds=0.05, batch_rows=1000) as sink:
             first = chunk(0, 3)
             await sink.add(first)
             assert counted_calls(pipeline) == {"c-0", "c-1", "c-2"}, "counted before any write"
@@ -117,8 +172,7 @@ def test_a_flush_is_timed_from_the_oldest_waiting_chunk() -> None:
 
     async def scenario() -> None:
         writer = GatedClickHouse()
-        sink = SinkBuffer(seeded_pipeline(writer), Acks(), flush_seconds=0.3, batch_rows=1000)
-        async with sink.flushing():
+        async with flowing(seeded_pipeline(writer), Acks(), flush_seconds=0.3, batch_rows=1000) as sink:
             started = time.monotonic()
             for offset in range(20):
                 await sink.add(chunk(offset))
@@ -135,8 +189,7 @@ def test_a_full_batch_flushes_without_waiting_and_counting_waits_behind_it() -> 
     async def scenario() -> None:
         writer = GatedClickHouse(open_=False)
         pipeline = seeded_pipeline(writer)
-        sink = SinkBuffer(pipeline, Acks(), flush_seconds=3600, batch_rows=4)
-        async with sink.flushing():
+        async with flowing(pipeline, Acks(), flush_seconds=3600, batch_rows=4) as sink:
             await sink.add(chunk(0, 4))
             while not writer.writes:  # full: flushed though the hour has not passed
                 await asyncio.sleep(0.01)
@@ -157,7 +210,6 @@ def test_a_failed_count_stores_what_was_counted_and_counts_the_chunk_again() -> 
         writer = GatedClickHouse()
         pipeline = seeded_pipeline(writer)
         acks = Acks()
-        sink = SinkBuffer(pipeline, acks, flush_seconds=3600, batch_rows=1000)
         real_count = pipeline.count
         failures = iter([True])
 
@@ -174,7 +226,7 @@ def test_a_failed_count_stores_what_was_counted_and_counts_the_chunk_again() -> 
                     seeds.append(partition)
                     pipeline.state.seed(partition, [])
 
-        async with sink.flushing():
+        async with flowing(pipeline, acks, flush_seconds=3600, batch_rows=1000) as sink:
             first = chunk(0, 2)
             await sink.add(first)
             pipeline.count = count_failing_once  # type: ignore[method-assign]
@@ -193,14 +245,10 @@ def test_stopping_cancels_a_flush_whose_writes_are_retrying() -> None:
         writer = AbsentClickHouse()
         pipeline = seeded_pipeline(writer)
         acks = Acks()
-        sink = SinkBuffer(pipeline, acks, flush_seconds=0.01, batch_rows=1000)
-
-        async def agent() -> None:
-            async with sink.flushing():
-                await sink.add(chunk(0, 3))
-                await asyncio.sleep(3600)
-
-        task = asyncio.ensure_future(agent())
+        sink = start_flow(pipeline, acks, flush_seconds=0.01, batch_rows=1000)
+        task = sink.flow
+        assert task is not None
+        await sink.add(chunk(0, 3))
         await asyncio.wait_for(writer.started.wait(), 5)
         task.cancel()  # what Faust does to the agent on SIGTERM or SIGINT
         with pytest.raises(asyncio.CancelledError):
@@ -220,10 +268,9 @@ def test_a_flusher_that_died_stops_the_agent_instead_of_stalling_commits() -> No
         async def broken_ack(_event: Any) -> None:
             raise RuntimeError("the broker client broke")
 
-        sink = SinkBuffer(pipeline, broken_ack, flush_seconds=0.01, batch_rows=1000)
         added = 0
         with pytest.raises(RuntimeError, match="broker client broke"):
-            async with sink.flushing():
+            async with flowing(pipeline, broken_ack, flush_seconds=0.01, batch_rows=1000) as sink:
                 for offset in range(100):  # far below a batch: add never waits for a flush
                     await sink.add(chunk(offset))
                     added += 1
@@ -231,3 +278,43 @@ def test_a_flusher_that_died_stops_the_agent_instead_of_stalling_commits() -> No
         assert added < 20, f"{added} chunks were counted after the flusher died"
 
     run(scenario)
+
+
+class RecordingTopic:
+    """A dead-letter topic that notes each send in ``order`` (the broker acknowledges at once)."""
+
+    def __init__(self, order: list[str]) -> None:
+        self.order = order
+
+    async def send(self, **_: Any) -> asyncio.Future[None]:
+        self.order.append("dead letter")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def test_a_batch_writes_its_rows_then_sends_its_dead_letters_then_acks() -> None:
+    """The order cdr_flow spells out: rows, dead letters, then the ack, never before."""
+
+    async def scenario() -> list[str]:
+        order: list[str] = []
+
+        class Writer:
+            async def write(self, rows: Any) -> None:
+                order.append(f"{len(rows)} rows")
+
+        pipeline = seeded_pipeline(Writer())
+        pipeline.dlq_topic = RecordingTopic(order)  # type: ignore[assignment]
+        good = chunk(0, 2)
+        good.value.append(RawEvent(0, 2, b"rep-1", b"not json"))
+
+        async def ack(_event: Any) -> None:
+            order.append("ack")
+
+        async with flowing(pipeline, ack, flush_seconds=0.01, batch_rows=1000) as sink:
+            await sink.add(good)
+            while "ack" not in order:
+                await asyncio.sleep(0.01)
+        return order
+
+    assert run(scenario) == ["2 rows", "dead letter", "ack"]
