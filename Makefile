@@ -64,9 +64,11 @@ lint: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-# The pictures the README and the docs show, taken by the wallboard's browser test (real Chromium).
+# The pictures the README and the docs show, taken by the browser tests (real Chromium): the
+# wallboard's, and a pay statement as `callfloor payroll run --format html` writes it.
 screenshots: install system-deps
 	CALLFLOOR_SCREENSHOT_DIR=docs/img $(BIN)/pytest tests/integration/test_wallboard_page.py -q
+	CALLFLOOR_SCREENSHOT_DIR=docs/img $(BIN)/pytest tests/integration/test_payroll.py -q -k chromium
 
 clean:
 	rm -rf $(VENV) .callfloor .pytest_cache site

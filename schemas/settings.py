@@ -173,7 +173,7 @@ class Settings(BaseSettings):
     # --- production (issue 23): ClickHouse over HTTPS -------------------------------------------
     clickhouse_ca_file: Path | None = Field(
         None, description="CA certificate (PEM) that signed ClickHouse's HTTPS certificate; "
-        "default: the system's trusted CAs (docs/ops/production.md)",
+        "default: the system's trusted CAs (docs/ops/deployment.md)",
     )
 
     @field_validator("timezone")

@@ -42,7 +42,7 @@ CREATE ROLE IF NOT EXISTS callfloor_reader_role;
 GRANT SELECT ON callfloor.* TO callfloor_reader_role;
 
 -- Users: one per role, with your own passwords (a granted role is a default role); the
--- HTTPS URL keeps them off the wire. Give each program its user (docs/ops/production.md):
+-- HTTPS URL keeps them off the wire. Give each program its user (docs/ops/deployment.md):
 -- CREATE USER IF NOT EXISTS callfloor_migrate IDENTIFIED WITH sha256_password BY '...';
 -- GRANT callfloor_migrate_role TO callfloor_migrate;
 -- CREATE USER IF NOT EXISTS callfloor_worker IDENTIFIED WITH sha256_password BY '...';

@@ -22,9 +22,9 @@ def browser() -> Iterator[Chromium]:
 @pytest.fixture
 def artifacts() -> Path:
     """Outside pytest's temp folders, which later sessions (also other suites) prune;
-    ``make screenshots`` points it at docs/img, where the README's picture lives."""
+    ``make screenshots`` points it at docs/img, where the README's pictures live."""
     chosen = os.environ.get("CALLFLOOR_SCREENSHOT_DIR")
     folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="callfloor-wallboard-screenshots-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nwallboard screenshots in {folder}")
+    print(f"\nscreenshots in {folder}")
     return folder

@@ -30,6 +30,7 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.schema_version import apply_schema, migrate
 from sinks.clickhouse.targets import record_targets
 from streams.topics import ensure_topics
+from tests.support.browser import Chromium
 from tests.support.kafka import lag, send_all
 from tests.support.ports import free_port
 from tests.support.processes import ClickHouseProcess, running_worker
@@ -272,6 +273,43 @@ def test_same_data_plan_and_inputs_give_the_same_bytes(
     html = (tmp_path / "html2" / f"payroll-{MONTH}.zh.html").read_text(encoding="utf-8")
     assert html.count('class="statement"') == len(run_json(settings)["statements"]) + 1
     assert "http://" not in html and "https://" not in html and "工资单" in html
+
+
+# How many statements the page has, how wide it is, and where rep-002's statement is (with the
+# page's 8 px margin around it).
+STATEMENT_JS = """(() => {
+  const all = [...document.querySelectorAll('section.statement')];
+  const mine = all.find(s => s.querySelector('h1').textContent.includes('(rep-002)'));
+  const r = mine.getBoundingClientRect();
+  return {count: all.length, wide: document.documentElement.scrollWidth,
+          h1: mine.querySelector('h1').textContent,
+          clip: {x: 0, y: Math.max(0, r.top + scrollY - 8), width: document.documentElement.clientWidth,
+                 height: r.height + 16}};
+})()"""
+
+
+def test_a_pay_statement_in_chromium(loaded: tuple[Settings, Truth], artifacts: Path, tmp_path: Path) -> None:
+    """The HTML statements ``payroll run`` writes, opened in real Chromium about an A4 page wide:
+    a statement per person plus the summary, nothing wider than the page, every label in the
+    clerk's language. The picture of one statement is docs/img/pay-statement-*.png
+    (``make screenshots``)."""
+    settings, _ = loaded
+    people = len(run_json(settings)["statements"])
+    chromium = Chromium(900, 1200)
+    try:
+        for lang, title in (("en", "Pay statement"), ("zh", "工资单")):
+            payroll(settings, "run", "--month", MONTH, "--plan", str(PLAN), "--inputs", str(INPUTS),
+                    "--format", "html", "--lang", lang, "--out", str(tmp_path))  # fmt: skip
+            chromium.open((tmp_path / f"payroll-{MONTH}.{lang}.html").as_uri())
+            loaded_js = f"document.readyState == 'complete' && document.title.startsWith('{title}')"
+            wait_for(lambda js=loaded_js: chromium.evaluate(js), 30, "the statements to load")
+            page = chromium.evaluate(STATEMENT_JS)
+            assert page["count"] == people + 1, page
+            assert page["wide"] <= 900, f"the {lang} statements are {page['wide']} px wide"
+            assert page["h1"].startswith(title), page["h1"]
+            chromium.screenshot(artifacts / f"pay-statement-{lang}.png", clip=page["clip"])
+    finally:
+        chromium.close()
 
 
 def test_explain_lists_the_calls_behind_each_figure(loaded: tuple[Settings, Truth]) -> None:

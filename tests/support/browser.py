@@ -92,8 +92,13 @@ class Chromium:
             raise RuntimeError(f"page raised: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self, path: Path) -> Path:
-        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+    def screenshot(self, path: Path, clip: dict[str, float] | None = None) -> Path:
+        """A PNG of the window, or of ``clip`` (``x``, ``y``, ``width``, ``height`` in CSS pixels of
+        the page, beyond the window too)."""
+        params: dict[str, Any] = {"format": "png"}
+        if clip is not None:
+            params |= {"clip": {**clip, "scale": 1}, "captureBeyondViewport": True}
+        data = self.call("Page.captureScreenshot", params)["data"]
         path.write_bytes(base64.b64decode(data))
         return path
 

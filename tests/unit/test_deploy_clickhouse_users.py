@@ -1,7 +1,7 @@
 """deploy/clickhouse/users.sql gives each program only what it does: every statement parses as
 ClickHouse SQL (chdb's parser), the worker and payroll may insert exactly into the tables their
 code writes (derived from the modules, not listed twice), and only `callfloor migrate` runs DDL.
-Not run against a server here: chdb has no writable access storage (docs/ops/production.md)."""
+Not run against a server here: chdb has no writable access storage (docs/ops/deployment.md)."""
 
 from __future__ import annotations
 
