@@ -110,12 +110,12 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
             sink = _kafka_sink(settings, live=live)
         except Exception as exc:  # noqa: BLE001 - say what could not be reached, not a traceback
             from streams.kafka_config import KafkaAccessError
+            from streams.topics import TopicsError
 
-            print(
-                f"callfloor ingest: cannot reach Kafka at {settings.kafka_bootstrap}: "
-                f"{exc if isinstance(exc, KafkaAccessError) else repr(exc)}",
-                file=sys.stderr,
-            )
+            reason = (str(exc) if isinstance(exc, TopicsError)  # reached, but too few brokers up
+                      else f"cannot reach Kafka at {settings.kafka_bootstrap}: "
+                      f"{exc if isinstance(exc, KafkaAccessError) else repr(exc)}")  # fmt: skip
+            print(f"callfloor ingest: {reason}", file=sys.stderr)
             return EXIT_KAFKA
     if live:
         from ingest.feeds import run_live

@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     kafka_ssl_key_password: SecretStr = Field(
         SecretStr(""), validate_default=True, description="password of an encrypted client key (never logged)"
     )
+    # Only topic creation uses it (streams/topics.py); unset keeps the local stack's one broker working.
+    kafka_replication_factor: int | None = Field(
+        None, ge=1, le=32,
+        description="replication factor of the topics callfloor creates; creation is refused while fewer "
+        "brokers are up; empty: min(3, brokers up at creation)",
+    )  # fmt: skip
 
     # --- production (issue 23): ClickHouse over HTTPS -------------------------------------------
     clickhouse_ca_file: Path | None = Field(
@@ -214,7 +220,7 @@ class Settings(BaseSettings):
         return self.campaign_regimes.get(campaign, self.abandon_regime)
 
     @field_validator("kafka_sasl_mechanism", "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
-                     mode="before")  # fmt: skip
+                     "kafka_replication_factor", mode="before")  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """``VAR=`` means not set: compose and k8s pass unset optional variables as empty."""
