@@ -238,9 +238,11 @@ function placeRow(award, group, place, currency) {
   const row = el("div", "place");
   Object.assign(row.dataset, { award: award.id, group: group.group, rep: place.rep, rank: place.rank,
     value: place.value, amount: place.amount });
-  const who = award.within === "floor" ? place.rep : group.group + " \u00B7 " + place.rep;
+  const who = el("span", "who");
+  if (award.within !== "floor") who.append(el("small", "", group.group)); // the team (region) it leads
+  who.append(place.rep);
   const figure = award.unit === "money" ? moneyExact(place.value, currency, 0) : fmt(Number(place.value));
-  row.append(el("span", "rank", (place.tied > 1 ? "=" : "") + place.rank), el("span", "who", who),
+  row.append(el("span", "rank", (place.tied > 1 ? "=" : "") + place.rank), who,
     el("span", "figure", figure), el("span", "prize", moneyExact(place.amount, currency, 2)));
   return row;
 }
