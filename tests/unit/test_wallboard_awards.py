@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from deploy.local.demo import EXAMPLE_PLAN, write_demo_roster
 from payroll.compute import compute_month
 from payroll.plan import PayPlanError
 from schemas.kpis import MONTHLY_COUNTERS
 from schemas.snapshots import RepSnapshot
+from simulator import SimulationSpec
 from tests.unit.payroll_month import OCTOBER, PLAN, ROSTER_HEADER, calls, inputs, month, rep, workdays
 from wallboard.awards import AwardBoard, RosterWatcher, live_problem, standings
 from wallboard.floor import Floor
@@ -153,3 +155,19 @@ def test_what_the_board_cannot_rank_live() -> None:
     assert live_problem(lead_award) == "roles"
     by_dials = PLAN.doc.awards[0].model_copy(update={"by": "dials"})
     assert live_problem(by_dials) == "counter"
+
+
+def test_the_demo_roster_gives_every_live_award_candidates(tmp_path: Path) -> None:
+    """`callfloor demo` writes a roster of its simulated reps: it loads with the example plan,
+    some reps are recent hires (best new hire), and a team in no region of the plan is left
+    out (payroll would refuse it) instead of stopping the wallboard."""
+    today = date(2026, 10, 20)
+    write_demo_roster(tmp_path, EXAMPLE_PLAN, SimulationSpec(reps=60, calls=0, live=True), today)
+    roster = RosterWatcher(tmp_path, PLAN).roster
+    assert roster is not None and len(roster.people) == 50  # team-06 is in no region of the plan
+    hires = [p.id for p in roster.people.values() if (today - p.hired).days < 90]
+    assert len(hires) == 10 and "rep-005" in hires
+    snapshots = [RepSnapshot(r, "", "2026-10-20", {}, {"revenue": 100 + i}, 0, "w", 1, 1.0)
+                 for i, r in enumerate(sorted(roster.people))]  # fmt: skip
+    ranked = board_places(standings(PLAN, roster, OCTOBER, snapshots))
+    assert set(ranked) == {"sales_champion", "team_top_three", "best_new_hire"}
