@@ -85,7 +85,7 @@ class Wallboard:
                           filters, alerts, regime_of=self.settings.abandon_regime_of,
                           plan=self.plan.plan)  # fmt: skip
         today = business_day(datetime.fromtimestamp(now, UTC), self.settings.zone)
-        body["awards"] = self.awards.panel(self.floor, self.plan.plan, today, filters.team)
+        body["awards"] = self.awards.panel(self.floor, self.plan.plan, today, filters.team, now)
         body["currency"] = self.settings.currency
         body["alerts_connected"] = self.alerts.connected
         body["alerts_available"] = self.alerts.available

@@ -360,10 +360,10 @@ def test_the_wallboard_ranks_the_month_as_the_statements_pay(loaded: tuple[Setti
     floor.apply(november, 2.0)
     plan = load_plan(PLAN)
     board = AwardBoard(INPUTS, plan)
-    final = board.panel(floor, plan, date(2026, 11, 1), None)["final"]
+    final = board.panel(floor, plan, date(2026, 11, 1), None, 3.0)["final"]
     assert final is not None and final["month"] == "2026-10"
     assert board.roster.roster is not None
-    ranked = board.ranked(floor, plan, board.roster.roster, date(2026, 10, 1))
+    ranked = board.ranked(floor, plan, board.roster.roster, date(2026, 10, 1), 3.0)
     shown: dict[str, set] = defaultdict(set)
     for award in ranked["awards"]:
         for group in award["groups"]:

@@ -17,7 +17,7 @@ from schemas.kpis import MONTHLY_COUNTERS
 from schemas.snapshots import RepSnapshot
 from simulator import SimulationSpec
 from tests.unit.payroll_month import OCTOBER, PLAN, ROSTER_HEADER, calls, inputs, month, rep, workdays
-from wallboard.awards import AwardBoard, RosterWatcher, live_problem, standings
+from wallboard.awards import RANK_EVERY_SECONDS, AwardBoard, RosterWatcher, live_problem, standings
 from wallboard.floor import Floor
 
 # October 2026: team-01 and team-02; rep-new hired within best_new_hire's 90 days; rep-a and
@@ -108,7 +108,7 @@ def test_on_the_first_day_the_month_just_ended_is_final() -> None:
     # rep-a sells on the 1st: its snapshot of November replaces October's on the board
     floor.apply(RepSnapshot("rep-a", "team-01", november.isoformat(), {}, {"sales": 1, "revenue": 5_000},
                             0, "w", 1, 3.0), 4.0)  # fmt: skip
-    panel = board.panel(floor, PLAN, november, None)
+    panel = board.panel(floor, PLAN, november, None, 5.0)
     assert panel["state"] == "ok" and panel["month"] == "2026-11"
     champion = next(a for a in panel["awards"] if a["id"] == "sales_champion")
     assert [p["rep"] for g in champion["groups"] for p in g["places"]] == ["rep-a"]
@@ -121,16 +121,39 @@ def test_on_the_first_day_the_month_just_ended_is_final() -> None:
     assert shown["best_new_hire"] == expected["best_new_hire"]
     # the floor's screen shows each team's leaders; a team's screen every place of its team
     assert shown["team_top_three"] == {p for p in expected["team_top_three"] if p[2] == 1}
-    team02 = board_places(board.panel(floor, PLAN, november, "team-02")["final"])
+    team02 = board_places(board.panel(floor, PLAN, november, "team-02", 5.0)["final"])
     assert team02["team_top_three"] == {p for p in expected["team_top_three"] if p[0] == "team-02"}
-    assert board.panel(floor, PLAN, november + timedelta(days=1), None)["final"] is None
+    assert board.panel(floor, PLAN, november + timedelta(days=1), None, 5.0)["final"] is None
+
+
+def test_ranked_when_the_month_changes_at_most_every_half_second() -> None:
+    given = inputs(PLAN, *ROSTER, new_hire_pass_rate_csv=PASS_RATE)
+    board = AwardBoard(None, PLAN)
+    floor = Floor(10.0, started=0.0)
+    day = date(2026, 10, 5)
+    floor.apply(snapshot("rep-x", day, 1.0, 1), 1.0)
+
+    def leader(now: float) -> str:
+        ranked = board.ranked(floor, PLAN, given.roster, OCTOBER, now)
+        return ranked["awards"][0]["groups"][0]["places"][0]["rep"]
+
+    assert leader(10.0) == "rep-x"
+    floor.apply(snapshot("rep-a", day, 2.0, 1), 2.0)  # rep-a sells more
+    assert leader(10.2) == "rep-x", "ranked again within RANK_EVERY_SECONDS"
+    assert leader(10.0 + RANK_EVERY_SECONDS) == "rep-a"
+    same_month = floor.reps["rep-x"].month
+    dials = RepSnapshot("rep-x", "team-01", day.isoformat(), {"dials": 9}, same_month, 0, "w", 1, 3.0)
+    before = board._ranked[OCTOBER]
+    floor.apply(dials, 3.0)  # a dial, no sale: the standings are not ranked again
+    leader(20.0)
+    assert board._ranked[OCTOBER] is before and before.at == 10.0 + RANK_EVERY_SECONDS
 
 
 def test_no_plan_no_awards_no_roster_are_said() -> None:
     floor = Floor(10.0, started=0.0)
     today = date(2026, 10, 5)
-    assert AwardBoard(None, None).panel(floor, None, today, None)["state"] == "no_plan"
-    no_roster = AwardBoard(None, PLAN).panel(floor, PLAN, today, None)
+    assert AwardBoard(None, None).panel(floor, None, today, None, 0.0)["state"] == "no_plan"
+    no_roster = AwardBoard(None, PLAN).panel(floor, PLAN, today, None, 0.0)
     assert no_roster == {"state": "no_roster", "detail": "CALLFLOOR_PAYROLL_INPUTS_DIR is not set"}
 
 
