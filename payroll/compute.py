@@ -411,7 +411,7 @@ def _part(
     scope = period.scope
     key = {Scope.REP: person.id, Scope.TEAM: period.team, Scope.REGION: period.region}[scope]
     act = index.activity(scope, key, days)
-    actuals = {name: _money_or_count(name, value) for name, value in act.counters.items()}
+    actuals = {name: counter_amount(name, value) for name, value in act.counters.items()}
     lines = []
     for name, weight in pay.weights.items():
         spec = plan.doc.kpis[name]
@@ -452,7 +452,8 @@ def _part(
     return part, actuals
 
 
-def _money_or_count(name: str, value: int) -> Decimal:
+def counter_amount(name: str, value: int) -> Decimal:
+    """A KPI counter's integer value as payroll figures it: money (cents) in currency units."""
     return Decimal(value).scaleb(-2) if KPI[name].unit is Unit.MONEY else Decimal(value)
 
 
@@ -470,7 +471,7 @@ def _kpi_line(
     days: set[date],
 ) -> KpiLine:
     if spec.source is Source.CALLS:
-        actual: Decimal | None = _money_or_count(name, act.counters.get(name, 0))
+        actual: Decimal | None = counter_amount(name, act.counters.get(name, 0))
         metric = spec.target_of or name
         target = spec.target if spec.target is not None else index.target(period.scope, key, metric, days)
     elif spec.source is Source.PRICE_CONTROL:

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     dial_rate_floor_per_hour: float = Field(40.0, ge=0, description="alert when a rep dials slower")
     refresh_seconds: float = Field(30.0, gt=0, description="refresh of ClickHouse-backed gauges")
     pay_plan_file: Path | None = Field(None, description="payroll plan YAML")
+    payroll_inputs_dir: Path | None = Field(
+        None, description="payroll's inputs folder (`payroll run --inputs`): the wallboard's awards panel "
+        "reads the roster the plan names from it",
+    )  # fmt: skip
     currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="the floor's one currency (ISO 4217)")
     max_amount: Decimal = Field(
         Decimal("10000000.00"), gt=0, lt=MONEY_LIMIT, decimal_places=2,

@@ -13,12 +13,13 @@ from __future__ import annotations
 import signal
 import socket
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from deploy.local.broker import LocalBroker, wait_for_port
 from deploy.local.ops import DemoTiming, OpsLoop, binaries
 from deploy.local.processes import callfloor_command, spawn, stop
+from payroll.plan import load_plan
 from schemas.kpis import business_day
 from schemas.served_hosts import http_url
 from schemas.settings import Settings
@@ -96,6 +97,22 @@ def write_demo_targets(path: Path, spec: SimulationSpec, rate: float) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def write_demo_roster(directory: Path, plan_file: Path, spec: SimulationSpec, today: date) -> None:
+    """The roster the plan names, for the simulated floor, so the awards panel ranks it: every
+    fifth rep hired three weeks ago (candidates for a new-hire award), the rest two years ago.
+    A rep whose team is in no region of the plan is left out (the board lists them as not on
+    the roster, as payroll would refuse their calls)."""
+    plan = load_plan(plan_file)
+    lines = ["person_id,name,role,from,team,region,hired,left,base"]
+    for i, (rep, team) in enumerate(roster(spec)):
+        if plan.doc.regions and not plan.region_of(team):
+            continue
+        hired = today - timedelta(days=21 if i % 5 == 4 else 730)
+        lines.append(f"{rep},{rep},rep,,{team},,{hired.isoformat()},,")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / plan.doc.roster.file).write_text("\n".join(lines) + "\n")
+
+
 def demo_settings(settings: Settings) -> Settings:
     """What the demo changes unless the user set it: a business time zone where it is about
     10:00 now (an hour into the 09:00 shift, so shift-hour alerts can fire at any hour of
@@ -138,6 +155,10 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         settings = settings.model_copy(update={"targets_file": targets})
     if settings.pay_plan_file is None:  # the example plan's commission tiers under each rep's name
         settings = settings.model_copy(update={"pay_plan_file": EXAMPLE_PLAN})
+    if settings.payroll_inputs_dir is None:  # a roster of the simulated reps, for the awards panel
+        today = business_day(datetime.now(UTC), settings.zone)
+        write_demo_roster(home / "demo-inputs", settings.pay_plan_file, spec, today)
+        settings = settings.model_copy(update={"payroll_inputs_dir": home / "demo-inputs"})
     try:
         print("starting Kafka broker (tansu) ...", flush=True)
         broker.start()
@@ -215,6 +236,7 @@ callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
       curl -s http://127.0.0.1:{settings.web_port}/metrics | grep 'callfloor_rep_.*rep-001'
   targets file (edit it; the worker reloads it within seconds): {settings.targets_file}
   pay plan (commission tiers under each rep's name on the wallboard): {settings.pay_plan_file}
+  roster (the awards panel ranks the plan's awards month to date): {settings.payroll_inputs_dir}
   logs: {logs}
 
 The embedded broker keeps every record in memory and slows as they pile up (about a
