@@ -98,7 +98,7 @@ class ChunkMessage(ConsumerMessage):
         super().__init__(
             topic=tp.topic, partition=tp.partition, offset=last.offset,
             timestamp=(last.timestamp or 0) / 1000.0, timestamp_type=last.timestamp_type,
-            headers=None, key=None, value=records, checksum=None,
+            headers=None, key=None, value=records, checksum=None,  # type: ignore[arg-type]  # a chunk, not bytes
             serialized_key_size=0, serialized_value_size=0, tp=tp, generation_id=generation_id,
         )  # fmt: skip
         self.done = False
@@ -108,7 +108,7 @@ class ChunkMessage(ConsumerMessage):
         return [record.offset for record in cast("Sequence[KafkaRecord]", self.value)]
 
 
-def mark_done(events: Iterable[EventT]) -> None:
+def mark_done(events: Iterable[EventT[Any]]) -> None:
     """Allow the chunks behind ``events`` to be acked: call only once ClickHouse and the
     broker acknowledged every row and dead letter they produced."""
     for event in events:
