@@ -61,8 +61,7 @@ class LocalClock:
         back = first.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None)
         if back != naive:
             return None
-        # aware datetimes: utcoffset() is never None
-        return _suffix(first.utcoffset()), _suffix(second.utcoffset())  # type: ignore[arg-type]
+        return _suffix(first.utcoffset()), _suffix(second.utcoffset())  # type: ignore[arg-type]  # aware: not None
 
     def parse(self, text: str, *, not_before: datetime | None = None) -> datetime:
         """``YYYY-MM-DD HH:MM:SS[.ffffff]`` in this zone, or ISO 8601 with its own offset.
