@@ -56,8 +56,8 @@ chaos: install system-deps
 attack: install
 	$(BIN)/pytest tests/attack
 
-# mypy: strict on schemas, sinks, streams, payroll, ingest and wallboard ([tool.mypy] in
-# pyproject.toml); its cache (.mypy_cache) makes a run after a small change take seconds.
+# mypy: strict on every package of the project ([tool.mypy] in pyproject.toml); its cache
+# (.mypy_cache) makes a run after a small change take seconds.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
