@@ -61,7 +61,7 @@ class LocalClock:
         back = first.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None)
         if back != naive:
             return None
-        return _suffix(first.utcoffset()), _suffix(second.utcoffset())  # type: ignore[arg-type]
+        return _suffix(first.utcoffset()), _suffix(second.utcoffset())  # type: ignore[arg-type]  # aware: not None
 
     def parse(self, text: str, *, not_before: datetime | None = None) -> datetime:
         """``YYYY-MM-DD HH:MM:SS[.ffffff]`` in this zone, or ISO 8601 with its own offset.
@@ -113,7 +113,7 @@ class LocalClock:
     def from_epoch(self, seconds: float) -> datetime:
         """A Unix time, shown in this zone's offset at that instant."""
         local = datetime.fromtimestamp(seconds, UTC).astimezone(self.zone)
-        return local.astimezone(fixed_zone(local.utcoffset()))  # type: ignore[arg-type]
+        return local.astimezone(fixed_zone(local.utcoffset()))  # type: ignore[arg-type]  # aware: never None
 
 
 # An Asterisk uniqueid (and VICIdial's, which is Asterisk's) is "<epoch>.<sequence>": the Unix
@@ -151,7 +151,7 @@ class ZoneCheck:
         if abs(drift) <= AGREE_SECONDS:
             self.fit += 1
             return
-        offset = drift + started.utcoffset().total_seconds()  # type: ignore[union-attr]
+        offset = drift + started.utcoffset().total_seconds()  # type: ignore[union-attr]  # aware: never None
         whole = round(offset / QUARTER_HOUR) * QUARTER_HOUR
         if abs(offset - whole) <= AGREE_SECONDS and WIDEST_OFFSETS[0] <= whole <= WIDEST_OFFSETS[1]:
             self.votes[whole] += 1

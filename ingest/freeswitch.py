@@ -16,10 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from ingest.adapter import Adapter
+from ingest.clock import LocalClock
 from ingest.legs import Leg
-from ingest.mapping import Rule
+from ingest.mapping import IngestMapping, Rule
 from ingest.records import encoded_fields, json_records, required, whole_seconds
 from ingest.rejects import IngestRejection, Unmappable
 from ingest.sources import LineFeed, SourceRecord
@@ -39,7 +41,7 @@ HANGUP_CAUSES = {
 }  # fmt: skip
 
 
-def _variables(document: dict) -> dict[str, str]:
+def _variables(document: dict[str, Any]) -> dict[str, str]:
     variables = document.get("variables")
     return encoded_fields(variables) if isinstance(variables, dict) else {}
 
@@ -54,8 +56,8 @@ class FreeswitchJsonAdapter(Adapter):
         "amd": [Rule(field="amd_result"), Rule(field="amd_status")],
     }  # fmt: skip
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, mapping: IngestMapping, clock: LocalClock) -> None:
+        super().__init__(mapping, clock)
         self.causes = {**HANGUP_CAUSES, **self.mapping.hangup_causes}
 
     def unreadable_advice(self) -> str:

@@ -17,6 +17,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ingest.adapter import Adapter
 from ingest.build import call_to_cdr
@@ -26,6 +27,9 @@ from ingest.producer import Sink, dead_letter_headers
 from ingest.progress import Progress
 from ingest.rejects import IngestRejection, Unmappable
 from ingest.sources import LineFeed, SourceRecord
+
+if TYPE_CHECKING:
+    from kafka.future import Future
 
 # the producer of a live feed: a record waits at most 5 ms for others to share its batch; a
 # broker that does not answer makes a POST fail within 15 s (so the dialer retries), and never
@@ -65,7 +69,7 @@ class Delivery:
     origin: str
     calls: int = 0
     rejected: int = 0
-    futures: list[object] = field(default_factory=list)
+    futures: list[Future | None] = field(default_factory=list)
 
 
 class LiveMapper:
@@ -134,7 +138,7 @@ def renamed(fields: dict[str, str], names: dict[str, str]) -> dict[str, str]:
     return {**fields, **{ours: value for ours, value in found.items() if value is not None}}
 
 
-async def acknowledged(futures: list[object]) -> list[BaseException]:
+async def acknowledged(futures: list[Future | None]) -> list[BaseException]:
     """Wait until Kafka has answered for every future; its errors (none: all stored)."""
     loop = asyncio.get_running_loop()
     waits = []
@@ -143,11 +147,15 @@ async def acknowledged(futures: list[object]) -> list[BaseException]:
             continue
         done: asyncio.Future[BaseException | None] = loop.create_future()
 
-        def settle(outcome: BaseException | None, done: asyncio.Future = done) -> None:
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(outcome))
+        def settle(outcome: BaseException | None, done: asyncio.Future[BaseException | None] = done) -> None:
+            def resolve() -> None:
+                if not done.done():
+                    done.set_result(outcome)
 
-        future.add_callback(lambda _meta, settle=settle: settle(None))  # type: ignore[attr-defined]
-        future.add_errback(settle)  # type: ignore[attr-defined]
+            loop.call_soon_threadsafe(resolve)
+
+        future.add_callback(lambda _meta, settle=settle: settle(None))
+        future.add_errback(settle)
         waits.append(done)
     outcomes = await asyncio.gather(*waits)
     return [outcome for outcome in outcomes if outcome is not None]

@@ -54,8 +54,8 @@ def rank_awards(plan: PayPlan, roster: Roster, month: date, figures: Figures) ->
             group = _group(plan, award, _last_period(person.periods, award, last))
             entries.setdefault(group, {})[person.id] = (value, second)
         for group, values in entries.items():
-            for person, line in _places(award, group, values).items():
-                won.setdefault(person, []).append(line)
+            for person_id, line in _places(award, group, values).items():
+                won.setdefault(person_id, []).append(line)
     return won
 
 

@@ -180,11 +180,11 @@ def kpi_points(spec: KpiSpec, weight: Decimal, attained: Decimal | None) -> Deci
 
 def score(lines: Iterable[KpiLine]) -> Decimal:
     """Σ points over the applicable KPIs, rescaled so their weights count as 1."""
-    applicable = [line for line in lines if line.points is not None]
-    weights = sum((line.weight for line in applicable), ZERO)
+    applicable = [(line.weight, line.points) for line in lines if line.points is not None]
+    weights = sum((weight for weight, _ in applicable), ZERO)
     if weights == 0:
         return ZERO
-    return ratio(sum((line.points for line in applicable), ZERO) / weights)  # type: ignore[misc]
+    return ratio(sum((points for _, points in applicable), ZERO) / weights)
 
 
 def tier_of(tiers: list[Tier], attained: Decimal | None) -> Tier:

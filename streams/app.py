@@ -53,6 +53,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     collector = install_live_metrics(app, settings, pipeline, registry)
     install_snapshots(app, settings, pipeline, collector)
     install_health(app, settings, pipeline)
+    # for tests and tools that start the app: faust.App declares no such attributes
     app.live_collector = collector  # type: ignore[attr-defined]
     app.pipeline = pipeline  # type: ignore[attr-defined]
     return app

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from faust.types import EventT
 
@@ -34,7 +35,7 @@ from streams.routing import KafkaRecord, PieceOutcome
 class _Waiting:
     """Chunks counted and not yet stored, oldest first."""
 
-    events: list[EventT] = field(default_factory=list)
+    events: list[EventT[Any]] = field(default_factory=list)
     counted: list[tuple[Sequence[KafkaRecord], PieceOutcome]] = field(default_factory=list)
     records: int = 0
     since: float = 0.0  # monotonic time the oldest arrived
@@ -47,7 +48,7 @@ class SinkBuffer:
     def __init__(
         self,
         pipeline: CdrPipeline,
-        ack: Callable[[EventT], Awaitable[object]],
+        ack: Callable[[EventT[Any]], Awaitable[object]],
         *,
         flush_seconds: float,
         batch_rows: int,
@@ -74,12 +75,12 @@ class SinkBuffer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
 
-    async def add(self, event: EventT) -> None:
+    async def add(self, event: EventT[Any]) -> None:
         """Count the chunk behind ``event`` now; it is stored and acked by a later flush."""
         self._check_flusher()  # a flusher that died would otherwise stall the commits silently
         while self._waiting.records >= self.batch_rows:
             await self._until_flushed()
-        records: Sequence[KafkaRecord] = event.value
+        records = cast("Sequence[KafkaRecord]", event.value)  # faust types a value as bytes or a model
         outcome = await self._count(records)
         waiting = self._waiting
         if not waiting.events:

@@ -46,7 +46,7 @@ def run_topics(args: argparse.Namespace) -> int:
         return 1
 
 
-def add_topics_parser(sub: argparse._SubParsersAction) -> None:
+def add_topics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("topics", help="create or describe the pipeline's topics (idempotent)")
     p.add_argument("action", choices=("create", "describe"))
     p.add_argument("--replication-factor", type=int,

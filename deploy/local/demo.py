@@ -77,7 +77,7 @@ def _floor_line(settings: Settings) -> str:
             ).first_row
     except Exception as exc:  # noqa: BLE001 - the demo keeps going while ClickHouse warms up
         return f"({waiting_reason(exc)})"
-    calls, dials, connects, valid, sales, cents = (int(v or 0) for v in row)
+    calls, dials, connects, valid, sales, cents = (int(v or 0) for v in row)  # type: ignore[union-attr]  # sums: one row
     return (f"{today}  calls {calls:>7}  dials {dials:>7}  connects {connects:>6}  "
             f"valid {valid:>6}  sales {sales:>4}  revenue {cents / 100:>12,.2f}")  # fmt: skip
 

@@ -97,7 +97,7 @@ def scaled_rules(text: str, speedup: float) -> str:
 
 def demo_prometheus_config(settings: Settings) -> dict[str, Any]:
     """The project's prometheus.yml, its intervals sped up, scraping the demo's worker."""
-    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config: dict[str, Any] = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     speedup = settings.demo_speedup
     for key in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
         if key in config.get("global", {}):

@@ -53,7 +53,7 @@ class GatedClickHouse:
 
 
 def seeded_pipeline(writer: RowWriter) -> CdrPipeline:
-    pipeline = CdrPipeline(Settings(), dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()),  # type: ignore[arg-type]
+    pipeline = CdrPipeline(Settings(), dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()),  # type: ignore[arg-type]  # no dead-letter topic: nothing is rejected here
                            writer=writer)  # fmt: skip
     pipeline.take_assignment({0})
     pipeline.state.seed(0, [])
@@ -177,6 +177,7 @@ def test_a_failed_count_stores_what_was_counted_and_counts_the_chunk_again() -> 
         async with sink.flushing():
             first = chunk(0, 2)
             await sink.add(first)
+            # a count that fails once, and seeding that does nothing
             pipeline.count = count_failing_once  # type: ignore[method-assign]
             pipeline.ensure_seeded = ensure_seeded  # type: ignore[method-assign]
             second = chunk(2, 2)
