@@ -137,7 +137,7 @@ def standings(
                 "rank": line.rank, "rep": person, "value": str(line.value), "amount": str(line.amount),
                 "tied": line.tied,
             })  # fmt: skip
-    awards = []
+    awards: list[dict[str, Any]] = []
     for award in plan.doc.awards:
         problem = live_problem(award)
         groups = places.get(award.id, {}) if problem is None else {}

@@ -153,11 +153,11 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         targets = home / "demo-targets.yaml"
         write_demo_targets(targets, spec, rate)
         settings = settings.model_copy(update={"targets_file": targets})
-    if settings.pay_plan_file is None:  # the example plan's commission tiers under each rep's name
-        settings = settings.model_copy(update={"pay_plan_file": EXAMPLE_PLAN})
+    plan_file = settings.pay_plan_file or EXAMPLE_PLAN  # the commission tiers under each rep's name
+    settings = settings.model_copy(update={"pay_plan_file": plan_file})
     if settings.payroll_inputs_dir is None:  # a roster of the simulated reps, for the awards panel
         today = business_day(datetime.now(UTC), settings.zone)
-        write_demo_roster(home / "demo-inputs", settings.pay_plan_file, spec, today)
+        write_demo_roster(home / "demo-inputs", plan_file, spec, today)
         settings = settings.model_copy(update={"payroll_inputs_dir": home / "demo-inputs"})
     try:
         print("starting Kafka broker (tansu) ...", flush=True)
