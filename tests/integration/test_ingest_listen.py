@@ -167,3 +167,53 @@ def test_a_cdr_kafka_did_not_store_is_answered_503_so_the_dialer_retries(
             assert status == 503 and "retry" in orjson.loads(answer)["error"]
     finally:
         broker.stop()
+
+
+BRIDGE = SAMPLES / "freeswitch-bridge"
+D5, D6 = "2026-11-05", "2026-11-06"
+EXPECTED_BRIDGED_AND_CALLBACKS = sorted([
+    row(D5, "2201", "east", 2, 1, 1, 60),  # IVR answered, nobody bridged: a dial, no connect; bridged 60 s
+    row(D5, "2202", "east", 1, 1, 1, 60),  # IVR 30 s, then bridged 60 s: talk from the bridge
+    row(D6, "1301", "south", 2, 1, 1, 60),  # 已接通 60 s (epoch ms); 未接通
+    row(D6, "1302", "south", 2, 1, 0, 20),  # 已接通 20 s; 用户忙; a time in seconds rejected
+    row(D6, "1401", "west", 3, 1, 1, 35),  # epoch seconds: ANSWERED 35 s, NOANSWER, BUSY
+    row(D6, "1402", "west", 2, 1, 1, 45),  # FAILED; ISO 8601 times, 45 s; an 11-digit time rejected
+], key=lambda r: (r["business_day"], r["rep_id"]))  # fmt: skip
+
+
+def test_switch_answered_legs_status_words_and_epoch_times_count_right_over_http(
+    settings: Settings, worker_log: Path, logs_dir: Path
+) -> None:
+    settings = settings.model_copy(update={"late_horizon_days": 36_500})  # the samples have fixed dates
+    ensure_topics(settings)
+    fs_port, cn_port, ep_port = free_port(), free_port(), free_port()
+    mappings = SAMPLES / "mappings"
+    with (
+        running_worker(settings, worker_log) as worker,
+        running_ingest(settings, logs_dir / "listen-bridge.log", "--listen", f":{fs_port}",
+                       "--format", "freeswitch-json", port=fs_port),
+        running_ingest(settings, logs_dir / "listen-cn.log", "--listen", f":{cn_port}", "--format",
+                       "asterisk-json", "--mapping", str(mappings / "callbacks-cn.yaml"), port=cn_port),
+        running_ingest(settings, logs_dir / "listen-epoch.log", "--listen", f":{ep_port}", "--format",
+                       "asterisk-json", "--mapping", str(mappings / "callbacks-epoch.yaml"), port=ep_port),
+    ):  # fmt: skip
+        fs = f"http://127.0.0.1:{fs_port}/cdr"
+        for name in ("a_ivr_only", "a_bridged", "b_bridged", "a_ivr_then_bridge", "b_ivr_then_bridge"):
+            status, answer = post(fs, form((BRIDGE / f"{name}.cdr.json").read_bytes()), FORM)
+            assert status == 200 and orjson.loads(answer) | {"request_id": ""} == {
+                "request_id": "", "calls": 1, "rejected": 0}  # fmt: skip
+        pushes = ((cn_port, "callbacks-cn.json", (4, 1)), (ep_port, "callbacks-epoch.json", (5, 1)))
+        for port, name, counts in pushes:
+            status, answer = post(f"http://127.0.0.1:{port}/push", (CALLBACKS / name).read_bytes(),
+                                  "application/json; charset=utf-8")  # fmt: skip
+            got = orjson.loads(answer)
+            assert status == 200 and (got["calls"], got["rejected"]) == counts
+
+        drain(settings, worker_log)
+        assert report(settings, D5, D6) == EXPECTED_BRIDGED_AND_CALLBACKS
+        assert worker.alive()
+
+    letters = read_topic(settings.kafka_bootstrap, settings.dlq_topic)
+    details = sorted(dict(record.headers)["detail"].decode() for record in letters)
+    assert len(details) == 2 and all(d.startswith("start: ") for d in details)
+    assert "is it epoch_s?" in details[0] + details[1] and "11 digits" in details[0] + details[1]
