@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,6 +34,7 @@ from tests.support.feeds import basic, post, running_ingest
 from tests.support.kafka import read_topic
 from tests.support.ports import free_port
 from tests.support.processes import running_worker
+from tests.support.tls import make_certificates
 
 pytestmark = pytest.mark.integration
 
@@ -217,3 +222,67 @@ def test_switch_answered_legs_status_words_and_epoch_times_count_right_over_http
     details = sorted(dict(record.headers)["detail"].decode() for record in letters)
     assert len(details) == 2 and all(d.startswith("start: ") for d in details)
     assert "is it epoch_s?" in details[0] + details[1] and "11 digits" in details[0] + details[1]
+
+
+def https_post(url: str, body: bytes, trusted_ca: Path, headers: dict[str, str]) -> tuple[int, bytes]:
+    """One POST over HTTPS with urllib, trusting ``trusted_ca`` only (hostname checked)."""
+    context = ssl.create_default_context(cafile=str(trusted_ca))
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
+        return response.status, response.read()
+
+
+def test_the_listener_serves_https_to_clients_that_trust_its_ca_only(
+    settings: Settings, logs_dir: Path, tmp_path: Path
+) -> None:
+    ensure_topics(settings)
+    certificates = make_certificates(tmp_path / "tls")
+    port = free_port()
+    tls_env = {"CALLFLOOR_INGEST_LISTEN_CERT_FILE": str(certificates.server_cert),
+               "CALLFLOOR_INGEST_LISTEN_KEY_FILE": str(certificates.server_key),
+               "CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN}  # fmt: skip
+    args = ("--listen", f"127.0.0.1:{port}", "--format", "freeswitch-json")
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    busy = (PUSHED / "a_busy.cdr.json").read_bytes()
+    log = logs_dir / "listen-https.log"
+    with running_ingest(settings, log, *args, env=tls_env, port=port):
+        for host in ("127.0.0.1", "localhost"):  # the certificate names both
+            status, answer = https_post(f"https://{host}:{port}/cdr", busy, certificates.ca, bearer)
+            assert status == 200 and orjson.loads(answer)["calls"] == 1
+        assert in_topic(settings, "fs-5c0b2a1e-7d3f-4e2a-8b6c-100000000013")
+        with pytest.raises(urllib.error.URLError) as refused:  # a client that trusts another CA
+            https_post(f"https://127.0.0.1:{port}/cdr", busy, certificates.other_ca, bearer)
+        assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            post(f"http://127.0.0.1:{port}/cdr", busy, "application/json", bearer)  # plain HTTP: no answer
+    assert f"listening on https://127.0.0.1:{port}/" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CALLFLOOR_INGEST_LISTEN_CERT_FILE": "{cert}", "CALLFLOOR_INGEST_LISTEN_KEY_FILE": "{key}"},
+         "needs credentials"),  # TLS is no substitute for credentials beyond loopback
+        ({"CALLFLOOR_INGEST_LISTEN_CERT_FILE": "{cert}", "CALLFLOOR_INGEST_LISTEN_KEY_FILE": "{other_key}",
+          "CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN}, "does not load with the key"),  # another certificate's key
+        ({"CALLFLOOR_INGEST_LISTEN_CERT_FILE": "{cert}", "CALLFLOOR_INGEST_LISTEN_KEY_FILE": "{client_key}",
+          "CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN}, "does not load with the key"),  # encrypted: no prompt
+        ({"CALLFLOOR_INGEST_LISTEN_CERT_FILE": "{cert}", "CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN},
+         "HTTPS needs both"),
+    ],
+)  # fmt: skip
+def test_a_listener_that_must_not_serve_https_as_configured_refuses_to_start(
+    settings: Settings, tmp_path: Path, env: dict[str, str], says: str
+) -> None:
+    ensure_topics(settings)
+    certificates = make_certificates(tmp_path / "tls")
+    paths = {"cert": certificates.server_cert, "key": certificates.server_key,
+             "client_key": certificates.client_key,
+             "other_key": certificates.other_ca.with_suffix(".key")}  # fmt: skip
+    argv = callfloor_command("ingest", "--listen", f"0.0.0.0:{free_port()}", "--format", "freeswitch-json")
+    given = {name: value.format(**paths) for name, value in env.items()}
+    done = subprocess.run(argv, env={**settings.to_env(), **given, "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and TOKEN not in done.stderr
