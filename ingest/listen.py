@@ -40,6 +40,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import orjson
@@ -69,6 +70,12 @@ def parse_address(text: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ListenError(f"--listen {text!r}: expected HOST:PORT with a port from 1 to 65535")
     return host, int(port_text)
+
+
+def journal_path(settings: Settings, address: str) -> Path:
+    """``CALLFLOOR_DATA_DIR/ingest/listen-<host>-<port>.legs.jsonl``: the legs a restart must know."""
+    host, port = parse_address(address)
+    return settings.data_dir / "ingest" / f"listen-{host.replace(':', '_')}-{port}.legs.jsonl"
 
 
 def is_loopback(host: str) -> bool:

@@ -286,3 +286,34 @@ def test_a_listener_that_must_not_serve_https_as_configured_refuses_to_start(
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and says in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and TOKEN not in done.stderr
+
+
+RESTART = SAMPLES / "freeswitch-restart"
+D7 = "2026-11-07"
+
+
+def test_a_listener_restarted_between_a_calls_legs_joins_them(
+    settings: Settings, worker_log: Path, logs_dir: Path
+) -> None:
+    # the dialer's customer leg knows team and campaign, the rep's leg only the rep: alone, the
+    # first is no_identity and the second would count under team and campaign 'unassigned'
+    settings = settings.model_copy(update={"late_horizon_days": 36_500})
+    ensure_topics(settings)
+    port = free_port()
+    url, args = f"http://127.0.0.1:{port}/cdr", ("--listen", f":{port}", "--format", "freeswitch-json")
+    with running_worker(settings, worker_log) as worker:
+        with running_ingest(settings, logs_dir / "listen-restart-1.log", *args, port=port):
+            status, answer = post(url, form((RESTART / "a_customer.cdr.json").read_bytes()), FORM)
+            assert status == 200 and orjson.loads(answer)["rejected"] == 1  # no rep on the customer's leg
+        journal = settings.data_dir / "ingest" / f"listen-127.0.0.1-{port}.legs.jsonl"
+        assert journal.exists(), "the leg outlives the process"
+        with running_ingest(settings, logs_dir / "listen-restart-2.log", *args, port=port):
+            status, answer = post(url, form((RESTART / "b_rep.cdr.json").read_bytes()), FORM)
+            assert status == 200 and orjson.loads(answer)["calls"] == 1
+        drain(settings, worker_log)
+        assert report(settings, D7, D7) == [row(D7, "2301", "east", 1, 1, 1, 80)]
+        assert worker.alive()
+    cdrs = [orjson.loads(r.value) for r in read_topic(settings.kafka_bootstrap, settings.cdr_topic)]
+    [cdr] = [c for c in cdrs if c["call_id"] == "fs-5c0b2a1e-7d3f-4e2a-8b6c-300000000031"]
+    assert (cdr["campaign_id"], cdr["version"]) == ("solar", 26)
+    assert cdr["dialed_at"] == "2026-11-07T10:00:00+08:00", "the customer's leg started the call"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ from pydantic import SecretStr
 from ingest.asterisk import AsteriskJsonAdapter
 from ingest.clock import LocalClock
 from ingest.freeswitch import FreeswitchJsonAdapter
+from ingest.leg_journal import LegJournal
 from ingest.legs import Leg
 from ingest.listen import (
     BASE64_FORM,
@@ -266,3 +268,34 @@ def test_time_formats_name_only_the_formats_time_fields() -> None:
                             LocalClock(ZoneInfo("Asia/Shanghai")))  # fmt: skip
     with pytest.raises(MappingError, match="none: it reads its own epochs"):
         FreeswitchJsonAdapter(IngestMapping(time_formats={"start": "epoch_ms"}), LocalClock(ZoneInfo("UTC")))
+
+
+def test_a_journal_carries_the_legs_of_recent_calls_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "listen.legs.jsonl"
+    first = RecentCalls(journal=LegJournal(path))
+    answered = replace(leg("c1", b"a-leg"), answered=NOON, disposition="answered", talk_seconds=0,
+                       rep_id="2301", team_id="east")  # fmt: skip
+    first.add(answered)
+    first.add(answered)  # a retry of the same leg: remembered once, journaled once
+    first.add(leg("c2", b"other"), key="row-7")
+    first.close()
+    assert len(path.read_bytes().splitlines()) == 2
+
+    with open(path, "ab") as handle:
+        handle.write(b'{"digest": "ab", "call_id": "c3", "ori')  # a crash in the middle of a line
+    again = RecentCalls(journal=LegJournal(path))
+    legs = again.add(leg("c1", b"b-leg", line=2))
+    assert [(kept.disposition, kept.rep_id, kept.answered) for kept in legs] == [
+        ("answered", "2301", NOON), ("no_answer", None, None)]  # fmt: skip
+    assert len(again.add(leg("c1", b"a-leg"))) == 2, "the journaled leg is known by its bytes' digest"
+    assert [kept.line for kept in again.add(leg("c2", b"changed row", 9), key="row-7")] == [9]
+
+
+def test_the_journal_rotates_and_keeps_the_last_legs(tmp_path: Path) -> None:
+    journal = LegJournal(tmp_path / "j.jsonl", rotate_after=3)
+    calls = RecentCalls(journal=journal)
+    for n in range(7):
+        calls.add(leg(f"c{n}", b"%d" % n))
+    calls.close()
+    kept = [found.call_id for _, found in LegJournal(tmp_path / "j.jsonl", rotate_after=3).load()]
+    assert kept == ["c3", "c4", "c5", "c6"], "the previous file and the current one, oldest first"
