@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "see docs/integrate/live-feeds.md")  # fmt: skip
     parser.add_argument("--dsn", help="vicidial-db/asterisk-db: mysql://USER:PASSWORD@HOST:PORT/DATABASE")
     parser.add_argument("--cursor", type=Path, help="vicidial-db/asterisk-db: where the read position is "
-                        "kept (default: under CALLFLOOR_DATA_DIR/ingest/)")  # fmt: skip
+                        "kept; --listen: where recent calls' legs are kept across restarts "
+                        "(default: under CALLFLOOR_DATA_DIR/ingest/)")  # fmt: skip
     parser.add_argument("target", metavar="PATH", nargs="?",
                         help="a file, a folder of files, or - for stdin")  # fmt: skip
 

@@ -13,6 +13,12 @@ clock runs in. Around DST:
 
 Offsets are looked up once per distinct minute (1M rows share a few thousand minutes).
 
+Pushed callbacks write times as epoch numbers too (:meth:`LocalClock.read`): seconds,
+milliseconds or microseconds, declared per field by the mapping's ``time_formats`` or told
+apart by their number of digits (10, 13, 16). A number that fits neither, or whose reading
+lands outside 2000-2099 (milliseconds read as seconds, or the reverse), is rejected with
+what it would be, never read as a time a thousand times off.
+
 A file written in another zone (an Asterisk with ``usegmtime=yes``, a PBX set to UTC) reads
 without error, hours off. :class:`ZoneCheck` catches it where the records carry the true
 instant too: Asterisk's ``uniqueid`` begins with the epoch of the channel's creation.
@@ -23,6 +29,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, available_timezones
 
 from ingest.rejects import IngestRejection, Unmappable
@@ -45,6 +52,16 @@ def _suffix(offset: timedelta) -> str:
     minutes, seconds = divmod(int(abs(offset).total_seconds()), 60)
     text = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
     return f"{text}:{seconds:02d}" if seconds else text
+
+
+# how a time field is written (the mapping's ``time_formats``): ``auto`` tells epochs from texts
+TimeFormat = Literal["auto", "text", "epoch_s", "epoch_ms", "epoch_us"]
+TIME_FORMATS: tuple[str, ...] = get_args(TimeFormat)
+EPOCH_UNITS = {"epoch_s": 1, "epoch_ms": 1_000, "epoch_us": 1_000_000}
+EPOCH_BY_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}  # 2001-2286 in each unit
+EPOCH_NUMBER = re.compile(r"(\d+)(?:\.\d*)?")
+PLAUSIBLE_EPOCHS = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 UTC: a call's time
+SECONDS_A_YEAR = 31_556_952
 
 
 class LocalClock:
@@ -109,6 +126,42 @@ class LocalClock:
         if readings[0] != readings[1] and not_before is not None and aware < not_before:
             aware = datetime.fromisoformat(text + readings[1])
         return aware
+
+    def read(self, text: str, form: str, *, name: str, not_before: datetime | None = None) -> datetime:
+        """A time field written as ``form`` (:data:`TimeFormat`); ``name`` is for the reject.
+
+        ``auto``: a text with a date (``-`` after the year) is a date and time; a number is an
+        epoch by its digits before any fraction: 10 seconds, 13 milliseconds, 16 microseconds.
+        """
+        number = None if form == "text" or text[4:5] == "-" else EPOCH_NUMBER.fullmatch(text)
+        if number is None:
+            if form in ("auto", "text"):
+                try:
+                    return self.parse(text, not_before=not_before)
+                except Unmappable as error:
+                    raise Unmappable(error.reason, f"{name}: {error.detail}") from None
+            raise Unmappable(IngestRejection.BAD_TIMESTAMP,
+                             f"{name}: {text!r} is not a number, and time_formats says {form}")  # fmt: skip
+        if form == "auto":
+            digits = len(number[1])
+            if digits not in EPOCH_BY_DIGITS:
+                raise Unmappable(
+                    IngestRejection.BAD_TIMESTAMP,
+                    f"{name}: {text!r} is a number of {digits} digits, neither epoch seconds (10), "
+                    "milliseconds (13) nor microseconds (16): declare it in the mapping's time_formats",
+                )
+            form = EPOCH_BY_DIGITS[digits]
+        seconds = float(text) / EPOCH_UNITS[form]
+        if not PLAUSIBLE_EPOCHS[0] <= seconds < PLAUSIBLE_EPOCHS[1]:
+            year = 1970 + int(seconds // SECONDS_A_YEAR)
+            likely = EPOCH_BY_DIGITS.get(len(number[1]))
+            hint = f"is it {likely}?" if likely not in (None, form) else "is the clock or the unit wrong?"
+            raise Unmappable(
+                IngestRejection.BAD_TIMESTAMP,
+                f"{name}: {text!r} read as {form} is in the year {year}, not a call's time: {hint} "
+                "(the mapping's time_formats)",
+            )
+        return self.from_epoch(int(seconds))
 
     def from_epoch(self, seconds: float) -> datetime:
         """A Unix time, shown in this zone's offset at that instant."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ingest.adapter import Adapter
 from ingest.build import call_to_cdr
+from ingest.leg_journal import Key, LegJournal
 from ingest.legs import Leg
 from ingest.mapping import IngestMapping
 from ingest.producer import Sink, dead_letter_headers
@@ -44,22 +45,36 @@ class RecentCalls:
     A leg is known by its bytes (a pushed document sent twice is one leg) or, given one, by
     its ``key`` (a database row, whose later state replaces its earlier one). Legs are kept
     without their bytes (a digest stands for them): mapping the call does not need them.
+    With a ``journal`` (``--listen``), each new leg is written there too, and the journal's
+    legs are remembered first: a restart between two legs of a call still joins them.
     """
 
-    def __init__(self, remembered: int = 50_000) -> None:
+    def __init__(self, remembered: int = 50_000, journal: LegJournal | None = None) -> None:
         self.remembered = remembered
-        self._calls: OrderedDict[str, dict[bytes | str, Leg]] = OrderedDict()
+        self._calls: OrderedDict[str, dict[Key, Leg]] = OrderedDict()
+        self.journal = None
+        if journal is not None:
+            for key, leg in journal.load():
+                self.add(leg, key)
+            self.journal = journal
 
-    def add(self, leg: Leg, key: str | None = None) -> list[Leg]:
+    def add(self, leg: Leg, key: Key | None = None) -> list[Leg]:
         """The call's legs with ``leg`` (in place of the leg of the same bytes or key)."""
         legs = self._calls.pop(leg.call_id, {})
-        legs[hashlib.blake2b(leg.raw, digest_size=16).digest() if key is None else key] = replace(
-            leg, raw=b""
-        )
+        if key is None:
+            key = hashlib.blake2b(leg.raw, digest_size=16).digest()
+        known = legs.get(key)
+        legs[key] = kept = replace(leg, raw=b"")
         self._calls[leg.call_id] = legs
         if len(self._calls) > self.remembered:
             self._calls.popitem(last=False)
+        if self.journal is not None and known != kept:
+            self.journal.append(key, kept)
         return list(legs.values())
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
 
 
 @dataclass
@@ -76,10 +91,10 @@ class LiveMapper:
     """Records of one delivery -> calls and dead letters on the sink, with their futures."""
 
     def __init__(self, adapter: Adapter, mapping: IngestMapping, sink: Sink, progress: Progress,
-                 *, fmt: str) -> None:  # fmt: skip
+                 *, fmt: str, calls: RecentCalls | None = None) -> None:  # fmt: skip
         self.adapter, self.mapping, self.sink, self.progress = adapter, mapping, sink, progress
         self.fmt = fmt
-        self.calls = RecentCalls()
+        self.calls = calls if calls is not None else RecentCalls()
 
     def reject(self, delivery: Delivery, line: int, raw: bytes, key: str, error: Unmappable,
                headers: list[tuple[str, bytes]]) -> None:  # fmt: skip

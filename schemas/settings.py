@@ -142,6 +142,15 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="--listen: largest POST body (413 beyond)"
     )
     ingest_listen_max_requests: int = Field(256, ge=1, description="--listen: requests at once (503 beyond)")
+    ingest_listen_cert_file: Path | None = Field(
+        None, description="--listen: PEM certificate (chain) to serve HTTPS with; needs the key file"
+    )
+    ingest_listen_key_file: Path | None = Field(
+        None, description="--listen: PEM private key of that certificate"
+    )
+    ingest_listen_key_password: SecretStr = Field(
+        SecretStr(""), description="--listen: password of an encrypted key file (never logged)"
+    )
     ingest_db_password: SecretStr = Field(SecretStr(""), description="-db feeds: password if --dsn has none")
     ingest_poll_seconds: float = Field(0.5, gt=0, description="-db feeds: pause between polls for new rows")
     ingest_db_window_seconds: int = Field(
@@ -224,7 +233,8 @@ class Settings(BaseSettings):
         return self.campaign_regimes.get(campaign, self.abandon_regime)
 
     @field_validator("kafka_sasl_mechanism", "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
-                     "kafka_replication_factor", mode="before")  # fmt: skip
+                     "kafka_replication_factor", "ingest_listen_cert_file", "ingest_listen_key_file",
+                     mode="before")  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """``VAR=`` means not set: compose and k8s pass unset optional variables as empty."""
