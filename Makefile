@@ -56,8 +56,11 @@ chaos: install system-deps
 attack: install
 	$(BIN)/pytest tests/attack
 
+# mypy: strict on every package of the project ([tool.mypy] in pyproject.toml); its cache
+# (.mypy_cache) makes a run after a small change take seconds.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The documentation site, into site/ (open site/index.html). `make test` builds it strictly
 # (tests/unit/test_docs.py): a broken link, a missing page or an unknown table fails the suite.
@@ -71,4 +74,4 @@ screenshots: install system-deps
 	CALLFLOOR_SCREENSHOT_DIR=docs/img $(BIN)/pytest tests/integration/test_payroll.py -q -k chromium
 
 clean:
-	rm -rf $(VENV) .callfloor .pytest_cache site
+	rm -rf $(VENV) .callfloor .pytest_cache .mypy_cache site

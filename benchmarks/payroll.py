@@ -153,7 +153,7 @@ def time_reads(client: Client, zone: ZoneInfo, plan: tuple[PayPlan, Inputs], rep
     }
     for what, read in reads.items():
         seconds, result = timed(read, repeat)
-        emit("payroll", what, seconds=seconds, rows=len(result), **cond)  # type: ignore[arg-type]
+        emit("payroll", what, seconds=seconds, rows=len(result), **cond)  # type: ignore[arg-type]  # cond: the run's conditions, figures like the rest
 
 
 def run(args: argparse.Namespace) -> None:

@@ -30,6 +30,8 @@ import dataclasses
 import threading
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
@@ -46,11 +48,12 @@ from benchmarks.latency import (
     simulate,
 )
 from deploy.local.broker import wait_for_port
-from deploy.local.demo import EXAMPLE_PLAN, write_demo_targets
+from deploy.local.demo import EXAMPLE_PLAN, write_demo_roster, write_demo_targets
 from deploy.local.processes import callfloor_command
+from schemas.kpis import business_day
 from schemas.settings import Settings
 from schemas.snapshots import RepSnapshot, decode
-from simulator import SimulationSpec
+from simulator import SimulationSpec, roster
 from simulator.model import daytime_zone
 from streams.kafka_config import kafka_python_config
 from streams.topics import ensure_topics
@@ -214,15 +217,31 @@ def _note_change(history: list[tuple[float, int]], at: float, dials: int) -> Non
         history.append((at, dials))
 
 
+def plan_for_every_team(text: str, spec: SimulationSpec) -> str:
+    """The example plan with one region holding every simulated team (it has five; a roster of
+    more reps would otherwise leave the rest off the board's ranking)."""
+    start = text.index("\nregions:\n") + 1
+    end = text.index("\n\n", start)
+    teams = sorted({team for _, team in roster(spec)})
+    return text[:start] + f"regions:\n  floor: [{', '.join(teams)}]" + text[end:]
+
+
 def run(args: argparse.Namespace) -> None:
     zone = daytime_zone()  # today's numbers are compared: run where it is mid-afternoon
     spec = SimulationSpec(reps=args.reps, calls=0, live=True, rate=args.rate, seed=args.seed, timezone=zone)
     with Stack("wallboard", partitions=args.partitions) as stack:
         tiers: dict[str, object] = {}
-        if args.tiers:  # the demo's targets (a revenue target per rep) and the example plan's tiers
+        if args.tiers or args.awards:  # the demo's targets (a revenue target per rep), the example plan
             write_demo_targets(stack.dir / "targets.yaml", spec, args.rate)
             tiers = {"targets_file": stack.dir / "targets.yaml", "pay_plan_file": EXAMPLE_PLAN}
             note("with targets and commission tiers (deploy/payroll.example.yaml) on every rep row")
+        if args.awards:  # and its awards ranked live, every simulated rep on the roster
+            plan = stack.dir / "plan.yaml"
+            plan.write_text(plan_for_every_team(EXAMPLE_PLAN.read_text(), spec))
+            today = business_day(datetime.now(UTC), ZoneInfo(zone))
+            write_demo_roster(stack.dir / "inputs", plan, spec, today)
+            tiers |= {"pay_plan_file": plan, "payroll_inputs_dir": stack.dir / "inputs"}
+            note(f"with the example plan's awards ranked live over {args.reps} reps on the roster")
         settings = stack.settings("wallboard", timezone=zone, wallboard_port=free_port(),
                                   **sink_overrides(args), **tiers)  # fmt: skip
         ensure_topics(settings)
@@ -276,7 +295,8 @@ def run(args: argparse.Namespace) -> None:
         cond = conditions(rate=args.rate, achieved_rate=round(len(sent) / produce_seconds, 1),
                           seconds=args.seconds, warmup_s=args.warmup, reps=args.reps, screens=args.screens,
                           linger_ms=args.linger_ms,
-                          of_which_chromium=args.browsers,
+                          of_which_chromium=args.browsers, tiers=args.tiers or args.awards,
+                          awards=args.awards,
                           partitions=args.partitions, scrape_every_s=args.scrape_every,
                           snapshot_interval_s=settings.snapshot_interval_seconds,
                           flush_seconds=settings.sink_flush_seconds,
@@ -326,6 +346,9 @@ def main() -> None:
     parser.add_argument("--tiers", action="store_true",
                         help="every rep with a revenue target and the example pay plan: every row shows "
                              "its commission tier")  # fmt: skip
+    parser.add_argument("--awards", action="store_true",
+                        help="as --tiers, plus a roster of every rep: the awards panel ranks the example "
+                             "plan's awards live")  # fmt: skip
     parser.add_argument("--browsers", type=int, default=1,
                         help="screens that are Chromium pages (the rest: SSE clients)")  # fmt: skip
     args = parser.parse_args()

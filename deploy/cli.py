@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 import orjson
 
@@ -85,7 +86,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_rows(rows: list[dict[str, object]], fmt: str, out) -> None:  # noqa: ANN001
+def write_rows(rows: list[dict[str, object]], fmt: str, out: TextIO) -> None:
     if fmt == "json":
         out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return

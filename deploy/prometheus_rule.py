@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,7 +30,7 @@ HEADER = """\
 """
 
 
-def prometheus_rule(rules_text: str) -> dict:
+def prometheus_rule(rules_text: str) -> dict[str, Any]:
     """A PrometheusRule holding the groups of a Prometheus rule file, unchanged."""
     groups = yaml.safe_load(rules_text)["groups"]
     return {

@@ -18,6 +18,7 @@ class Adapter:
     name = ""
     defaults: Defaults = {}
     records_hold = False  # the format writes how long a call was on hold (``talk_includes_hold``)
+    time_fields: tuple[str, ...] = ()  # the fields a mapping's ``time_formats`` may declare
 
     def __init__(self, mapping: IngestMapping, clock: LocalClock) -> None:
         self.mapping, self.clock = mapping, clock
@@ -27,6 +28,12 @@ class Adapter:
                 f"talk_includes_hold: false: {self.name} records carry no hold time, so talk cannot "
                 "leave it out (only freeswitch-json has hold_accum_seconds)"
             )
+        unknown = sorted(set(mapping.time_formats) - set(self.time_fields))
+        if unknown:
+            readable = ", ".join(self.time_fields) or "none: it reads its own epochs and times"
+            raise MappingError(f"time_formats: {', '.join(unknown)}: not a time field of {self.name} "
+                               f"(its time fields: {readable})")  # fmt: skip
+        self.time_formats = {name: mapping.time_formats.get(name, "auto") for name in self.time_fields}
 
     def records(self, feed: LineFeed, origin: str, *, whole_file: bool) -> Iterator[SourceRecord]:
         raise NotImplementedError

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ingest.adapter import Adapter
+from ingest.clock import LocalClock
 from ingest.legs import Leg
-from ingest.mapping import Rule
+from ingest.mapping import IngestMapping, Rule, StatusRule
 from ingest.records import csv_records, flat_fields, json_records, required, whole_seconds
 from ingest.rejects import IngestRejection, Unmappable
 from ingest.sources import LineFeed, SourceRecord
@@ -31,6 +32,7 @@ KNOWN_NAMES = frozenset(NEW_COLUMNS) | {"calldate"}
 
 DISPOSITIONS = {"ANSWERED": "answered", "NO ANSWER": "no_answer", "BUSY": "busy", "FAILED": "failed",
                 "CONGESTION": "congestion"}  # fmt: skip
+NOT_FINAL = "not_final"
 
 
 def nobody_bridged(fields: dict[str, str]) -> bool:
@@ -50,6 +52,11 @@ def is_helper(fields: dict[str, str]) -> bool:
 
 
 class AsteriskAdapter(Adapter):
+    """Asterisk's CDR variables; a pushed callback renamed to them (``fields``) reads the same way,
+    with its own status words in the mapping's ``statuses`` (``已接通: {disposition: answered}``)
+    and its times as texts or epochs (``time_formats``, else told apart: ``LocalClock.read``)."""
+
+    time_fields = ("start", "calldate", "answer", "end")
     defaults = {
         "rep": [Rule(field="accountcode"),
                 Rule(field="channel", pattern=re.compile(r"^(?:SIP|PJSIP|IAX2)/(?P<rep>[^-/@]+)"))],
@@ -57,27 +64,52 @@ class AsteriskAdapter(Adapter):
         "campaign": [Rule(field="dcontext")],
     }  # fmt: skip
 
+    def __init__(self, mapping: IngestMapping, clock: LocalClock) -> None:
+        super().__init__(mapping, clock)
+        words = {word: StatusRule(disposition=found) for word, found in DISPOSITIONS.items()}
+        self.statuses: dict[str, StatusRule | str] = {
+            **words,
+            **{k.upper(): v for k, v in mapping.statuses.items()},
+        }
+
+    def _status(self, fields: dict[str, str]) -> StatusRule:
+        status = required(fields, "disposition").upper()
+        rule = self.statuses.get(status)
+        if rule is None:
+            raise Unmappable(IngestRejection.UNKNOWN_STATUS,
+                             f"disposition {status!r} is not one of {', '.join(self.statuses)} "
+                             "(add it to the mapping's statuses)")  # fmt: skip
+        if rule == NOT_FINAL:
+            raise Unmappable(IngestRejection.NOT_FINAL, f"disposition {status!r}: the call is not over")
+        assert isinstance(rule, StatusRule)
+        return rule
+
+    def _time(self, text: str, name: str, not_before: datetime | None = None) -> datetime:
+        return self.clock.read(text, self.time_formats[name], name=name, not_before=not_before)
+
     def leg(self, record: SourceRecord) -> Leg:
         fields = record.fields
         source_id = fields.get("linkedid", "").strip() or required(fields, "uniqueid")
-        status = required(fields, "disposition").upper()
-        if status not in DISPOSITIONS:
-            raise Unmappable(IngestRejection.UNKNOWN_STATUS,
-                             f"disposition {status!r} is not one of {', '.join(DISPOSITIONS)}")  # fmt: skip
-        started = self.clock.parse(fields.get("start") or required(fields, "calldate"))
-        ended = self.clock.parse(required(fields, "end"), not_before=started)
+        rule = self._status(fields)
+        start = fields.get("start")
+        started = (
+            self._time(start, "start") if start else self._time(required(fields, "calldate"), "calldate")
+        )
+        ended = self._time(required(fields, "end"), "end", started)
         billsec = whole_seconds(fields, "billsec")
         answered = None
-        pbx_answered = status == "ANSWERED" and nobody_bridged(fields)
+        disposition = rule.disposition
+        pbx_answered = disposition == "answered" and nobody_bridged(fields)
         if pbx_answered:
-            status, billsec = "NO ANSWER", 0
-        elif status == "ANSWERED":
+            disposition, billsec = "no_answer", 0
+        elif disposition == "answered":
             answer_text = fields.get("answer", "").strip()
-            answered = (self.clock.parse(answer_text, not_before=started) if answer_text
+            answered = (self._time(answer_text, "answer", started) if answer_text
                         else ended - timedelta(seconds=billsec))  # fmt: skip
         return self.make_leg(record, f"ast-{source_id}", started=started, answered=answered, ended=ended,
-                             disposition=DISPOSITIONS[status], talk_seconds=billsec,
-                             helper=is_helper(fields), pbx_answered=pbx_answered)  # fmt: skip
+                             disposition=disposition, talk_seconds=billsec, amd=rule.amd,
+                             outcome=rule.outcome, helper=is_helper(fields),
+                             pbx_answered=pbx_answered)  # fmt: skip
 
     def creation_id(self, record: SourceRecord) -> str | None:
         return record.fields.get("uniqueid")

@@ -30,18 +30,18 @@ def _shared(legs: list[Leg], primary: Leg, name: str, tried: Mapping[str, str]) 
     A ``Local/...;2`` helper leg runs in the dialplan's helper context and on no rep's phone:
     its values are used only when the call has no other leg, so row order never decides.
     """
-    value = getattr(primary, name)
+    value: str | None = getattr(primary, name)
     if value and not primary.helper:
         return value  # the usual case, kept cheap: this runs three times for every call
     pool = [leg for leg in (primary, *legs) if not leg.helper] or [primary, *legs]
-    value = next((found for leg in pool if (found := getattr(leg, name))), None)
-    if not value:
+    shared: str | None = next((found for leg in pool if (found := getattr(leg, name))), None)
+    if not shared:
         lines = ", ".join(str(leg.line) for leg in legs)
         rules = tried.get(name, "the format's built-in rules")
         raise Unmappable(IngestRejection.NO_IDENTITY,
                          f"no {name} on any leg (line {lines}): tried {rules}; "
                          f"set its rules in --mapping (docs/integrate/dialers.md)")  # fmt: skip
-    return value
+    return shared
 
 
 def _amount(text: str | None) -> str:

@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "see docs/integrate/live-feeds.md")  # fmt: skip
     parser.add_argument("--dsn", help="vicidial-db/asterisk-db: mysql://USER:PASSWORD@HOST:PORT/DATABASE")
     parser.add_argument("--cursor", type=Path, help="vicidial-db/asterisk-db: where the read position is "
-                        "kept (default: under CALLFLOOR_DATA_DIR/ingest/)")  # fmt: skip
+                        "kept; --listen: where recent calls' legs are kept across restarts "
+                        "(default: under CALLFLOOR_DATA_DIR/ingest/)")  # fmt: skip
     parser.add_argument("target", metavar="PATH", nargs="?",
                         help="a file, a folder of files, or - for stdin")  # fmt: skip
 
@@ -110,12 +111,12 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
             sink = _kafka_sink(settings, live=live)
         except Exception as exc:  # noqa: BLE001 - say what could not be reached, not a traceback
             from streams.kafka_config import KafkaAccessError
+            from streams.topics import TopicsError
 
-            print(
-                f"callfloor ingest: cannot reach Kafka at {settings.kafka_bootstrap}: "
-                f"{exc if isinstance(exc, KafkaAccessError) else repr(exc)}",
-                file=sys.stderr,
-            )
+            reason = (str(exc) if isinstance(exc, TopicsError)  # reached, but too few brokers up
+                      else f"cannot reach Kafka at {settings.kafka_bootstrap}: "
+                      f"{exc if isinstance(exc, KafkaAccessError) else repr(exc)}")  # fmt: skip
+            print(f"callfloor ingest: {reason}", file=sys.stderr)
             return EXIT_KAFKA
     if live:
         from ingest.feeds import run_live

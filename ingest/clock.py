@@ -13,6 +13,12 @@ clock runs in. Around DST:
 
 Offsets are looked up once per distinct minute (1M rows share a few thousand minutes).
 
+Pushed callbacks write times as epoch numbers too (:meth:`LocalClock.read`): seconds,
+milliseconds or microseconds, declared per field by the mapping's ``time_formats`` or told
+apart by their number of digits (10, 13, 16). A number that fits neither, or whose reading
+lands outside 2000-2099 (milliseconds read as seconds, or the reverse), is rejected with
+what it would be, never read as a time a thousand times off.
+
 A file written in another zone (an Asterisk with ``usegmtime=yes``, a PBX set to UTC) reads
 without error, hours off. :class:`ZoneCheck` catches it where the records carry the true
 instant too: Asterisk's ``uniqueid`` begins with the epoch of the channel's creation.
@@ -23,6 +29,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, available_timezones
 
 from ingest.rejects import IngestRejection, Unmappable
@@ -47,6 +54,16 @@ def _suffix(offset: timedelta) -> str:
     return f"{text}:{seconds:02d}" if seconds else text
 
 
+# how a time field is written (the mapping's ``time_formats``): ``auto`` tells epochs from texts
+TimeFormat = Literal["auto", "text", "epoch_s", "epoch_ms", "epoch_us"]
+TIME_FORMATS: tuple[str, ...] = get_args(TimeFormat)
+EPOCH_UNITS = {"epoch_s": 1, "epoch_ms": 1_000, "epoch_us": 1_000_000}
+EPOCH_BY_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}  # 2001-2286 in each unit
+EPOCH_NUMBER = re.compile(r"(\d+)(?:\.\d*)?")
+PLAUSIBLE_EPOCHS = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 UTC: a call's time
+SECONDS_A_YEAR = 31_556_952
+
+
 class LocalClock:
     """Reads one zone's wall-clock texts and epoch numbers into offset-carrying datetimes."""
 
@@ -61,7 +78,7 @@ class LocalClock:
         back = first.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None)
         if back != naive:
             return None
-        return _suffix(first.utcoffset()), _suffix(second.utcoffset())  # type: ignore[arg-type]
+        return _suffix(first.utcoffset()), _suffix(second.utcoffset())  # type: ignore[arg-type]  # aware: not None
 
     def parse(self, text: str, *, not_before: datetime | None = None) -> datetime:
         """``YYYY-MM-DD HH:MM:SS[.ffffff]`` in this zone, or ISO 8601 with its own offset.
@@ -110,10 +127,46 @@ class LocalClock:
             aware = datetime.fromisoformat(text + readings[1])
         return aware
 
+    def read(self, text: str, form: str, *, name: str, not_before: datetime | None = None) -> datetime:
+        """A time field written as ``form`` (:data:`TimeFormat`); ``name`` is for the reject.
+
+        ``auto``: a text with a date (``-`` after the year) is a date and time; a number is an
+        epoch by its digits before any fraction: 10 seconds, 13 milliseconds, 16 microseconds.
+        """
+        number = None if form == "text" or text[4:5] == "-" else EPOCH_NUMBER.fullmatch(text)
+        if number is None:
+            if form in ("auto", "text"):
+                try:
+                    return self.parse(text, not_before=not_before)
+                except Unmappable as error:
+                    raise Unmappable(error.reason, f"{name}: {error.detail}") from None
+            raise Unmappable(IngestRejection.BAD_TIMESTAMP,
+                             f"{name}: {text!r} is not a number, and time_formats says {form}")  # fmt: skip
+        if form == "auto":
+            digits = len(number[1])
+            if digits not in EPOCH_BY_DIGITS:
+                raise Unmappable(
+                    IngestRejection.BAD_TIMESTAMP,
+                    f"{name}: {text!r} is a number of {digits} digits, neither epoch seconds (10), "
+                    "milliseconds (13) nor microseconds (16): declare it in the mapping's time_formats",
+                )
+            form = EPOCH_BY_DIGITS[digits]
+        seconds = float(text) / EPOCH_UNITS[form]
+        if not PLAUSIBLE_EPOCHS[0] <= seconds < PLAUSIBLE_EPOCHS[1]:
+            year = 1970 + int(seconds // SECONDS_A_YEAR)
+            likely = EPOCH_BY_DIGITS.get(len(number[1]))
+            hint = f"is it {likely}?" if likely not in (None, form) else "is the clock or the unit wrong?"
+            raise Unmappable(
+                IngestRejection.BAD_TIMESTAMP,
+                f"{name}: {text!r} read as {form} is in the year {year}, not a call's time: {hint} "
+                "(the mapping's time_formats)",
+            )
+        return self.from_epoch(int(seconds))
+
     def from_epoch(self, seconds: float) -> datetime:
         """A Unix time, shown in this zone's offset at that instant."""
         local = datetime.fromtimestamp(seconds, UTC).astimezone(self.zone)
-        return local.astimezone(fixed_zone(local.utcoffset()))  # type: ignore[arg-type]
+        return local.astimezone(fixed_zone(local.utcoffset()))  # type: ignore[arg-type]  # aware: never None
 
 
 # An Asterisk uniqueid (and VICIdial's, which is Asterisk's) is "<epoch>.<sequence>": the Unix
@@ -151,7 +204,7 @@ class ZoneCheck:
         if abs(drift) <= AGREE_SECONDS:
             self.fit += 1
             return
-        offset = drift + started.utcoffset().total_seconds()  # type: ignore[union-attr]
+        offset = drift + started.utcoffset().total_seconds()  # type: ignore[union-attr]  # aware: never None
         whole = round(offset / QUARTER_HOUR) * QUARTER_HOUR
         if abs(offset - whole) <= AGREE_SECONDS and WIDEST_OFFSETS[0] <= whole <= WIDEST_OFFSETS[1]:
             self.votes[whole] += 1

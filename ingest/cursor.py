@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -31,8 +32,8 @@ class CursorError(ValueError):
 class FeedCursor:
     path: Path
     high_water: datetime | None = None
-    rows: dict[str, list] = field(default_factory=dict)  # row key -> [row digest, stamp]
-    calls: dict[str, list] = field(default_factory=dict)  # call id -> [CDR digest, revision, stamp]
+    rows: dict[str, list[str]] = field(default_factory=dict)  # row key -> [row digest, stamp]
+    calls: dict[str, list[Any]] = field(default_factory=dict)  # call id -> [CDR digest, revision, stamp]
 
     @classmethod
     def load(cls, path: Path) -> FeedCursor:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -53,6 +54,10 @@ from ingest.run import _stop_on_signals
 from ingest.sources import SourceRecord
 from ingest.vicidial import NOT_FINAL, STATUSES, VicidialCsvAdapter
 from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    from pymysql.connections import Connection
+    from pymysql.cursors import Cursor
 
 VERSION_STEP = 1000  # version = revision x this + the legs' version (< 1000: under 100 legs)
 OVERLAP = timedelta(seconds=60)  # each poll re-reads this much before the newest row seen
@@ -80,8 +85,8 @@ class VicidialDbAdapter(VicidialCsvAdapter):
         "DISPO": StatusRule(disposition="answered", amd="human"),
     }
 
-    def __init__(self, mapping: IngestMapping, *args: object) -> None:
-        super().__init__(mapping, *args)
+    def __init__(self, mapping: IngestMapping, clock: LocalClock) -> None:
+        super().__init__(mapping, clock)
         overrides = {k.upper(): v for k, v in mapping.statuses.items()}
         self.statuses = {**STATUSES, **self.live_statuses, **overrides}
 
@@ -158,7 +163,7 @@ class Dsn:
     def __str__(self) -> str:
         return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
 
-    def connect(self) -> object:
+    def connect(self) -> Connection[Cursor]:
         import pymysql
 
         return pymysql.connect(
@@ -210,15 +215,16 @@ class DatabaseFeed:
                  sink: Sink) -> None:  # fmt: skip
         self.settings, self.table, self.dsn, self.cursor = settings, table, dsn, cursor
         self.mapper, self.sink = mapper, sink
+        # follow_database gives the mapper one of these two: they read rows, not files
         self.adapter: VicidialDbAdapter | AsteriskDbAdapter = mapper.adapter  # type: ignore[assignment]
-        self.connection: object | None = None
+        self.connection: Connection[Cursor] | None = None
         self.time_column = ""
         self.loaded: set[str] = set()  # rows whose legs this process holds
         self.last_rescan = 0.0
 
     def connect(self) -> None:
         self.connection = self.dsn.connect()
-        with self.connection.cursor() as cursor:  # type: ignore[attr-defined]
+        with self.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT column_name FROM information_schema.columns "
                 "WHERE table_schema = DATABASE() AND table_name = %s",
@@ -236,7 +242,7 @@ class DatabaseFeed:
 
     def close(self) -> None:
         if self.connection is not None:
-            self.connection.close()  # type: ignore[attr-defined]
+            self.connection.close()
             self.connection = None
 
     def _select(self, since: datetime) -> list[dict[str, object]]:
@@ -245,14 +251,16 @@ class DatabaseFeed:
         column = f"`{self.time_column}`"  # one of Table.time_columns, never input
         sql = (f"SELECT t.*{self.table.extra} FROM {self.table.name} t "
                f"WHERE t.{column} >= %s ORDER BY t.{column}")  # fmt: skip
-        with self.connection.cursor(pymysql.cursors.DictCursor) as cursor:  # type: ignore[attr-defined]
+        assert self.connection is not None, "poll() connects before it reads"
+        with self.connection.cursor(pymysql.cursors.DictCursor) as cursor:
             cursor.execute(sql, (since,))
             return list(cursor.fetchall())
 
     def _newest(self) -> datetime | None:
-        with self.connection.cursor() as cursor:  # type: ignore[attr-defined]
+        assert self.connection is not None, "poll() connects before it reads"
+        with self.connection.cursor() as cursor:
             cursor.execute(f"SELECT MAX(`{self.time_column}`) FROM {self.table.name}")
-            newest = cursor.fetchone()[0]
+            newest = cursor.fetchone()[0]  # type: ignore[index]  # MAX() always answers one row
         return newest if isinstance(newest, datetime) else None
 
     def since(self) -> datetime:
@@ -274,8 +282,8 @@ class DatabaseFeed:
             self.connect()
         rows = self._select(self.since())
         delivery = Delivery(origin=f"{self.dsn.database}.{self.table.name}")
-        seen_rows: dict[str, list] = {}
-        sent_calls: dict[str, list] = {}
+        seen_rows: dict[str, list[str]] = {}
+        sent_calls: dict[str, list[Any]] = {}
         newest = self.cursor.high_water
         for row in rows:
             fields = text_fields(row)
@@ -286,7 +294,7 @@ class DatabaseFeed:
                 continue
             self._row(delivery, fields, seen_rows, sent_calls)
         self.sink.flush()
-        failures = [f.exception for f in delivery.futures if f is not None and f.failed()]  # type: ignore[attr-defined]
+        failures = [f.exception for f in delivery.futures if f is not None and f.failed()]
         if failures:
             print(f"callfloor ingest: Kafka did not take {len(failures)} records ({failures[0]!r}); "
                   "the rows are read again", file=sys.stderr)  # fmt: skip
@@ -302,8 +310,8 @@ class DatabaseFeed:
             self.cursor.save()
         return delivery.calls
 
-    def _row(self, delivery: Delivery, fields: dict[str, str], seen_rows: dict[str, list],
-             sent_calls: dict[str, list]) -> None:  # fmt: skip
+    def _row(self, delivery: Delivery, fields: dict[str, str], seen_rows: dict[str, list[str]],
+             sent_calls: dict[str, list[Any]]) -> None:  # fmt: skip
         key = self.table.key(fields)
         raw = orjson.dumps(fields)
         row_digest, stamp = digest(raw), fields.get(self.time_column, "")

@@ -21,11 +21,18 @@ def run_live(settings: Settings, args: argparse.Namespace, mapping: IngestMappin
     progress = Progress(total_bytes=None, enabled=False)
     try:
         if args.listen is not None:
-            from ingest.listen import listen
+            from ingest.leg_journal import LegJournal
+            from ingest.listen import journal_path, listen
+            from ingest.live import RecentCalls
             from ingest.run import ADAPTERS
 
             adapter = ADAPTERS[args.fmt](mapping, LocalClock(zone))
-            listen(settings, args.listen, LiveMapper(adapter, mapping, sink, progress, fmt=args.fmt))
+            calls = RecentCalls(journal=LegJournal(args.cursor or journal_path(settings, args.listen)))
+            mapper = LiveMapper(adapter, mapping, sink, progress, fmt=args.fmt, calls=calls)
+            try:
+                listen(settings, args.listen, mapper)
+            finally:
+                calls.close()
         else:
             from ingest.dialer_db import follow_database
 

@@ -5,6 +5,18 @@ both legs are logged) or JSON lines. Variable values are URL-decoded (``encode-v
 defaults to true). A B leg carries ``originating_leg_uuid``: its call id is its A leg's,
 so a bridged call counts once.
 
+An answer counts for the floor only where a person was bridged (as for Asterisk, issue 26):
+FreeSWITCH sets ``bridge_epoch``/``bridge_stamp`` when a leg is bridged to another
+(``switch_channel_set_bridge_time``, called from ``switch_ivr_bridge.c``, which also sets
+``last_bridge_to`` to the other leg's uuid), and writes ``bridge_epoch`` ``0`` for a leg that
+never was. A leg the switch answered itself (an IVR, voicemail, a playback, ``park``) and
+hung up unbridged has ``answer_epoch`` and ``billsec`` but ``bridge_epoch`` 0 and no
+``last_bridge_to``: it is read as unanswered (``pbx_answered``), its disposition from its
+hangup cause. A leg answered by an IVR and bridged later is answered at the bridge: talk is
+from ``bridge_epoch`` to the end, the IVR's seconds are not talk. A document without any of
+these variables (older FreeSWITCH versions wrote no ``bridge_epoch``) cannot tell: its
+answer counts.
+
 Talk time is ``billsec``, hold included (what FreeSWITCH bills and the floor counts by
 default); with the mapping's ``talk_includes_hold: false`` it is ``billsec`` less
 ``hold_accum_seconds``, and ``answered_at`` moves later by the held time, because CDR v1
@@ -16,10 +28,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from ingest.adapter import Adapter
+from ingest.clock import LocalClock
 from ingest.legs import Leg
-from ingest.mapping import Rule
+from ingest.mapping import IngestMapping, Rule
 from ingest.records import encoded_fields, json_records, required, whole_seconds
 from ingest.rejects import IngestRejection, Unmappable
 from ingest.sources import LineFeed, SourceRecord
@@ -39,7 +53,11 @@ HANGUP_CAUSES = {
 }  # fmt: skip
 
 
-def _variables(document: dict) -> dict[str, str]:
+# what switch_ivr_bridge.c leaves on a leg that was bridged (``last_bridge_to`` stays after the bridge)
+BRIDGE_MARKS = ("last_bridge_to", "bridge_to", "signal_bond")
+
+
+def _variables(document: dict[str, Any]) -> dict[str, str]:
     variables = document.get("variables")
     return encoded_fields(variables) if isinstance(variables, dict) else {}
 
@@ -54,8 +72,8 @@ class FreeswitchJsonAdapter(Adapter):
         "amd": [Rule(field="amd_result"), Rule(field="amd_status")],
     }  # fmt: skip
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, mapping: IngestMapping, clock: LocalClock) -> None:
+        super().__init__(mapping, clock)
         self.causes = {**HANGUP_CAUSES, **self.mapping.hangup_causes}
 
     def unreadable_advice(self) -> str:
@@ -89,6 +107,16 @@ class FreeswitchJsonAdapter(Adapter):
         if ended is None:
             raise Unmappable(IngestRejection.MISSING_FIELD, "end_epoch/end_stamp: empty or absent")
         billsec = whole_seconds(fields, "billsec") if answered is not None else 0
+        pbx_answered = False
+        if answered is not None:
+            bridged = self._moment(fields, "bridge", started)
+            if bridged is not None and bridged > answered:  # answered by an IVR, bridged later
+                billsec = max(billsec - int((bridged - answered).total_seconds()), 0)
+                answered = bridged
+            elif (
+                bridged is None and "bridge_epoch" in fields and not any(fields.get(m) for m in BRIDGE_MARKS)
+            ):
+                pbx_answered, answered, billsec = True, None, 0  # the switch answered; nobody was bridged
         if answered is not None and not self.mapping.talk_includes_hold:
             # CDR v1 keeps talk_seconds = ended_at - answered_at: the held time moves the answer later
             held = min(
@@ -106,4 +134,5 @@ class FreeswitchJsonAdapter(Adapter):
             disposition = self.causes[cause]
         call_key = fields.get("originating_leg_uuid", "").strip() or uuid
         return self.make_leg(record, f"fs-{call_key}", started=started, answered=answered, ended=ended,
-                             disposition=disposition, talk_seconds=billsec)  # fmt: skip
+                             disposition=disposition, talk_seconds=billsec,
+                             pbx_answered=pbx_answered)  # fmt: skip

@@ -19,7 +19,9 @@ that cannot be mapped is dead-lettered with the request's id (``X-Request-Id``, 
 ``source_file``; it is stored, so the POST still answers 200, saying how many were rejected.
 
 Guards: binds 127.0.0.1 unless told otherwise, and refuses to bind anywhere else without
-credentials (HTTP basic auth, what ``mod_json_cdr``'s ``cred`` sends, or a bearer token);
+credentials (HTTP basic auth, what ``mod_json_cdr``'s ``cred`` sends, or a bearer token),
+TLS or not (``CALLFLOOR_INGEST_LISTEN_CERT_FILE`` and ``_KEY_FILE`` serve HTTPS, Python's
+``ssl`` with its default server settings: TLS 1.2 at least, no client certificate);
 bodies beyond ``CALLFLOOR_INGEST_LISTEN_MAX_BODY_BYTES`` get 413; beyond
 ``CALLFLOOR_INGEST_LISTEN_MAX_REQUESTS`` requests at once, 503 with ``Retry-After``.
 """
@@ -33,10 +35,12 @@ import hmac
 import ipaddress
 import re
 import signal
+import ssl
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import orjson
@@ -66,6 +70,12 @@ def parse_address(text: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ListenError(f"--listen {text!r}: expected HOST:PORT with a port from 1 to 65535")
     return host, int(port_text)
+
+
+def journal_path(settings: Settings, address: str) -> Path:
+    """``CALLFLOOR_DATA_DIR/ingest/listen-<host>-<port>.legs.jsonl``: the legs a restart must know."""
+    host, port = parse_address(address)
+    return settings.data_dir / "ingest" / f"listen-{host.replace(':', '_')}-{port}.legs.jsonl"
 
 
 def is_loopback(host: str) -> bool:
@@ -114,6 +124,29 @@ class Credentials:
             expected = f"{self.user}:{self.password.get_secret_value()}".encode()
             return hmac.compare_digest(given, expected)
         return False
+
+
+def server_tls(settings: Settings) -> ssl.SSLContext | None:
+    """The HTTPS context of the configured certificate and key; None: plain HTTP. A certificate
+    that does not load stops the start with what is wrong, never a prompt for a key password."""
+    cert, key = settings.ingest_listen_cert_file, settings.ingest_listen_key_file
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ListenError("HTTPS needs both CALLFLOOR_INGEST_LISTEN_CERT_FILE (the certificate, PEM) and "
+                          "CALLFLOOR_INGEST_LISTEN_KEY_FILE (its private key)")  # fmt: skip
+    password = settings.ingest_listen_key_password
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(str(cert), str(key), password=password.get_secret_value)
+    except OSError as exc:
+        if isinstance(exc, ssl.SSLError):
+            raise ListenError(
+                f"the certificate {cert} does not load with the key {key} ({exc.reason or exc}: not PEM, "
+                "a key of another certificate, or a wrong or missing CALLFLOOR_INGEST_LISTEN_KEY_PASSWORD)"
+            ) from None
+        raise ListenError(f"cannot read {exc.filename or cert}: {exc.strerror}") from None
+    return context
 
 
 def _unwrapped(body: bytes, content_type: str) -> tuple[bytes, str | None]:
@@ -224,17 +257,19 @@ def make_app(
     return app
 
 
-async def serve(app: web.Application, host: str, port: int, stop: asyncio.Event, *, backlog: int) -> None:
+async def serve(app: web.Application, host: str, port: int, stop: asyncio.Event, *, backlog: int,
+                tls: ssl.SSLContext | None = None) -> None:  # fmt: skip
     """Serve until ``stop``; then finish the requests in flight (their acks included)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=30,
                            keepalive_timeout=KEEPALIVE_SECONDS)  # fmt: skip
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, backlog=backlog, reuse_address=True)
+        site = web.TCPSite(runner, host, port, backlog=backlog, reuse_address=True, ssl_context=tls)
         await site.start()
         shown = f"[{host}]" if ":" in host else host
+        scheme = "https" if tls is not None else "http"
         print(
-            f"callfloor ingest: listening on http://{shown}:{port}/ (POST CDRs; Ctrl-C stops)",
+            f"callfloor ingest: listening on {scheme}://{shown}:{port}/ (POST CDRs; Ctrl-C stops)",
             file=sys.stderr,
         )
         await stop.wait()
@@ -252,6 +287,7 @@ def listen(settings: Settings, address: str, mapper: LiveMapper) -> None:
             "CALLFLOOR_INGEST_LISTEN_USER and CALLFLOOR_INGEST_LISTEN_PASSWORD (mod_json_cdr's cred) "
             "or CALLFLOOR_INGEST_LISTEN_TOKEN (Authorization: Bearer)"
         )
+    tls = server_tls(settings)
     app = make_app(mapper, credentials, max_body=settings.ingest_listen_max_body_bytes,
                    max_requests=settings.ingest_listen_max_requests)  # fmt: skip
 
@@ -260,7 +296,7 @@ def listen(settings: Settings, address: str, mapper: LiveMapper) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(app, host, port, stop, backlog=settings.ingest_listen_max_requests)
+        await serve(app, host, port, stop, backlog=settings.ingest_listen_max_requests, tls=tls)
 
     try:
         asyncio.run(main())

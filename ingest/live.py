@@ -17,15 +17,20 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ingest.adapter import Adapter
 from ingest.build import call_to_cdr
+from ingest.leg_journal import Key, LegJournal
 from ingest.legs import Leg
 from ingest.mapping import IngestMapping
 from ingest.producer import Sink, dead_letter_headers
 from ingest.progress import Progress
 from ingest.rejects import IngestRejection, Unmappable
 from ingest.sources import LineFeed, SourceRecord
+
+if TYPE_CHECKING:
+    from kafka.future import Future
 
 # the producer of a live feed: a record waits at most 5 ms for others to share its batch; a
 # broker that does not answer makes a POST fail within 15 s (so the dialer retries), and never
@@ -40,22 +45,36 @@ class RecentCalls:
     A leg is known by its bytes (a pushed document sent twice is one leg) or, given one, by
     its ``key`` (a database row, whose later state replaces its earlier one). Legs are kept
     without their bytes (a digest stands for them): mapping the call does not need them.
+    With a ``journal`` (``--listen``), each new leg is written there too, and the journal's
+    legs are remembered first: a restart between two legs of a call still joins them.
     """
 
-    def __init__(self, remembered: int = 50_000) -> None:
+    def __init__(self, remembered: int = 50_000, journal: LegJournal | None = None) -> None:
         self.remembered = remembered
-        self._calls: OrderedDict[str, dict[bytes | str, Leg]] = OrderedDict()
+        self._calls: OrderedDict[str, dict[Key, Leg]] = OrderedDict()
+        self.journal = None
+        if journal is not None:
+            for key, leg in journal.load():
+                self.add(leg, key)
+            self.journal = journal
 
-    def add(self, leg: Leg, key: str | None = None) -> list[Leg]:
+    def add(self, leg: Leg, key: Key | None = None) -> list[Leg]:
         """The call's legs with ``leg`` (in place of the leg of the same bytes or key)."""
         legs = self._calls.pop(leg.call_id, {})
-        legs[hashlib.blake2b(leg.raw, digest_size=16).digest() if key is None else key] = replace(
-            leg, raw=b""
-        )
+        if key is None:
+            key = hashlib.blake2b(leg.raw, digest_size=16).digest()
+        known = legs.get(key)
+        legs[key] = kept = replace(leg, raw=b"")
         self._calls[leg.call_id] = legs
         if len(self._calls) > self.remembered:
             self._calls.popitem(last=False)
+        if self.journal is not None and known != kept:
+            self.journal.append(key, kept)
         return list(legs.values())
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
 
 
 @dataclass
@@ -65,17 +84,17 @@ class Delivery:
     origin: str
     calls: int = 0
     rejected: int = 0
-    futures: list[object] = field(default_factory=list)
+    futures: list[Future | None] = field(default_factory=list)
 
 
 class LiveMapper:
     """Records of one delivery -> calls and dead letters on the sink, with their futures."""
 
     def __init__(self, adapter: Adapter, mapping: IngestMapping, sink: Sink, progress: Progress,
-                 *, fmt: str) -> None:  # fmt: skip
+                 *, fmt: str, calls: RecentCalls | None = None) -> None:  # fmt: skip
         self.adapter, self.mapping, self.sink, self.progress = adapter, mapping, sink, progress
         self.fmt = fmt
-        self.calls = RecentCalls()
+        self.calls = calls if calls is not None else RecentCalls()
 
     def reject(self, delivery: Delivery, line: int, raw: bytes, key: str, error: Unmappable,
                headers: list[tuple[str, bytes]]) -> None:  # fmt: skip
@@ -134,7 +153,7 @@ def renamed(fields: dict[str, str], names: dict[str, str]) -> dict[str, str]:
     return {**fields, **{ours: value for ours, value in found.items() if value is not None}}
 
 
-async def acknowledged(futures: list[object]) -> list[BaseException]:
+async def acknowledged(futures: list[Future | None]) -> list[BaseException]:
     """Wait until Kafka has answered for every future; its errors (none: all stored)."""
     loop = asyncio.get_running_loop()
     waits = []
@@ -143,11 +162,15 @@ async def acknowledged(futures: list[object]) -> list[BaseException]:
             continue
         done: asyncio.Future[BaseException | None] = loop.create_future()
 
-        def settle(outcome: BaseException | None, done: asyncio.Future = done) -> None:
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(outcome))
+        def settle(outcome: BaseException | None, done: asyncio.Future[BaseException | None] = done) -> None:
+            def resolve() -> None:
+                if not done.done():
+                    done.set_result(outcome)
 
-        future.add_callback(lambda _meta, settle=settle: settle(None))  # type: ignore[attr-defined]
-        future.add_errback(settle)  # type: ignore[attr-defined]
+            loop.call_soon_threadsafe(resolve)
+
+        future.add_callback(lambda _meta, settle=settle: settle(None))
+        future.add_errback(settle)
         waits.append(done)
     outcomes = await asyncio.gather(*waits)
     return [outcome for outcome in outcomes if outcome is not None]

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ingest.clock import TimeFormat
 from schemas.cdr import Amd, Direction, Disposition, Outcome
 
 
@@ -117,6 +118,10 @@ class IngestMapping(BaseModel):
     )
     # live feeds (docs/integrate/live-feeds.md): a pushed record's own field names, as the format's names
     fields: dict[str, str] = Field(default_factory=dict, description="format's field name -> record's")
+    time_formats: dict[str, TimeFormat] = Field(
+        default_factory=dict,
+        description="a time field (format's name) -> text, epoch_s, epoch_ms, epoch_us, auto",
+    )
 
     @field_validator("rep", "team", "campaign", "amd", "outcome", "sale_amount", mode="before")
     @classmethod

@@ -9,12 +9,13 @@ so a clerk can find the row.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from schemas.rejections import why_headers
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
+    from kafka.future import Future
     from kafka.producer.future import FutureRecordMetadata
 
 
@@ -30,8 +31,9 @@ def dead_letter_headers(
 
 
 class Sink(Protocol):
-    def call(self, rep_id: str, value: bytes) -> object: ...
-    def dead_letter(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> object: ...
+    # kafka-python's future of the record (what a live feed waits on); None when nothing is sent
+    def call(self, rep_id: str, value: bytes) -> Future | None: ...
+    def dead_letter(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> Future | None: ...
     def flush(self) -> None: ...
     def close(self) -> list[BaseException]: ...
 
@@ -52,9 +54,9 @@ class KafkaSink:
 
         self.topic, self.dlq = settings.cdr_topic, settings.dlq_topic
         self.failures: list[BaseException] = []
+        tuning: dict[str, Any] = {"linger_ms": 200, "batch_size": 256 * 1024, "max_request_size": 4 << 20}
         self.producer = KafkaProducer(
-            **kafka_python_config(settings), client_id="callfloor-ingest", acks="all",
-            **{"linger_ms": 200, "batch_size": 256 * 1024, "max_request_size": 4 * 1024 * 1024, **options},
+            **kafka_python_config(settings), client_id="callfloor-ingest", acks="all", **{**tuning, **options}
         )  # fmt: skip
 
     def call(self, rep_id: str, value: bytes) -> FutureRecordMetadata:

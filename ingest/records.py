@@ -10,6 +10,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 import orjson
@@ -154,7 +155,7 @@ def _scalars(document: Mapping[str, object], *, url_encoded: bool) -> dict[str, 
 
 
 def json_records(
-    feed: LineFeed, origin: str, pick: Callable[[dict], dict[str, str]], *, whole: bool = False
+    feed: LineFeed, origin: str, pick: Callable[[dict[str, Any]], dict[str, str]], *, whole: bool = False
 ) -> Iterator[SourceRecord]:
     """JSON objects -> their fields via ``pick``: one per line (JSON lines), or one per file
     (``whole``), or (recognised by a first line that is not a whole JSON value but opens one)
@@ -179,7 +180,7 @@ def json_records(
 
 
 def _objects(
-    origin: str, line: int, raw: bytes, document: object, pick: Callable[[dict], dict[str, str]]
+    origin: str, line: int, raw: bytes, document: object, pick: Callable[[dict[str, Any]], dict[str, str]]
 ) -> Iterator[SourceRecord]:
     """A JSON object is one record; an array of objects is its objects, each with its own bytes."""
     if isinstance(document, list) and document and all(isinstance(item, dict) for item in document):
@@ -190,7 +191,7 @@ def _objects(
 
 
 def _object(
-    origin: str, line: int, raw: bytes, document: object, pick: Callable[[dict], dict[str, str]]
+    origin: str, line: int, raw: bytes, document: object, pick: Callable[[dict[str, Any]], dict[str, str]]
 ) -> SourceRecord:
     if isinstance(document, dict):
         return SourceRecord(origin, line, raw, pick(document))
@@ -198,7 +199,7 @@ def _object(
 
 
 def _documents(
-    origin: str, first_line: int, raw: bytes, pick: Callable[[dict], dict[str, str]]
+    origin: str, first_line: int, raw: bytes, pick: Callable[[dict[str, Any]], dict[str, str]]
 ) -> Iterator[SourceRecord]:
     """Pretty-printed JSON values one after another (the rest of the input), each numbered by
     the line it starts on; the elements of a top-level array are records of their own."""
@@ -228,7 +229,7 @@ def _skip(text: str, position: int, characters: str) -> int:
     return position
 
 
-def flat_fields(document: dict) -> dict[str, str]:
+def flat_fields(document: dict[str, Any]) -> dict[str, str]:
     return _scalars(document, url_encoded=False)
 
 

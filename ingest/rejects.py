@@ -13,10 +13,10 @@ from enum import StrEnum
 class IngestRejection(StrEnum):
     UNREADABLE_RECORD = "unreadable_record"  # not CSV/JSON, or the wrong number of columns
     MISSING_FIELD = "missing_field"  # a field the mapping needs is absent or empty
-    BAD_TIMESTAMP = "bad_timestamp"  # not a date and time, or skipped by a DST change
+    BAD_TIMESTAMP = "bad_timestamp"  # not a date and time, skipped by DST, or an epoch in no known unit
     BAD_NUMBER = "bad_number"  # billsec, length_in_sec, an epoch or an amount is not a number
     UNKNOWN_STATUS = "unknown_status"  # disposition, hangup cause or status not in the table
-    NOT_FINAL = "not_final"  # VICIdial call still in progress (INCALL, QUEUE, DISPO...)
+    NOT_FINAL = "not_final"  # call in progress (VICIdial INCALL, QUEUE; a status mapped not_final)
     NO_IDENTITY = "no_identity"  # no rule of the mapping gave a rep, team or campaign
 
 

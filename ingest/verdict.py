@@ -62,11 +62,11 @@ class Holding:
 
     def __init__(self, size: int = PROBATION) -> None:
         self.size = size
-        self.actions: list[Callable[[], None]] = []
+        self.actions: list[Callable[[], object]] = []
         self.outcomes = self.unreadable = 0
         self.first_problem: str | None = None
 
-    def hold(self, action: Callable[[], None], *, unreadable: str | None = None) -> bool:
+    def hold(self, action: Callable[[], object], *, unreadable: str | None = None) -> bool:
         """Keep ``action``; True once probation is over (time to judge)."""
         self.actions.append(action)
         self.outcomes += 1

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from ingest.adapter import Adapter
+from ingest.clock import LocalClock
 from ingest.legs import Leg
 from ingest.mapping import IngestMapping, Rule, StatusRule
 from ingest.records import csv_records, required, whole_seconds
@@ -28,7 +29,7 @@ NOT_FINAL = "not_final"
 
 
 def _s(disposition: str, amd: str | None = None, outcome: str | None = None) -> StatusRule:
-    return StatusRule(disposition=disposition, amd=amd, outcome=outcome)  # type: ignore[arg-type]
+    return StatusRule(disposition=disposition, amd=amd, outcome=outcome)
 
 
 # VICIdial's system statuses (vicidial_statuses) -> CDR v1; README "Ingest" lists them
@@ -71,8 +72,8 @@ class VicidialCsvAdapter(Adapter):
         "campaign": [Rule(field="campaign_id")],
     }  # fmt: skip
 
-    def __init__(self, mapping: IngestMapping, *args: object) -> None:
-        super().__init__(mapping, *args)  # type: ignore[arg-type]
+    def __init__(self, mapping: IngestMapping, clock: LocalClock) -> None:
+        super().__init__(mapping, clock)
         self.statuses = {**STATUSES, **{k.upper(): v for k, v in mapping.statuses.items()}}
 
     @staticmethod

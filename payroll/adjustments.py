@@ -9,8 +9,9 @@ after the cut-off.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
@@ -53,7 +54,7 @@ def adjustments_owed(client: Client, settings: Settings, month: date) -> dict[st
     return owed
 
 
-def _reason(st: Statement | None, person: str, late: list[tuple], record: CloseRecord) -> str:
+def _reason(st: Statement | None, person: str, late: Sequence[Sequence[Any]], record: CloseRecord) -> str:
     """The calls behind an adjustment: those of the person (or of the team/region they lead)."""
     teams = _teams_led(st, record)
     calls = sorted(
@@ -86,4 +87,5 @@ def _teams_led(st: Statement | None, record: CloseRecord) -> set[str]:
 
 def paid_statements(record: CloseRecord) -> Mapping[str, object]:
     """The run document as it was paid."""
-    return orjson.loads(record.statements)
+    document: Mapping[str, object] = orjson.loads(record.statements)
+    return document

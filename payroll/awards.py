@@ -54,8 +54,8 @@ def rank_awards(plan: PayPlan, roster: Roster, month: date, figures: Figures) ->
             group = _group(plan, award, _last_period(person.periods, award, last))
             entries.setdefault(group, {})[person.id] = (value, second)
         for group, values in entries.items():
-            for person, line in _places(award, group, values).items():
-                won.setdefault(person, []).append(line)
+            for person_id, line in _places(award, group, values).items():
+                won.setdefault(person_id, []).append(line)
     return won
 
 
@@ -74,13 +74,18 @@ def _group(plan: PayPlan, award: Award, period: RolePeriod) -> str:
 
 
 def _places(award: Award, group: str, values: Mapping[str, tuple[Decimal, Decimal]]) -> dict[str, AwardLine]:
-    """Competition places (1, 1, 3) on (figure, tie-breaker); amounts by the award's tie rule."""
+    """Competition places (1, 1, 3) on (figure, tie-breaker); amounts by the award's tie rule.
+    Ties are neighbours in the ordered list, and a place after the last paid one pays nothing,
+    so a floor of thousands costs a sort, not a scan of everyone per place."""
     ordered = sorted(((v, p) for p, v in values.items() if v[0] > 0), key=lambda item: item[1])
     ordered.sort(key=lambda item: item[0], reverse=True)
     out: dict[str, AwardLine] = {}
     i = 0
-    while i < len(ordered):
-        tied = [p for v, p in ordered if v == ordered[i][0]]
+    while i < min(len(ordered), len(award.amounts)):
+        end = i + 1
+        while end < len(ordered) and ordered[end][0] == ordered[i][0]:
+            end += 1
+        tied = [p for _, p in ordered[i:end]]
         rank = i + 1
         places = award.amounts[rank - 1 : rank - 1 + len(tied)]
         if award.ties is Ties.SHARE:

@@ -38,7 +38,9 @@ def parse_month(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
 
 
-def add_payroll_parser(sub: argparse._SubParsersAction, settings_loader: Callable[[], Settings]) -> None:
+def add_payroll_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], settings_loader: Callable[[], Settings]
+) -> None:
     """Register ``payroll`` and its sub-commands on the CLI's sub-parsers."""
     payroll = sub.add_parser("payroll", help="month-end pay statements, explanations and closing")
     commands = payroll.add_subparsers(dest="payroll_command", required=True)

@@ -180,11 +180,11 @@ def kpi_points(spec: KpiSpec, weight: Decimal, attained: Decimal | None) -> Deci
 
 def score(lines: Iterable[KpiLine]) -> Decimal:
     """Σ points over the applicable KPIs, rescaled so their weights count as 1."""
-    applicable = [line for line in lines if line.points is not None]
-    weights = sum((line.weight for line in applicable), ZERO)
+    applicable = [(line.weight, line.points) for line in lines if line.points is not None]
+    weights = sum((weight for weight, _ in applicable), ZERO)
     if weights == 0:
         return ZERO
-    return ratio(sum((line.points for line in applicable), ZERO) / weights)  # type: ignore[misc]
+    return ratio(sum((points for _, points in applicable), ZERO) / weights)
 
 
 def tier_of(tiers: list[Tier], attained: Decimal | None) -> Tier:
@@ -411,7 +411,7 @@ def _part(
     scope = period.scope
     key = {Scope.REP: person.id, Scope.TEAM: period.team, Scope.REGION: period.region}[scope]
     act = index.activity(scope, key, days)
-    actuals = {name: _money_or_count(name, value) for name, value in act.counters.items()}
+    actuals = {name: counter_amount(name, value) for name, value in act.counters.items()}
     lines = []
     for name, weight in pay.weights.items():
         spec = plan.doc.kpis[name]
@@ -452,7 +452,8 @@ def _part(
     return part, actuals
 
 
-def _money_or_count(name: str, value: int) -> Decimal:
+def counter_amount(name: str, value: int) -> Decimal:
+    """A KPI counter's integer value as payroll figures it: money (cents) in currency units."""
     return Decimal(value).scaleb(-2) if KPI[name].unit is Unit.MONEY else Decimal(value)
 
 
@@ -470,7 +471,7 @@ def _kpi_line(
     days: set[date],
 ) -> KpiLine:
     if spec.source is Source.CALLS:
-        actual: Decimal | None = _money_or_count(name, act.counters.get(name, 0))
+        actual: Decimal | None = counter_amount(name, act.counters.get(name, 0))
         metric = spec.target_of or name
         target = spec.target if spec.target is not None else index.target(period.scope, key, metric, days)
     elif spec.source is Source.PRICE_CONTROL:

@@ -61,7 +61,7 @@ def number(source: str, line: int, column: str, text: str | None, *, signed: boo
         raise fail(source, line, column, f"must be {kind} (got {text!r})")
     if abs(value) >= MONEY_LIMIT:
         raise fail(source, line, column, f"must be under {MONEY_LIMIT:,.0f} in size (got {text!r})")
-    if value.as_tuple().exponent < -4:  # type: ignore[operator]
+    if value.as_tuple().exponent < -4:  # type: ignore[operator]  # finite, so an int exponent
         raise fail(source, line, column, f"at most 4 decimal places (got {text!r})")
     return value
 

@@ -9,7 +9,7 @@ over the counted versions, which equals the statement's actual.
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,7 +64,7 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, int | str]:
     return {c.name: c.reported(sum(c.unreported(r[c.name]) for r in counted)) for c in KPI_COUNTERS}
 
 
-def _local(moment: Any, zone: ZoneInfo) -> str:
+def _local(moment: datetime, zone: ZoneInfo) -> str:
     from datetime import UTC
 
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -51,23 +51,31 @@ def load_inputs(plan: PayPlan, directory: Path | None) -> Inputs:
     if directory is None:
         message = f"the plan names the roster {plan.doc.roster.file}: pass --inputs DIR holding it"
         raise PayPlanError(plan.source, [Problem(None, "roster.file", message)])
-    texts = {}
-    for name in _named_files(plan):
-        path = directory / name
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise PayPlanError(
-                str(path), [Problem(None, None, f"cannot read file: {exc.strerror or exc}")]
-            ) from exc
-        if len(data) > MAX_BYTES:
-            raise PayPlanError(str(path), [Problem(None, None, f"file is larger than {MAX_BYTES} bytes")])
-        try:
-            texts[name] = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise PayPlanError(str(path), [Problem(line, None, "not UTF-8 text")]) from exc
+    texts = {name: read_input(directory / name) for name in _named_files(plan)}
     return parse_inputs(plan, texts, directory)
+
+
+def read_input(path: Path) -> str:
+    """One input file's text, or PayPlanError naming it: unreadable, too large, not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(None, None, f"cannot read file: {exc.strerror or exc}")
+        raise PayPlanError(str(path), [problem]) from exc
+    if len(data) > MAX_BYTES:
+        raise PayPlanError(str(path), [Problem(None, None, f"file is larger than {MAX_BYTES} bytes")])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PayPlanError(str(path), [Problem(line, None, "not UTF-8 text")]) from exc
+
+
+def load_roster(plan: PayPlan, directory: Path) -> Roster:
+    """Only the roster the plan names, from ``directory``: what the wallboard's awards panel
+    needs mid-month, when the month's csv KPIs and allowances are not written yet."""
+    path = directory / plan.doc.roster.file
+    return parse_roster(plan, str(path), read_input(path))
 
 
 def parse_inputs(plan: PayPlan, texts: dict[str, str], directory: Path | None = None) -> Inputs:

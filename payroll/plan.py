@@ -12,7 +12,7 @@ import hashlib
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -49,7 +49,8 @@ class PayDays(StrEnum):
     WORKING = "working_days"  # the plan's working weekdays (Monday to Friday unless set)
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
 
 
 class _Strict(BaseModel):
@@ -145,7 +146,7 @@ class Award(_Strict):
 class RosterSpec(_Strict):
     file: str  # person_id,name,role,from,team,region,hired,left,base (see docs/payroll/rules.md)
     pay_days: PayDays = PayDays.CALENDAR
-    working_weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = list(WEEKDAYS[:5])
+    working_weekdays: list[Weekday] = list(WEEKDAYS[:5])
 
 
 class Allowances(_Strict):
@@ -271,7 +272,7 @@ def _unknown(name: str, parent: tuple[object, ...]) -> str:
 
 def _model_at(parent: tuple[object, ...]) -> type[BaseModel] | None:
     """The model a mapping at ``parent`` is validated by (for the 'allowed' list)."""
-    section = {
+    section: dict[tuple[str, int], type[BaseModel]] = {
         ("kpis", 2): KpiSpec,
         ("roles", 2): RolePay,
         ("commission", 1): Commission,

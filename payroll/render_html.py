@@ -6,6 +6,7 @@ items are typed by people and must never become markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from html import escape
 from typing import Any
@@ -108,6 +109,7 @@ LABELS = {
         ),
     },
 }
+Line = tuple[str, str]  # a statement's pay line: (label, amount)
 KPI_NAMES_ZH = {
     "connects": "接通数量（含呼入）",
     "talk_seconds": "通话时间（秒，含呼入）",
@@ -157,10 +159,12 @@ def _pct(value: str | None, na: str) -> str:
     return na if value is None else f"{Decimal(value) * 100:.2f}%"
 
 
-def _part(doc: dict[str, Any], part: dict[str, Any], t: dict[str, str], lang: str) -> tuple[str, list]:
+def _part(doc: dict[str, Any], part: dict[str, Any], t: dict[str, str], lang: str) -> tuple[str, list[Line]]:
     """One role's days: its KPI table (HTML) and its pay lines (label, amount)."""
     e, na = escape, t["na"]
-    kpi_label = (lambda n: KPI_NAMES_ZH.get(n, n)) if lang == "zh" else (lambda n: n.replace("_", " "))
+    kpi_label: Callable[[str], str] = (
+        (lambda n: KPI_NAMES_ZH.get(n, n)) if lang == "zh" else (lambda n: n.replace("_", " "))
+    )
     rows = "".join(
         f"<tr><td>{e(kpi_label(k['name']))}</td><td class=n>{e(k['actual'] or na)}</td>"
         f"<td class=n>{e(k['target'] or na)}</td><td class=n>{_pct(k['attainment'], na)}</td>"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from payroll.csv_rows import cell, day, fail, money, required, rows
+from payroll.csv_rows import Row, cell, day, fail, money, required, rows
 from payroll.plan import PayPlan
 from schemas.roster import Person, Role, RolePeriod, Roster, Scope
 
@@ -63,7 +63,7 @@ def _role(plan: PayPlan, source: str, line: int, text: str) -> Role:
 
 
 def _start(
-    source: str, line: int, row: dict, hired: date, left: date | None, earlier: list[RolePeriod]
+    source: str, line: int, row: Row, hired: date, left: date | None, earlier: list[RolePeriod]
 ) -> date:
     text = cell(row, "from")
     if not earlier:
@@ -80,7 +80,7 @@ def _start(
     return start
 
 
-def _scope(plan: PayPlan, source: str, line: int, row: dict, role: Role) -> tuple[str, str]:
+def _scope(plan: PayPlan, source: str, line: int, row: Row, role: Role) -> tuple[str, str]:
     """(team, region) of a period: a team from the plan's regions, or a region of the plan."""
     team, region = cell(row, "team"), cell(row, "region")
     regions = plan.doc.regions

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
-from payroll.compute import ROUNDING_RULE, ZERO, MonthData, Part, Statement, cents
+from payroll.compute import ROUNDING_RULE, ZERO, Part, Statement, cents
 from payroll.inputs import Inputs
 from payroll.plan import PayPlan
 from schemas.kpis import KPI
+from schemas.pay_month import MonthData
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class PayRun:
     estimate: bool = False  # the month has not ended: the figures are month to date, not pay
 
 
+@overload
+def text(value: Decimal) -> str: ...
+@overload
+def text(value: None) -> None: ...
+@overload
+def text(value: Decimal | None) -> str | None: ...
 def text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from operator import add, attrgetter, sub
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from schemas.cdr import CDR
@@ -114,7 +115,7 @@ COUNTER_NAMES: tuple[str, ...] = tuple(c.name for c in KPI_COUNTERS)
 KPI: dict[str, KpiCounter] = {c.name: c for c in KPI_COUNTERS}
 MONTHLY_COUNTERS: tuple[KpiCounter, ...] = tuple(c for c in KPI_COUNTERS if c.monthly)
 Counters = tuple[int, ...]  # one call's or one rep's counters, in COUNTER_NAMES order
-_as_tuple = attrgetter(*COUNTER_NAMES)
+_as_tuple: Callable[[object], Counters] = attrgetter(*COUNTER_NAMES)
 
 
 def _tuple(self: Contribution) -> Counters:
@@ -129,15 +130,28 @@ def _sub(self: Contribution, other: Contribution) -> Contribution:
     return type(self)(*map(sub, self.as_tuple(), other.as_tuple()))
 
 
-# What one call (or one rep's day) adds up to, one int field per KPI counter, money in cents.
-Contribution = make_dataclass(
-    "Contribution",
-    [(name, int, field(default=0)) for name in COUNTER_NAMES],
-    namespace={"as_tuple": _tuple, "__add__": _add, "__sub__": _sub},
-    frozen=True,
-    slots=True,
-)
-Contribution.__module__ = __name__
+if TYPE_CHECKING:
+
+    class Contribution:
+        """What the type checker sees of the class built below: it cannot follow make_dataclass,
+        and spelling the fields out again would make a second list of the KPI counters."""
+
+        def __init__(self, *counts: int, **by_name: int) -> None: ...
+        def __getattr__(self, name: str) -> int: ...  # one int field per name in COUNTER_NAMES
+        def as_tuple(self) -> Counters: ...
+        def __add__(self, other: Contribution) -> Contribution: ...
+        def __sub__(self, other: Contribution) -> Contribution: ...
+
+else:
+    # What one call (or one rep's day) adds up to, one int field per KPI counter, money in cents.
+    Contribution = make_dataclass(
+        "Contribution",
+        [(name, int, field(default=0)) for name in COUNTER_NAMES],
+        namespace={"as_tuple": _tuple, "__add__": _add, "__sub__": _sub},
+        frozen=True,
+        slots=True,
+    )
+    Contribution.__module__ = __name__
 
 
 def reported_counters(counts: Counters) -> dict[str, int | str]:
@@ -156,7 +170,7 @@ def _compile_counters() -> Callable[[CDR, int], Counters]:
     )
     namespace: dict[str, object] = {"is_connect": is_connect, "to_cents": to_cents}
     exec(compile(source, f"<{__name__} KPI rules>", "exec"), namespace)
-    return namespace["counters"]  # type: ignore[return-value]
+    return namespace["counters"]  # type: ignore[return-value]  # exec() made it: the type is the one declared
 
 
 counters = _compile_counters()

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cached_property
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -56,7 +56,7 @@ def parse_regimes(text: str) -> dict[str, AbandonRegime]:
         campaign, _, regime = (t.strip() for t in part.partition("="))
         if not campaign or regime not in REGIME_NAMES:
             raise ValueError(f"{part!r} is not CAMPAIGN=REGIME with REGIME one of {', '.join(REGIME_NAMES)}")
-        regimes[campaign] = regime  # type: ignore[assignment]
+        regimes[campaign] = regime  # type: ignore[assignment]  # one of REGIME_NAMES: checked above
     return regimes
 
 
@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     dial_rate_floor_per_hour: float = Field(40.0, ge=0, description="alert when a rep dials slower")
     refresh_seconds: float = Field(30.0, gt=0, description="refresh of ClickHouse-backed gauges")
     pay_plan_file: Path | None = Field(None, description="payroll plan YAML")
+    payroll_inputs_dir: Path | None = Field(
+        None, description="payroll's inputs folder (`payroll run --inputs`): the wallboard's awards panel "
+        "reads the roster the plan names from it",
+    )  # fmt: skip
     currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="the floor's one currency (ISO 4217)")
     max_amount: Decimal = Field(
         Decimal("10000000.00"), gt=0, lt=MONEY_LIMIT, decimal_places=2,
@@ -138,6 +142,15 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="--listen: largest POST body (413 beyond)"
     )
     ingest_listen_max_requests: int = Field(256, ge=1, description="--listen: requests at once (503 beyond)")
+    ingest_listen_cert_file: Path | None = Field(
+        None, description="--listen: PEM certificate (chain) to serve HTTPS with; needs the key file"
+    )
+    ingest_listen_key_file: Path | None = Field(
+        None, description="--listen: PEM private key of that certificate"
+    )
+    ingest_listen_key_password: SecretStr = Field(
+        SecretStr(""), description="--listen: password of an encrypted key file (never logged)"
+    )
     ingest_db_password: SecretStr = Field(SecretStr(""), description="-db feeds: password if --dsn has none")
     ingest_poll_seconds: float = Field(0.5, gt=0, description="-db feeds: pause between polls for new rows")
     ingest_db_window_seconds: int = Field(
@@ -169,6 +182,12 @@ class Settings(BaseSettings):
     kafka_ssl_key_password: SecretStr = Field(
         SecretStr(""), validate_default=True, description="password of an encrypted client key (never logged)"
     )
+    # Only topic creation uses it (streams/topics.py); unset keeps the local stack's one broker working.
+    kafka_replication_factor: int | None = Field(
+        None, ge=1, le=32,
+        description="replication factor of the topics callfloor creates; creation is refused while fewer "
+        "brokers are up; empty: min(3, brokers up at creation)",
+    )  # fmt: skip
 
     # --- production (issue 23): ClickHouse over HTTPS -------------------------------------------
     clickhouse_ca_file: Path | None = Field(
@@ -214,6 +233,7 @@ class Settings(BaseSettings):
         return self.campaign_regimes.get(campaign, self.abandon_regime)
 
     @field_validator("kafka_sasl_mechanism", "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
+                     "kafka_replication_factor", "ingest_listen_cert_file", "ingest_listen_key_file",
                      mode="before")  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -333,7 +353,7 @@ class SettingsError(ValueError):
         self.problems = problems
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment with non-None ``overrides`` on top; a bad value raises
     :class:`SettingsError` naming the variable, never a pydantic traceback."""
     try:

@@ -55,7 +55,7 @@ class Heartbeat(msgspec.Struct, tag="heartbeat", frozen=True):
 
 Message = RepSnapshot | Heartbeat
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Message)
+_decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)
 
 
 def encode(message: Message) -> bytes:

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import ErrorDetails
 
 from schemas.yaml_document import YamlFileError, parse_document, read_limited
 
@@ -200,7 +201,7 @@ def parse_targets(data: bytes, source: str) -> TargetSet:
     return build(doc, source, hashlib.sha256(data).hexdigest())
 
 
-def _version_message(error: dict) -> str | None:
+def _version_message(error: ErrorDetails) -> str | None:
     if error["loc"] == ("version",) and error["type"] == "missing":
         return "required (this reader understands version 1)"
     return None

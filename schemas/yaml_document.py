@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -64,7 +65,7 @@ class FieldError(ValueError):
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]
+class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]  # a base chosen at import time
     """SafeLoader whose mapping keys are always their text as written.
 
     ``1001:`` is rep "1001" and ``no:`` is the key "no", not False: ids are text
@@ -93,7 +94,7 @@ def parse_document(
     error: type[YamlFileError],
     max_bytes: int,
     unknown: UnknownKey,
-    messages: Callable[[dict], str | None] = lambda error: None,
+    messages: Callable[[ErrorDetails], str | None] = lambda error: None,
 ) -> Model:
     """Validate the bytes of a YAML file into ``model``; every problem raises ``error``.
 
@@ -192,7 +193,9 @@ def _line(root: Node, loc: tuple[object, ...]) -> int:
     return line
 
 
-def _problem(root: Node, error: dict, unknown: UnknownKey, messages: Callable[[dict], str | None]) -> Problem:
+def _problem(
+    root: Node, error: ErrorDetails, unknown: UnknownKey, messages: Callable[[ErrorDetails], str | None]
+) -> Problem:
     loc = tuple(part for part in error["loc"] if part != "[key]")
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
@@ -209,7 +212,7 @@ def _got(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     """A short, human-readable sentence for one pydantic error."""
     kind, ctx, got = error["type"], error.get("ctx") or {}, _got(error.get("input"))
     messages = {

@@ -8,7 +8,7 @@ import sys
 from schemas.settings import Settings
 from simulator import SimulationSpec, produce
 from streams.kafka_config import KafkaAccessError
-from streams.topics import ensure_topics
+from streams.topics import TopicsError, ensure_topics
 
 
 def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def run_simulate(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         ensure_topics(settings)
-    except KafkaAccessError as exc:  # a refused certificate or login: say which, no traceback
+    except (KafkaAccessError, TopicsError) as exc:  # a refused certificate or login, too few brokers
         print(f"callfloor simulate: {exc}", file=sys.stderr)
         return 1
     target = f"{settings.kafka_bootstrap} topic {settings.cdr_topic}"

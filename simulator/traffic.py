@@ -67,8 +67,8 @@ def generate(spec: SimulationSpec, *, now: datetime | None = None) -> Iterator[S
     dialer = Dialer(spec, now, _call_id_tag(spec, now))
     rng = dialer.fault_rng
     gap = int(spec.rate * 5) if spec.live else spec.calls // 10  # live: about 5 s
-    faults = {"duplicates": spec.duplicates, "corrections": spec.corrections,
-              "max_gap": max(10, min(2000, gap or 2000))}  # fmt: skip
+    faults: dict[str, Any] = {"duplicates": spec.duplicates, "corrections": spec.corrections,
+                              "max_gap": max(10, min(2000, gap or 2000))}  # fmt: skip
     if spec.live:
         yield from interleave(dialer, rng, dialer.live_records(), bad=spec.bad, **faults)
         return

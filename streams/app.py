@@ -31,6 +31,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         batch_topics={settings.cdr_topic: CHUNK_ROWS},
         **faust_config(settings),
         store="memory://",
+        # Faust's own directory (table changelog offsets) beside the engine's data, never the
+        # working directory (its default, "{app_id}-data", littered every checkout a test ran in).
+        datadir=str(settings.data_dir / f"{settings.app_id}-faust"),
         topic_partitions=settings.partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
@@ -50,6 +53,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     collector = install_live_metrics(app, settings, pipeline, registry)
     install_snapshots(app, settings, pipeline, collector)
     install_health(app, settings, pipeline)
+    # for tests and tools that start the app: faust.App declares no such attributes
     app.live_collector = collector  # type: ignore[attr-defined]
     app.pipeline = pipeline  # type: ignore[attr-defined]
     return app

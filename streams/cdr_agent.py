@@ -14,7 +14,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from schemas.settings import Settings
 from streams.faust_internals import mark_done
@@ -31,8 +31,8 @@ BUFFERED_CHUNKS = 64
 
 async def cdr_flow(
     pipeline: CdrPipeline,
-    chunks: AsyncIterable[EventT],
-    ack: Callable[[EventT], Awaitable[object]],
+    chunks: AsyncIterable[EventT[Any]],
+    ack: Callable[[EventT[Any]], Awaitable[object]],
     *,
     flush_seconds: float,
     batch_rows: int,
@@ -70,27 +70,28 @@ async def cdr_flow(
 
 def install_cdr_agent(app: faust.App, settings: Settings, metrics: PipelineMetrics) -> CdrPipeline:
     """Declare the topics, the agent and the rebalance hooks on ``app``."""
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     cdr_topic = app.topic(settings.cdr_topic, partitions=settings.partitions, **raw)
     dlq_topic = app.topic(settings.dlq_topic, partitions=1, **raw)
     pipeline = CdrPipeline(settings, dlq_topic, metrics)
 
-    async def cdr_agent(stream: faust.StreamT) -> None:
-        manual = stream.noack()  # acks are cdr_flow's alone, after the store
+    async def cdr_agent(stream: faust.StreamT[Any]) -> None:
+        # acks are cdr_flow's alone, after the store
+        manual = stream.noack()  # type: ignore[attr-defined]  # StreamT omits it; an agent gets a Stream
         await cdr_flow(pipeline, manual.events(), manual.ack, flush_seconds=settings.sink_flush_seconds,
                        batch_rows=settings.sink_batch_rows)  # fmt: skip
 
     app.agent(cdr_topic, name="callfloor.cdr_agent")(cdr_agent)
 
-    def ours(partitions: set) -> set[int]:
+    def ours(partitions: set[TP]) -> set[int]:
         return {tp.partition for tp in partitions if tp.topic == settings.cdr_topic}
 
-    @app.on_partitions_revoked.connect
-    async def _on_revoked(sender: Any, revoked: set, **kwargs: Any) -> None:
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's handler type wants *args
+    async def _on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
         pipeline.on_revoked(ours(revoked))
 
-    @app.on_partitions_assigned.connect
-    async def _on_assigned(sender: Any, assigned: set, **kwargs: Any) -> None:
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's handler type wants *args
+    async def _on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
         # Held from now on, before any chunk of the new generation reaches the agent; seeding
         # may wait for ClickHouse: never hold the rebalance up for it.
         pipeline.take_assignment(ours(assigned))

@@ -94,11 +94,11 @@ class ChunkMessage(ConsumerMessage):
     ``done`` is set by :func:`mark_done` once everything in it is stored or dead-lettered."""
 
     def __init__(self, tp: TP, records: Sequence[KafkaRecord], generation_id: int | None) -> None:
-        last = cast(Any, records[-1])
+        last = cast(Any, records[-1])  # aiokafka's ConsumerRecord (untyped): its timestamps too
         super().__init__(
             topic=tp.topic, partition=tp.partition, offset=last.offset,
             timestamp=(last.timestamp or 0) / 1000.0, timestamp_type=last.timestamp_type,
-            headers=None, key=None, value=records, checksum=None,
+            headers=None, key=None, value=records, checksum=None,  # type: ignore[arg-type]  # a chunk, not bytes
             serialized_key_size=0, serialized_value_size=0, tp=tp, generation_id=generation_id,
         )  # fmt: skip
         self.done = False
@@ -108,7 +108,7 @@ class ChunkMessage(ConsumerMessage):
         return [record.offset for record in cast("Sequence[KafkaRecord]", self.value)]
 
 
-def mark_done(events: Iterable[EventT]) -> None:
+def mark_done(events: Iterable[EventT[Any]]) -> None:
     """Allow the chunks behind ``events`` to be acked: call only once ClickHouse and the
     broker acknowledged every row and dead letter they produced."""
     for event in events:
@@ -140,6 +140,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     async def _drain_messages(self, fetcher: ServiceT) -> None:  # pragma: no cover - run by Faust
         """Faust's fetch loop, with a batch path for the topics the app names."""
         batch_topics: dict[str, int] = getattr(self.app, "batch_topics", {})
+        # mode's private stop flags, which its public types do not declare
         consumer_stopped = cast(Any, self)._stopped.is_set
         fetcher_stopped = cast(Any, fetcher)._stopped.is_set
         try:

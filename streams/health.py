@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from schemas.settings import Settings
 from sinks.clickhouse.client import connect
@@ -92,7 +93,7 @@ class Readiness:
     assignments: int = 0  # assignments received from the group coordinator
     given: set[int] | None = None  # CDR partitions in the last assignment
 
-    def on_assigned(self, assigned: set) -> None:
+    def on_assigned(self, assigned: set[TP]) -> None:
         self.assignments += 1
         self.given = {tp.partition for tp in assigned if tp.topic == self.cdr_topic}
 
@@ -129,8 +130,8 @@ def install_health(app: faust.App, settings: Settings, pipeline: CdrPipeline) ->
     readiness = Readiness(app, pipeline, ClickHouseProbe(lambda: clickhouse_ready_for(settings, pipeline)),
                           settings.cdr_topic)  # fmt: skip
 
-    @app.on_partitions_assigned.connect
-    async def _record_assignment(sender: Any, assigned: set, **kwargs: Any) -> None:
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's handler type wants *args
+    async def _record_assignment(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
         readiness.on_assigned(assigned)
 
     @app.page("/healthz")

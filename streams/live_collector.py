@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -111,7 +111,7 @@ class LiveCollector(Collector):
         self.campaign_abandons_24h = campaign_abandons_24h
         self.clock = clock
 
-    def describe(self) -> list:
+    def describe(self) -> list[Metric]:
         return []  # computed at scrape time; nothing to check at registration
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -128,9 +128,10 @@ class LiveCollector(Collector):
         for the wallboard both use it, so they always name the same reps."""
         owned = self.exported_partitions()
         reps = {rep: (team, c) for rep, team, c in self.state.day_counters(today, owned)}
-        for rep in targets.reps if targets else ():
-            if rep not in reps and self.partition_of(rep) in owned:
-                reps[rep] = (targets.team_of(rep) or "", ZERO)
+        if targets is not None:
+            for rep in targets.reps:
+                if rep not in reps and self.partition_of(rep) in owned:
+                    reps[rep] = (targets.team_of(rep) or "", ZERO)
         return reps
 
     def rep_figures(self) -> RepFigures:
@@ -151,9 +152,10 @@ class LiveCollector(Collector):
             "callfloor_team_target", "team's target (explicit, or the sum of its reps')",
             labels=["team", "metric", "period"],
         )  # fmt: skip
-        for team in sorted(targets.teams) if targets else ():
-            for (period, metric), value in targets.team(team).items():
-                family.add_metric([team, metric, period], float(Decimal(value)))
+        if targets is not None:
+            for team in sorted(targets.teams):
+                for (period, metric), value in targets.team(team).items():
+                    family.add_metric([team, metric, period], float(Decimal(value)))
         yield family
 
     def _shift_families(self, now: datetime) -> Iterator[GaugeMetricFamily]:

@@ -16,7 +16,7 @@ import faust
 from clickhouse_connect.driver.client import Client
 from kafka.partitioner.default import murmur2
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from schemas.abandon import REGIMES
@@ -103,7 +103,7 @@ class TargetsKeeper(Collector):
                 return
             self._unrecorded.pop(0)
 
-    def describe(self) -> list:
+    def describe(self) -> list[Metric]:
         return []
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
@@ -134,20 +134,20 @@ async def _partition_lags(app: faust.App, settings: Settings, pipeline: CdrPipel
 class _Collected(Collector):
     """Metric families already collected, for formatting off the event loop."""
 
-    def __init__(self, families: list) -> None:
+    def __init__(self, families: list[Metric]) -> None:
         self.families = families
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         return self.families
 
 
-def collect_scrape(registry: CollectorRegistry, collector: LiveCollector) -> tuple[list, RepFigures]:
+def collect_scrape(registry: CollectorRegistry, collector: LiveCollector) -> tuple[list[Metric], RepFigures]:
     """What a scrape takes on the event loop (the collector reads state the agent mutates)."""
     figures = collector.rep_figures()
     return [*registry.collect(), *collector.collect_without_reps(figures.targets)], figures
 
 
-def render_scrape(families: list, figures: RepFigures) -> bytes:
+def render_scrape(families: list[Metric], figures: RepFigures) -> bytes:
     """A /metrics body: ``families`` as client_python writes them, then the rep series."""
     return generate_latest(_Collected(families)) + render_rep_series(figures)
 
@@ -171,11 +171,11 @@ def install_live_metrics(
     # render_rep_series, its other families the registry's way.
     registry.register(targets)
 
-    @app.timer(interval=settings.refresh_seconds, on_leader=False)
+    @app.timer(interval=settings.refresh_seconds, on_leader=False)  # type: ignore[untyped-decorator]  # faust's timer() is untyped
     async def _refresh_clickhouse_gauges() -> None:
         await gauges.refresh()  # failures are logged inside and keep the last values
 
-    @app.timer(interval=settings.targets_reload_seconds, on_leader=False)
+    @app.timer(interval=settings.targets_reload_seconds, on_leader=False)  # type: ignore[untyped-decorator]  # faust's timer() is untyped
     async def _reload_targets() -> None:
         try:
             await targets.tick()
@@ -184,7 +184,7 @@ def install_live_metrics(
 
     measured: set[int] = set()
 
-    @app.timer(interval=2.0, on_leader=False)
+    @app.timer(interval=2.0, on_leader=False)  # type: ignore[untyped-decorator]  # faust's timer() is untyped
     async def _measure_lag() -> None:
         try:
             lags = await _partition_lags(app, settings, pipeline)

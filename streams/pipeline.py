@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import faust
 from clickhouse_connect.driver.client import Client
@@ -45,6 +45,9 @@ class RowWriter(Protocol):
     (:class:`~sinks.clickhouse.writer.CallWriter`; tests pass their own)."""
 
     async def write(self, rows: Sequence[Row]) -> None: ...
+
+    def connect(self) -> None:
+        """Open the connection ahead of the first write (blocking; may raise: the write retries)."""
 
 
 class CdrPipeline:
@@ -117,10 +120,11 @@ class CdrPipeline:
                 if self.state.owns(partition):
                     continue
                 since = self.state.first_day
-                rows = await self.retrying(
-                    f"seeding partition {partition}",
-                    lambda client, p=partition, s=since: list(partition_calls(client, p, s)),
-                )
+
+                def read(client: Client, p: int = partition, s: date = since) -> list[Sequence[Any]]:
+                    return list(partition_calls(client, p, s))
+
+                rows = await self.retrying(f"seeding partition {partition}", read)
                 if partition not in self.assigned:  # revoked while ClickHouse answered
                     continue
                 calls = [CallFacts(call_id, rank, rep, team, day, tuple(counters))

@@ -98,7 +98,8 @@ def route_piece(
             continue
         counts = counters(cdr, valid_call_seconds)
         row = call_row(cdr, counts, event.partition, event.offset, zone)
-        facts = CallFacts(cdr.call_id, row[RANK], cdr.rep_id, cdr.team_id, row[BUSINESS_DAY], counts)
+        # call_row put the rank (an int) and the business day (a date) at these positions
+        facts = CallFacts(cdr.call_id, row[RANK], cdr.rep_id, cdr.team_id, row[BUSINESS_DAY], counts)  # type: ignore[arg-type]
         verdict = state.apply(event.partition, facts)
         verdicts[verdict] += 1
         if verdict is not Verdict.STALE:

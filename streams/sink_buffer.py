@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from faust.types import EventT
 
@@ -34,7 +35,7 @@ from streams.routing import DeadLetter, KafkaRecord, PieceOutcome
 class Batch:
     """Chunks counted and not yet flushed, oldest first: what one flush stores and acks."""
 
-    events: list[EventT] = field(default_factory=list)
+    events: list[EventT[Any]] = field(default_factory=list)
     counted: Counted = field(default_factory=list)
     records: int = 0
     since: float = 0.0  # monotonic time the oldest arrived
@@ -84,12 +85,12 @@ class SinkBuffer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
 
-    async def add(self, event: EventT) -> None:
+    async def add(self, event: EventT[Any]) -> None:
         """Count the chunk behind ``event`` now (:meth:`CdrPipeline.count`); a later flush gets it."""
         self._check_flusher()  # a flusher that died would otherwise stall the commits silently
         while self._waiting.records >= self.batch_rows:
             await self._until_flushed()
-        records: Sequence[KafkaRecord] = event.value
+        records = cast("Sequence[KafkaRecord]", event.value)  # faust types a value as bytes or a model
         outcome = await self._count(records)
         waiting = self._waiting
         if not waiting.events:

@@ -139,7 +139,7 @@ class SnapshotPublisher:
         )
 
 
-def _log_undelivered(sent: asyncio.Future) -> None:
+def _log_undelivered(sent: asyncio.Future[Any]) -> None:
     if not sent.cancelled() and sent.exception() is not None:
         log.warning("a wallboard snapshot was not delivered: %s", sent.exception())
 
@@ -204,11 +204,11 @@ def install_snapshots(
             sent = await producer.send(settings.snapshot_topic, encode(message), key=key_of(message))
             sent.add_done_callback(_log_undelivered)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # faust's task() is untyped
     async def _publish_snapshots() -> None:
         await publish_rounds(publisher, send, pipeline.counted, settings.snapshot_interval_seconds)
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's handler type wants *args
     async def _stop_producer(_sender: Any, **_kwargs: Any) -> None:
         if producer is not None:
             await producer.stop()

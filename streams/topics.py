@@ -11,8 +11,12 @@ CDR key is ``rep_id``, so compaction would keep only each rep's last call.
   the newest snapshot of each rep and heartbeat of each worker is all a wallboard needs.
 
 There are no internal topics: the worker has no Faust tables and the leader topic is
-disabled. Replication defaults to min(3, brokers), with ``min.insync.replicas`` one
-less than that (at least 1), so producing with ``acks=all`` survives one broker down.
+disabled. Replication is ``CALLFLOOR_KAFKA_REPLICATION_FACTOR`` (or ``topics create
+--replication-factor``), with ``min.insync.replicas`` one less (at least 1), so producing
+with ``acks=all`` survives one broker down. A topic is never created with fewer replicas
+than asked because a broker happens to be down: creation is refused, naming the brokers up.
+Unset, it is min(3, brokers up) as before, which suits the local one-broker stack but
+depends on who is up at that moment; deployments pin it (deploy/k8s, deploy/compose).
 """
 
 from __future__ import annotations
@@ -91,8 +95,28 @@ def admin_client(settings: Settings, timeout_s: float = 30.0) -> Iterator[KafkaA
         admin.close()
 
 
-def default_replication(admin: KafkaAdminClient) -> int:
-    return max(1, min(3, len(admin.describe_cluster()["brokers"])))
+def topic_names(settings: Settings) -> list[str]:
+    return [settings.cdr_topic, settings.dlq_topic, settings.snapshot_topic]
+
+
+def replication_factor(admin: KafkaAdminClient, settings: Settings, asked: int | None = None) -> int:
+    """The replication factor for new topics: ``asked`` (``--replication-factor``), else the
+    setting, else min(3, brokers up). An explicit factor above the brokers up raises
+    :class:`TopicsError`: Kafka would refuse the topic (or, in some brokers, make it with fewer
+    replicas), and a topic made short stays short after the broker returns."""
+    # kafka-python asks DescribeCluster for fenced brokers too: those are not up
+    brokers = sorted(b["broker_id"] for b in admin.describe_cluster()["brokers"] if not b.get("is_fenced"))
+    wanted = asked or settings.kafka_replication_factor
+    if wanted is None:
+        return max(1, min(3, len(brokers)))
+    if wanted > len(brokers):
+        source = ("--replication-factor" if asked else "CALLFLOOR_KAFKA_REPLICATION_FACTOR") + f"={wanted}"
+        raise TopicsError(
+            f"{source} but the Kafka cluster at {settings.kafka_bootstrap} has {len(brokers)} "
+            f"broker(s) up (ids {', '.join(map(str, brokers)) or 'none'}); no topic was created: "
+            "start the missing brokers, or lower the replication factor on purpose"
+        )
+    return wanted
 
 
 def partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
@@ -165,13 +189,18 @@ def topic_configs(admin: KafkaAdminClient, name: str) -> dict[str, str]:
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, int]:
-    """Create the CDR and DLQ topics if missing (as ``callfloor topics create`` with its
-    defaults); return the partition count each topic really has."""
+    """Create the CDR, DLQ and snapshot topics if missing (as ``callfloor topics create``
+    with its defaults); return the partition count each topic really has. The replication
+    factor is resolved (and checked against the brokers up) only when a topic is missing:
+    every worker, wallboard and import runs this at start."""
+    names = topic_names(settings)
     with admin_client(settings, timeout_s) as admin:
-        specs = planned_topics(settings, default_replication(admin))
-        existing = partition_counts(admin, [spec.name for spec in specs])
+        existing = partition_counts(admin, names)
+        if len(existing) == len(names):
+            return existing
+        specs = planned_topics(settings, replication_factor(admin, settings))
         create_topics(admin, [spec for spec in specs if spec.name not in existing])
-        return partition_counts(admin, [spec.name for spec in specs])
+        return partition_counts(admin, names)
 
 
 def check_worker_partitions(settings: Settings, counts: dict[str, int]) -> str | None:

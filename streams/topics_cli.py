@@ -15,9 +15,10 @@ from streams.topics import (
     TopicsError,
     admin_client,
     create_topics,
-    default_replication,
     describe_topics,
     planned_topics,
+    replication_factor,
+    topic_names,
 )
 
 
@@ -26,10 +27,10 @@ def run_topics(args: argparse.Namespace) -> int:
     try:
         with admin_client(settings) as admin:
             if args.action == "describe":
-                names = [settings.cdr_topic, settings.dlq_topic, settings.snapshot_topic]
-                print(orjson.dumps(describe_topics(admin, names), option=orjson.OPT_INDENT_2).decode())
+                described = describe_topics(admin, topic_names(settings))
+                print(orjson.dumps(described, option=orjson.OPT_INDENT_2).decode())
                 return 0
-            replication = args.replication_factor or default_replication(admin)
+            replication = replication_factor(admin, settings, args.replication_factor)
             specs = planned_topics(settings, replication, args.retention_days, args.dlq_retention_days)
             for line in create_topics(admin, specs):
                 print(line)
@@ -45,10 +46,11 @@ def run_topics(args: argparse.Namespace) -> int:
         return 1
 
 
-def add_topics_parser(sub: argparse._SubParsersAction) -> None:
+def add_topics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("topics", help="create or describe the pipeline's topics (idempotent)")
     p.add_argument("action", choices=("create", "describe"))
-    p.add_argument("--replication-factor", type=int, help="default: min(3, brokers in the cluster)")
+    p.add_argument("--replication-factor", type=int,
+                   help="default: CALLFLOOR_KAFKA_REPLICATION_FACTOR, else min(3, brokers up)")  # fmt: skip
     p.add_argument("--retention-days", type=float, default=CDR_RETENTION_DAYS, help="CDR topic retention")
     p.add_argument("--dlq-retention-days", type=float, default=DLQ_RETENTION_DAYS, help="DLQ retention")
     p.set_defaults(func=run_topics)

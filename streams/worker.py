@@ -13,7 +13,7 @@ from sinks.clickhouse.client import without_dataframes
 from streams.app import create_app
 from streams.kafka_config import KafkaAccessError
 from streams.retry import retry_for_a_while
-from streams.topics import check_worker_partitions, ensure_topics
+from streams.topics import TopicsError, check_worker_partitions, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,9 @@ def ensure_topics_patiently(settings: Settings, attempts: int = 30) -> dict[str,
     Returns the partition count of each topic (empty when Kafka never answered)."""
     counts = retry_for_a_while(
         "ensuring the topics", lambda: ensure_topics(settings), attempts=attempts,
-        give_up_on=(KafkaAccessError,), logger=log,  # a refused login does not heal by waiting
+        # a refused login does not heal by waiting; too few brokers for the replication factor
+        # may, but an exit names it to the orchestrator, which starts the worker again
+        give_up_on=(KafkaAccessError, TopicsError), logger=log,
     )  # fmt: skip
     if counts is None:
         log.warning("partition count of %s not checked: Kafka did not answer", settings.cdr_topic)
@@ -42,7 +44,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     without_dataframes()
     try:
         mismatch = check_worker_partitions(settings, ensure_topics_patiently(settings))
-    except KafkaAccessError as exc:
+    except (KafkaAccessError, TopicsError) as exc:
         return refuse(str(exc))
     if mismatch:
         return refuse(mismatch)

@@ -13,6 +13,11 @@ Freshness. Every worker heartbeats once a second with the partitions it reports.
 partition's data is as fresh as the newest heartbeat claiming it (or, while that worker
 is behind, as its last processed batch); the floor is as fresh as its stalest
 partition. A partition nobody claims ages from the last time anyone did.
+
+Months. A rep's snapshot carries the month to date, so a rep who has not dialed yet this
+month still holds last month's final figures in their newest snapshot; when a snapshot of a
+later month replaces it, the replaced one is kept (one per rep) as that month's last, so the
+awards panel can rank the month just ended on the first day of the next (``month_reps``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Floor:
         self.stale_after = stale_after_seconds
         self.started = time.time() if started is None else started
         self.reps: dict[str, RepSnapshot] = {}
+        self.month_before: dict[str, RepSnapshot] = {}  # rep -> its last snapshot of an earlier month
         self.workers: dict[str, Heartbeat] = {}
         self.last_claimed: dict[int, float] = {}
         self.version = 0  # bumped whenever something a page shows changed
@@ -45,6 +51,8 @@ class Floor:
         current = self.reps.get(message.rep_id)
         if current is not None and not self._supersedes(message, current, now):
             return False
+        if current is not None and current.day[:7] < message.day[:7]:
+            self.month_before[message.rep_id] = current
         self.reps[message.rep_id] = message
         self.version += 1
         return True
@@ -73,6 +81,17 @@ class Floor:
 
     def reps_of_day(self, day: str) -> list[RepSnapshot]:
         return [rep for rep in self.reps.values() if rep.day == day]
+
+    def month_reps(self, month: str) -> list[RepSnapshot]:
+        """Each rep's newest snapshot of ``month`` (``YYYY-MM``): its figures month to date, or
+        that month's last figures when a later month has begun for the rep."""
+        out = []
+        for rep, snapshot in self.reps.items():
+            if snapshot.day.startswith(month):
+                out.append(snapshot)
+            elif (earlier := self.month_before.get(rep)) is not None and earlier.day.startswith(month):
+                out.append(earlier)
+        return out
 
     def campaigns(self, regime: str = "30d") -> dict[str, tuple[int, int]]:
         """(abandoned, connects) per campaign over ``regime``'s window (30d or 24h), from the

@@ -31,6 +31,7 @@ from schemas.settings import Settings
 from schemas.targets import TargetsError, TargetSet
 from streams.targets_watch import TargetsWatcher
 from wallboard.alerts import AlertsPoller
+from wallboard.awards import AwardBoard
 from wallboard.feed import SnapshotFeed
 from wallboard.floor import Floor
 from wallboard.guard import SECURITY_HEADERS, GuardedRunner
@@ -67,6 +68,7 @@ class Wallboard:
         self.targets = TargetsWatcher(settings.targets_file, on_error=self._targets_refused)
         self.targets.load_initial()  # a bad file stops the wallboard, naming the line
         self.plan = PlanWatcher(settings.pay_plan_file)  # a bad plan stops the wallboard, naming the line
+        self.awards = AwardBoard(settings.payroll_inputs_dir, self.plan.plan)  # so does a bad roster
         self.shift = Shift(settings.shift_start, settings.shift_end, settings.breaks)
         self.screens: dict[Filters, set[Screen]] = {}
 
@@ -82,6 +84,8 @@ class Wallboard:
         body = build_view(self.floor, self.targets_today(now), self.shift, self.settings.zone, now,
                           filters, alerts, regime_of=self.settings.abandon_regime_of,
                           plan=self.plan.plan)  # fmt: skip
+        today = business_day(datetime.fromtimestamp(now, UTC), self.settings.zone)
+        body["awards"] = self.awards.panel(self.floor, self.plan.plan, today, filters.team, now)
         body["currency"] = self.settings.currency
         body["alerts_connected"] = self.alerts.connected
         body["alerts_available"] = self.alerts.available
@@ -109,6 +113,8 @@ class Wallboard:
                 log.info("targets reloaded from %s", self.settings.targets_file)
             if self.plan.check():
                 log.info("pay plan reloaded from %s", self.settings.pay_plan_file)
+            if self.awards.roster.check(self.plan.plan):
+                log.info("roster for the awards panel: %s", self.awards.roster.missing or "reloaded")
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         filters = _filters(request)

@@ -50,6 +50,15 @@ def tier_progress(plan: PayPlan, revenue_cents: int, target: Value | None) -> di
     return shown
 
 
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time, size) of a watched file; None when it cannot be read."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 class PlanWatcher:
     """The plan file in force (``CALLFLOOR_PAY_PLAN_FILE``), re-read when it changes on disk.
 
@@ -61,20 +70,12 @@ class PlanWatcher:
         self.plan: PayPlan | None = None
         self._stamp: tuple[int, int] | None = None
         if path is not None:
-            self._stamp = self._stat()
+            self._stamp = file_stamp(path)
             self.plan = load_plan(path)
-
-    def _stat(self) -> tuple[int, int] | None:
-        assert self.path is not None
-        try:
-            stat = self.path.stat()
-        except OSError:
-            return None
-        return stat.st_mtime_ns, stat.st_size
 
     def check(self) -> bool:
         """Reload if the file changed; True when a new plan is in force."""
-        if self.path is None or (stamp := self._stat()) == self._stamp:
+        if self.path is None or (stamp := file_stamp(self.path)) == self._stamp:
             return False
         self._stamp = stamp
         try:

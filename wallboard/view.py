@@ -72,7 +72,7 @@ def _columns(today: Mapping[str, int], month_sales: int, targets: Mapping[Key, V
 
 
 def _rep_row(rep: RepSnapshot, targets: TargetSet | None, day_share: float, month_share: float,
-             plan: PayPlan | None) -> dict:  # fmt: skip
+             plan: PayPlan | None) -> dict[str, Any]:  # fmt: skip
     rep_targets = targets.rep(rep.rep_id) if targets else {}
     tier = None
     if plan is not None:
@@ -86,7 +86,7 @@ def _rep_row(rep: RepSnapshot, targets: TargetSet | None, day_share: float, mont
     }
 
 
-def _leaderboard_order(row: dict) -> tuple:
+def _leaderboard_order(row: dict[str, Any]) -> tuple[int, int, int, int, str]:
     """Most sales today first, then valid connects, connects, dials; ties by name."""
     cells = row["cells"]
     return (-cells["sales"]["today"], -cells["valid_connects"]["value"], -cells["connects"]["value"],
@@ -94,14 +94,14 @@ def _leaderboard_order(row: dict) -> tuple:
 
 
 def _teams(reps: Iterable[RepSnapshot], targets: TargetSet | None, day_share: float,
-           month_share: float) -> list[dict]:  # fmt: skip
+           month_share: float) -> list[dict[str, Any]]:  # fmt: skip
     totals: dict[str, dict[str, int]] = {}
     for rep in reps:
-        team = totals.setdefault(rep.team_id, dict.fromkeys((*SUMMED, "month_sales", "reps"), 0))
+        sums = totals.setdefault(rep.team_id, dict.fromkeys((*SUMMED, "month_sales", "reps"), 0))
         for name in SUMMED:
-            team[name] += rep.today.get(name, 0)
-        team["month_sales"] += rep.month.get("sales", 0)
-        team["reps"] += 1
+            sums[name] += rep.today.get(name, 0)
+        sums["month_sales"] += rep.month.get("sales", 0)
+        sums["reps"] += 1
     rows = []
     for team, t in totals.items():
         team_targets = targets.team(team) if targets else {}
@@ -113,7 +113,7 @@ def _teams(reps: Iterable[RepSnapshot], targets: TargetSet | None, day_share: fl
     return rows
 
 
-def _campaigns(floor: Floor, only: str | None, regime_of: Callable[[str], str]) -> list[dict]:
+def _campaigns(floor: Floor, only: str | None, regime_of: Callable[[str], str]) -> list[dict[str, Any]]:
     """Each campaign under its own regime (schemas.abandon): that window's rate, that line."""
     windows = {name: floor.campaigns(name) for name in REGIMES}
     rows = []
@@ -130,7 +130,7 @@ def _campaigns(floor: Floor, only: str | None, regime_of: Callable[[str], str]) 
 
 
 def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any, now: float,
-               filters: Filters, alerts: list[dict], *,
+               filters: Filters, alerts: list[dict[str, Any]], *,
                regime_of: Callable[[str], str] = lambda _: "30d",
                plan: PayPlan | None = None) -> dict[str, Any]:  # fmt: skip
     """``regime_of``: the abandon regime a campaign is judged by (``Settings.abandon_regime_of``);

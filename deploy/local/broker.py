@@ -32,8 +32,9 @@ class LocalBroker:
     port: int = 9092
     host: str = "127.0.0.1"
     log_path: Path | None = None
-    # Tests of secured clients: SASL required (users via AlterUserScramCredentials), and the
-    # address clients are told to use (a TLS front's, see tests/support/tls.py).
+    # Tests of secured clients: SASL required (SCRAM; Tansu 0.6 cannot hold a user then, so
+    # only refused logins are tested: docs/ops/kafka-security.md), and the address clients
+    # are told to use (a TLS front's, see tests/support/tls.py).
     authentication: bool = False
     advertised_port: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import signal
 import socket
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from deploy.local.broker import LocalBroker, wait_for_port
 from deploy.local.ops import DemoTiming, OpsLoop, binaries
 from deploy.local.processes import callfloor_command, spawn, stop
+from payroll.plan import load_plan
 from schemas.kpis import business_day
 from schemas.served_hosts import http_url
 from schemas.settings import Settings
@@ -76,7 +77,7 @@ def _floor_line(settings: Settings) -> str:
             ).first_row
     except Exception as exc:  # noqa: BLE001 - the demo keeps going while ClickHouse warms up
         return f"({waiting_reason(exc)})"
-    calls, dials, connects, valid, sales, cents = (int(v or 0) for v in row)
+    calls, dials, connects, valid, sales, cents = (int(v or 0) for v in row)  # type: ignore[union-attr]  # sums: one row
     return (f"{today}  calls {calls:>7}  dials {dials:>7}  connects {connects:>6}  "
             f"valid {valid:>6}  sales {sales:>4}  revenue {cents / 100:>12,.2f}")  # fmt: skip
 
@@ -94,6 +95,22 @@ def write_demo_targets(path: Path, spec: SimulationSpec, rate: float) -> None:
         *(f"  {rep}: {{team: {team}}}" for rep, team in roster(spec)),
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def write_demo_roster(directory: Path, plan_file: Path, spec: SimulationSpec, today: date) -> None:
+    """The roster the plan names, for the simulated floor, so the awards panel ranks it: every
+    fifth rep hired three weeks ago (candidates for a new-hire award), the rest two years ago.
+    A rep whose team is in no region of the plan is left out (the board lists them as not on
+    the roster, as payroll would refuse their calls)."""
+    plan = load_plan(plan_file)
+    lines = ["person_id,name,role,from,team,region,hired,left,base"]
+    for i, (rep, team) in enumerate(roster(spec)):
+        if plan.doc.regions and not plan.region_of(team):
+            continue
+        hired = today - timedelta(days=21 if i % 5 == 4 else 730)
+        lines.append(f"{rep},{rep},rep,,{team},,{hired.isoformat()},,")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / plan.doc.roster.file).write_text("\n".join(lines) + "\n")
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -136,8 +153,12 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
         targets = home / "demo-targets.yaml"
         write_demo_targets(targets, spec, rate)
         settings = settings.model_copy(update={"targets_file": targets})
-    if settings.pay_plan_file is None:  # the example plan's commission tiers under each rep's name
-        settings = settings.model_copy(update={"pay_plan_file": EXAMPLE_PLAN})
+    plan_file = settings.pay_plan_file or EXAMPLE_PLAN  # the commission tiers under each rep's name
+    settings = settings.model_copy(update={"pay_plan_file": plan_file})
+    if settings.payroll_inputs_dir is None:  # a roster of the simulated reps, for the awards panel
+        today = business_day(datetime.now(UTC), settings.zone)
+        write_demo_roster(home / "demo-inputs", plan_file, spec, today)
+        settings = settings.model_copy(update={"payroll_inputs_dir": home / "demo-inputs"})
     try:
         print("starting Kafka broker (tansu) ...", flush=True)
         broker.start()
@@ -215,6 +236,7 @@ callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
       curl -s http://127.0.0.1:{settings.web_port}/metrics | grep 'callfloor_rep_.*rep-001'
   targets file (edit it; the worker reloads it within seconds): {settings.targets_file}
   pay plan (commission tiers under each rep's name on the wallboard): {settings.pay_plan_file}
+  roster (the awards panel ranks the plan's awards month to date): {settings.payroll_inputs_dir}
   logs: {logs}
 
 The embedded broker keeps every record in memory and slows as they pile up (about a

@@ -38,6 +38,10 @@ _DURATION_LITERAL = r"(?:\d+(?:ms|s|m|h|d|w|y))+"
 _RANGE = re.compile(rf"\[({_DURATION_LITERAL})(?::({_DURATION_LITERAL})?)?\]")
 _OFFSET = re.compile(rf"\boffset\s+({_DURATION_LITERAL})")
 MIN_DURATION_MS = 1000  # Prometheus needs two scrapes in a range; scrapes are at least 1 s apart
+# A duration in an annotation that follows the rule's timing, marked in rules.yml by a template
+# comment (it renders as nothing on a real floor): "the last 20 minutes{{/* sped up in the demo */}}".
+SPED_UP_TEXT = re.compile(r"(\d+) (second|minute|hour)s?\{\{/\* sped up in the demo \*/\}\}")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 
 
 def duration_ms(text: str) -> int:
@@ -61,8 +65,23 @@ def scale_expr(expr: str, speedup: float) -> str:
     return _OFFSET.sub(lambda m: f"offset {scaled(m.group(1), speedup)}", expr)
 
 
+def in_words(seconds: float) -> str:
+    """A duration as an alert's text says it: "2 minutes", "90 seconds", "1 second"."""
+    whole = max(1, round(seconds))
+    count, unit = (whole // 60, "minute") if whole >= 60 and whole % 60 == 0 else (whole, "second")
+    return f"{count} {unit}" + ("s" if count != 1 else "")
+
+
+def scale_text(text: str, speedup: float) -> str:
+    """An annotation with each marked duration divided by ``speedup`` (the marker dropped)."""
+    return SPED_UP_TEXT.sub(
+        lambda m: in_words(int(m.group(1)) * _UNIT_SECONDS[m.group(2)] / speedup), text
+    )
+
+
 def scaled_rules(text: str, speedup: float) -> str:
-    """The rules file with every ``for:`` and every duration inside an expression sped up."""
+    """The rules file with every ``for:``, every duration inside an expression, and every marked
+    duration in an annotation (``SPED_UP_TEXT``) sped up."""
     document = yaml.safe_load(text)
     for group in document["groups"]:
         if "interval" in group:
@@ -71,12 +90,14 @@ def scaled_rules(text: str, speedup: float) -> str:
             rule["expr"] = scale_expr(rule["expr"], speedup)
             if "for" in rule:
                 rule["for"] = scaled(rule["for"], speedup)
+            for name, note in rule.get("annotations", {}).items():
+                rule["annotations"][name] = scale_text(note, speedup)
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000)
 
 
 def demo_prometheus_config(settings: Settings) -> dict[str, Any]:
     """The project's prometheus.yml, its intervals sped up, scraping the demo's worker."""
-    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config: dict[str, Any] = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     speedup = settings.demo_speedup
     for key in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
         if key in config.get("global", {}):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
@@ -23,7 +24,7 @@ def connect(
     *,
     database: str | None = None,
     query_settings: Mapping[str, object] | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> Client:
     """A client for ``settings.clickhouse_url``; ``database=""`` connects without one;
     ``query_settings`` go with every query, over the defaults."""
@@ -33,6 +34,7 @@ def connect(
             f"CALLFLOOR_CLICKHOUSE_URL must look like http://host:8123, got {url.geturl()!r}"
         )
     defaults = {**READ_SETTINGS, **(CLUSTER_CLIENT_SETTINGS if settings.clickhouse_cluster else {})}
+    tls: dict[str, Any] = {"ca_cert": str(settings.clickhouse_ca_file)} if settings.clickhouse_ca_file else {}
     return clickhouse_connect.get_client(
         host=url.hostname,
         port=url.port or (8443 if url.scheme == "https" else 8123),
@@ -41,7 +43,7 @@ def connect(
         password=password_for(settings),
         database=settings.clickhouse_database if database is None else database,
         settings={**defaults, **(query_settings or {})},
-        **({"ca_cert": str(settings.clickhouse_ca_file)} if settings.clickhouse_ca_file else {}),
+        **tls,
         **kwargs,
     )
 

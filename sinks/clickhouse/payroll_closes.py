@@ -8,9 +8,11 @@ closed month it adjusts).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -49,7 +51,7 @@ def closes(client: Client, before: date | None = None) -> list[CloseRecord]:
         f"SELECT {', '.join(_CLOSE_COLUMNS)} FROM {CLOSES}{where} ORDER BY month, closed_at LIMIT 1 BY month",
         parameters={"before": before},
     ).result_rows
-    return [CloseRecord(*row[:6], _cutoff(row[6]), *row[7:]) for row in found]
+    return [CloseRecord(*(*row[:6], _cutoff(row[6]), *row[7:])) for row in found]
 
 
 def close_of(client: Client, month: date) -> CloseRecord | None:
@@ -90,7 +92,9 @@ def paid_for(client: Client, for_month: date) -> dict[str, Decimal]:
     return {person: Decimal(amount) for person, amount in found}
 
 
-def late_versions(client: Client, first: date, last: date, cutoff: datetime | None) -> list[tuple]:
+def late_versions(
+    client: Client, first: date, last: date, cutoff: datetime | None
+) -> Sequence[Sequence[Any]]:
     """Versions that arrived after ``cutoff`` of calls that have any version in the month:
     (call_id, version, rep_id, team_id, business_day, ingested_at), in arrival order."""
     after = cutoff or datetime(1970, 1, 1, tzinfo=UTC)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
@@ -84,7 +85,7 @@ def call_versions(
     *,
     teams: Iterable[str] = (),
     after: datetime | None = None,
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Every version of every call that had a version for ``people`` (or ``teams``) in the month.
 
     One row per distinct (call_id, rank), oldest arrival first within a call, with ``counted``

@@ -7,9 +7,9 @@ month partitions are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from clickhouse_connect.driver.client import Client
 
@@ -51,7 +51,7 @@ def report_rows(client: Client, first: date, last: date, by: GroupBy) -> list[di
     return rows
 
 
-def partition_calls(client: Client, partition: int, since: date) -> Iterator[tuple]:
+def partition_calls(client: Client, partition: int, since: date) -> Iterator[Sequence[Any]]:
     """The winning version of every call that has any copy on one Kafka partition since a day.
 
     Rows: call_id, rank, rep_id, team_id, business_day, kafka_partition of the winner,

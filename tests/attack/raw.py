@@ -80,6 +80,7 @@ def read_answer(sock: socket.socket) -> Answer:
 def call(port: int, sql: str, token: str | None, method: str = "POST", **kwargs: object) -> Answer:
     """``sql`` as the body of a POST (or as ?query= of a GET)."""
     if method == "GET":
+        # kwargs are build()'s keyword arguments, passed through as given
         params = {"query": sql, **dict(kwargs.pop("params", None) or {})}  # type: ignore[arg-type]
         return exchange(port, build(port, "GET", params, token=token, **kwargs))  # type: ignore[arg-type]
-    return exchange(port, build(port, "POST", body=sql.encode(), token=token, **kwargs))  # type: ignore[arg-type]
+    return exchange(port, build(port, "POST", body=sql.encode(), token=token, **kwargs))  # type: ignore[arg-type]  # kwargs: build()'s own

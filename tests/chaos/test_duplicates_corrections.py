@@ -93,7 +93,7 @@ def _run(settings: Settings, procs: Processes, logs: Path) -> Run:
     assert partition_for(OLD_REP, settings.partitions) != partition_for(r3, settings.partitions)
 
     def m(call_id: str, at: datetime, **kw: object) -> tuple[bytes, bytes]:
-        return message(cdr(call_id, at, zone=zone, **kw))  # type: ignore[arg-type]
+        return message(cdr(call_id, at, zone=zone, **kw))  # type: ignore[arg-type]  # kw: cdr()'s own fields
 
     resend = m("resend-1", today, rep=r1, shape="sale", cents=50000)
     early_fix, late_original = m("early-fix-1", today, version=2, rep=r1, shape="sale"), m(

@@ -1,7 +1,7 @@
 """`callfloor demo` as a new user runs it: it prints where to look, the wallboard it names
-shows the simulated floor moving, the ops loop pages (TeamNotDialing and
-CampaignAbandonRateHigh firing on the page and in the terminal), and Ctrl-C stops
-everything it started.
+shows the simulated floor moving and the leaders of the plan's awards, the ops loop pages
+(TeamNotDialing and CampaignAbandonRateHigh firing on the page and in the terminal), and
+Ctrl-C stops everything it started.
 
 Its ports come from the ``CALLFLOOR_*`` variables (the defaults 9092, 8123, 6066, 6080, 9090
 and 9093 may be taken on a shared machine); the rules run ``CALLFLOOR_DEMO_SPEEDUP`` = 60
@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from deploy.local.processes import callfloor_command
-from tests.integration.wallboard_page import READ_ALERTS
+from tests.integration.wallboard_page import READ_ALERTS, READ_AWARDS
 from tests.support.browser import Chromium
 from tests.support.ports import free_ports
 from tests.support.waiting import wait_for
@@ -42,6 +42,7 @@ def dials_on_screen(url: str) -> int:
 
 
 PAGED = {"TeamNotDialing", "CampaignAbandonRateHigh"}
+AWARDED = {"sales_champion", "team_top_three", "best_new_hire"}
 
 
 def alerts_on_page(browser: Chromium) -> list[str]:
@@ -86,6 +87,10 @@ def test_demo_prints_a_wallboard_that_moves_pages_and_ctrl_c_stops_everything(
         browser.open(url.group(1))
         wait_for(lambda: set(alerts_on_page(browser)) >= PAGED, 240, "both incidents firing on the wallboard",
                  every_s=1, progress=lambda: browser.evaluate(READ_ALERTS))  # fmt: skip
+        # the example plan's awards, ranked over the demo's roster (some reps are recent hires)
+        wait_for(lambda: {row[0] for row in browser.evaluate(READ_AWARDS) or []} >= AWARDED, 120,
+                 "the awards panel to show a leader of each live award", every_s=1,
+                 progress=lambda: browser.evaluate(READ_AWARDS))  # fmt: skip
         browser.screenshot(artifacts / "demo-alerts-en.png")
         browser.open(url.group(1) + "?lang=zh")
         wait_for(lambda: set(alerts_on_page(browser)) >= PAGED, 30, "the alerts on the Chinese page")

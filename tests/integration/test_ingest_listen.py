@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,6 +34,7 @@ from tests.support.feeds import basic, post, running_ingest
 from tests.support.kafka import read_topic
 from tests.support.ports import free_port
 from tests.support.processes import running_worker
+from tests.support.tls import make_certificates
 
 pytestmark = pytest.mark.integration
 
@@ -167,3 +172,148 @@ def test_a_cdr_kafka_did_not_store_is_answered_503_so_the_dialer_retries(
             assert status == 503 and "retry" in orjson.loads(answer)["error"]
     finally:
         broker.stop()
+
+
+BRIDGE = SAMPLES / "freeswitch-bridge"
+D5, D6 = "2026-11-05", "2026-11-06"
+EXPECTED_BRIDGED_AND_CALLBACKS = sorted([
+    row(D5, "2201", "east", 2, 1, 1, 60),  # IVR answered, nobody bridged: a dial, no connect; bridged 60 s
+    row(D5, "2202", "east", 1, 1, 1, 60),  # IVR 30 s, then bridged 60 s: talk from the bridge
+    row(D6, "1301", "south", 2, 1, 1, 60),  # 已接通 60 s (epoch ms); 未接通
+    row(D6, "1302", "south", 2, 1, 0, 20),  # 已接通 20 s; 用户忙; a time in seconds rejected
+    row(D6, "1401", "west", 3, 1, 1, 35),  # epoch seconds: ANSWERED 35 s, NOANSWER, BUSY
+    row(D6, "1402", "west", 2, 1, 1, 45),  # FAILED; ISO 8601 times, 45 s; an 11-digit time rejected
+], key=lambda r: (r["business_day"], r["rep_id"]))  # fmt: skip
+
+
+def test_switch_answered_legs_status_words_and_epoch_times_count_right_over_http(
+    settings: Settings, worker_log: Path, logs_dir: Path
+) -> None:
+    settings = settings.model_copy(update={"late_horizon_days": 36_500})  # the samples have fixed dates
+    ensure_topics(settings)
+    fs_port, cn_port, ep_port = free_port(), free_port(), free_port()
+    mappings = SAMPLES / "mappings"
+    with (
+        running_worker(settings, worker_log) as worker,
+        running_ingest(settings, logs_dir / "listen-bridge.log", "--listen", f":{fs_port}",
+                       "--format", "freeswitch-json", port=fs_port),
+        running_ingest(settings, logs_dir / "listen-cn.log", "--listen", f":{cn_port}", "--format",
+                       "asterisk-json", "--mapping", str(mappings / "callbacks-cn.yaml"), port=cn_port),
+        running_ingest(settings, logs_dir / "listen-epoch.log", "--listen", f":{ep_port}", "--format",
+                       "asterisk-json", "--mapping", str(mappings / "callbacks-epoch.yaml"), port=ep_port),
+    ):  # fmt: skip
+        fs = f"http://127.0.0.1:{fs_port}/cdr"
+        for name in ("a_ivr_only", "a_bridged", "b_bridged", "a_ivr_then_bridge", "b_ivr_then_bridge"):
+            status, answer = post(fs, form((BRIDGE / f"{name}.cdr.json").read_bytes()), FORM)
+            assert status == 200 and orjson.loads(answer) | {"request_id": ""} == {
+                "request_id": "", "calls": 1, "rejected": 0}  # fmt: skip
+        pushes = ((cn_port, "callbacks-cn.json", (4, 1)), (ep_port, "callbacks-epoch.json", (5, 1)))
+        for port, name, counts in pushes:
+            status, answer = post(f"http://127.0.0.1:{port}/push", (CALLBACKS / name).read_bytes(),
+                                  "application/json; charset=utf-8")  # fmt: skip
+            got = orjson.loads(answer)
+            assert status == 200 and (got["calls"], got["rejected"]) == counts
+
+        drain(settings, worker_log)
+        assert report(settings, D5, D6) == EXPECTED_BRIDGED_AND_CALLBACKS
+        assert worker.alive()
+
+    letters = read_topic(settings.kafka_bootstrap, settings.dlq_topic)
+    details = sorted(dict(record.headers)["detail"].decode() for record in letters)
+    assert len(details) == 2 and all(d.startswith("start: ") for d in details)
+    assert "is it epoch_s?" in details[0] + details[1] and "11 digits" in details[0] + details[1]
+
+
+def https_post(url: str, body: bytes, trusted_ca: Path, headers: dict[str, str]) -> tuple[int, bytes]:
+    """One POST over HTTPS with urllib, trusting ``trusted_ca`` only (hostname checked)."""
+    context = ssl.create_default_context(cafile=str(trusted_ca))
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
+        return response.status, response.read()
+
+
+def test_the_listener_serves_https_to_clients_that_trust_its_ca_only(
+    settings: Settings, logs_dir: Path, tmp_path: Path
+) -> None:
+    ensure_topics(settings)
+    certificates = make_certificates(tmp_path / "tls")
+    port = free_port()
+    tls_env = {"CALLFLOOR_INGEST_LISTEN_CERT_FILE": str(certificates.server_cert),
+               "CALLFLOOR_INGEST_LISTEN_KEY_FILE": str(certificates.server_key),
+               "CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN}  # fmt: skip
+    args = ("--listen", f"127.0.0.1:{port}", "--format", "freeswitch-json")
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    busy = (PUSHED / "a_busy.cdr.json").read_bytes()
+    log = logs_dir / "listen-https.log"
+    with running_ingest(settings, log, *args, env=tls_env, port=port):
+        for host in ("127.0.0.1", "localhost"):  # the certificate names both
+            status, answer = https_post(f"https://{host}:{port}/cdr", busy, certificates.ca, bearer)
+            assert status == 200 and orjson.loads(answer)["calls"] == 1
+        assert in_topic(settings, "fs-5c0b2a1e-7d3f-4e2a-8b6c-100000000013")
+        with pytest.raises(urllib.error.URLError) as refused:  # a client that trusts another CA
+            https_post(f"https://127.0.0.1:{port}/cdr", busy, certificates.other_ca, bearer)
+        assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            post(f"http://127.0.0.1:{port}/cdr", busy, "application/json", bearer)  # plain HTTP: no answer
+    assert f"listening on https://127.0.0.1:{port}/" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CALLFLOOR_INGEST_LISTEN_CERT_FILE": "{cert}", "CALLFLOOR_INGEST_LISTEN_KEY_FILE": "{key}"},
+         "needs credentials"),  # TLS is no substitute for credentials beyond loopback
+        ({"CALLFLOOR_INGEST_LISTEN_CERT_FILE": "{cert}", "CALLFLOOR_INGEST_LISTEN_KEY_FILE": "{other_key}",
+          "CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN}, "does not load with the key"),  # another certificate's key
+        ({"CALLFLOOR_INGEST_LISTEN_CERT_FILE": "{cert}", "CALLFLOOR_INGEST_LISTEN_KEY_FILE": "{client_key}",
+          "CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN}, "does not load with the key"),  # encrypted: no prompt
+        ({"CALLFLOOR_INGEST_LISTEN_CERT_FILE": "{cert}", "CALLFLOOR_INGEST_LISTEN_TOKEN": TOKEN},
+         "HTTPS needs both"),
+    ],
+)  # fmt: skip
+def test_a_listener_that_must_not_serve_https_as_configured_refuses_to_start(
+    settings: Settings, tmp_path: Path, env: dict[str, str], says: str
+) -> None:
+    ensure_topics(settings)
+    certificates = make_certificates(tmp_path / "tls")
+    paths = {"cert": certificates.server_cert, "key": certificates.server_key,
+             "client_key": certificates.client_key,
+             "other_key": certificates.other_ca.with_suffix(".key")}  # fmt: skip
+    argv = callfloor_command("ingest", "--listen", f"0.0.0.0:{free_port()}", "--format", "freeswitch-json")
+    given = {name: value.format(**paths) for name, value in env.items()}
+    done = subprocess.run(argv, env={**settings.to_env(), **given, "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and TOKEN not in done.stderr
+
+
+RESTART = SAMPLES / "freeswitch-restart"
+D7 = "2026-11-07"
+
+
+def test_a_listener_restarted_between_a_calls_legs_joins_them(
+    settings: Settings, worker_log: Path, logs_dir: Path
+) -> None:
+    # the dialer's customer leg knows team and campaign, the rep's leg only the rep: alone, the
+    # first is no_identity and the second would count under team and campaign 'unassigned'
+    settings = settings.model_copy(update={"late_horizon_days": 36_500})
+    ensure_topics(settings)
+    port = free_port()
+    url, args = f"http://127.0.0.1:{port}/cdr", ("--listen", f":{port}", "--format", "freeswitch-json")
+    with running_worker(settings, worker_log) as worker:
+        with running_ingest(settings, logs_dir / "listen-restart-1.log", *args, port=port):
+            status, answer = post(url, form((RESTART / "a_customer.cdr.json").read_bytes()), FORM)
+            assert status == 200 and orjson.loads(answer)["rejected"] == 1  # no rep on the customer's leg
+        journal = settings.data_dir / "ingest" / f"listen-127.0.0.1-{port}.legs.jsonl"
+        assert journal.exists(), "the leg outlives the process"
+        with running_ingest(settings, logs_dir / "listen-restart-2.log", *args, port=port):
+            status, answer = post(url, form((RESTART / "b_rep.cdr.json").read_bytes()), FORM)
+            assert status == 200 and orjson.loads(answer)["calls"] == 1
+        drain(settings, worker_log)
+        assert report(settings, D7, D7) == [row(D7, "2301", "east", 1, 1, 1, 80)]
+        assert worker.alive()
+    cdrs = [orjson.loads(r.value) for r in read_topic(settings.kafka_bootstrap, settings.cdr_topic)]
+    [cdr] = [c for c in cdrs if c["call_id"] == "fs-5c0b2a1e-7d3f-4e2a-8b6c-300000000031"]
+    assert (cdr["campaign_id"], cdr["version"]) == ("solar", 26)
+    assert cdr["dialed_at"] == "2026-11-07T10:00:00+08:00", "the customer's leg started the call"

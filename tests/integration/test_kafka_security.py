@@ -4,9 +4,11 @@ and within a bound instead of a hang or a retry loop.
 
 What Tansu 0.6 allows here (docs/ops/kafka-security.md, "What is tested"): TLS through
 tests/support/tls.py's front (Tansu 0.6 cannot take ``--cert`` and ``--key`` together), and
-``--authentication`` with SCRAM served by Tansu itself; with its memory-only storage no
-SCRAM user can be made on an authenticating broker (``tansu user create`` cannot log in and
-is refused with NotAuthenticated), so the SASL path is tested up to the broker's refusal.
+``--authentication`` with SCRAM served by Tansu itself. No SCRAM user can exist on an
+authenticating Tansu 0.6: it refuses AlterUserScramCredentials (``tansu user create``)
+before a login, offers no PLAIN, and keeps users in the process only (neither ``memory://``
+nor ``s3://`` storage persists them for a broker restarted with ``--authentication``); so
+the SASL path is tested up to the broker's refusal.
 """
 
 from __future__ import annotations

@@ -22,11 +22,14 @@ import pytest
 
 from deploy.local.broker import LocalBroker
 from deploy.local.processes import callfloor_command
-from schemas.kpis import KPI, KPI_COUNTERS
+from payroll.plan import load_plan
+from schemas.kpis import KPI, KPI_COUNTERS, MONTHLY_COUNTERS
 from schemas.settings import Settings
+from schemas.snapshots import RepSnapshot
 from schemas.targets import parse_targets
 from simulator import SimulationSpec, Truth, compute_truth, generate
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.reads import month_to_date
 from sinks.clickhouse.schema_version import apply_schema, migrate
 from sinks.clickhouse.targets import record_targets
 from streams.topics import ensure_topics
@@ -35,6 +38,8 @@ from tests.support.kafka import lag, send_all
 from tests.support.ports import free_port
 from tests.support.processes import ClickHouseProcess, running_worker
 from tests.support.waiting import wait_for
+from wallboard.awards import AwardBoard
+from wallboard.floor import Floor
 
 pytestmark = pytest.mark.integration
 
@@ -369,6 +374,47 @@ def test_rep_month_view_matches_the_statements(loaded: tuple[Settings, Truth]) -
         if statements[rep]["role"] == "rep":
             commission = statements[rep]["parts"][0]["commission"]
             assert rows[rep]["attainment_revenue"] == Decimal(commission["attainment"]), rep
+
+
+def test_the_wallboard_ranks_the_month_as_the_statements_pay(loaded: tuple[Settings, Truth]) -> None:
+    """The awards panel on 1 November: October's final places, ranked by the board from the
+    snapshots a worker publishes on October's last evening (each rep's month to date: the
+    earlier days from ClickHouse plus the day's live counters, here the whole month from
+    ClickHouse), equal the award lines of ``payroll run --month 2026-10``."""
+    settings, _ = loaded
+    paid: dict[str, set] = defaultdict(set)
+    for st in run_json(settings)["statements"]:
+        for a in st["awards"]:
+            paid[a["award"]].add((a["group"], st["person"], a["rank"], a["tied"], a["value"], a["amount"]))
+    with connect(settings) as client:
+        october = month_to_date(client, date(2026, 10, 1), date(2026, 11, 1))
+    floor = Floor(10.0, started=0.0)
+    names = [counter.name for counter in MONTHLY_COUNTERS]
+    for rep, values in october.items():
+        month = dict(zip(names, values, strict=True))
+        floor.apply(RepSnapshot(rep, "", "2026-10-31", {}, month, 0, "w", 1, 1.0), 1.0)
+    first_sale = next(iter(october))  # a rep sells on 1 November: their October snapshot is replaced
+    november = RepSnapshot(first_sale, "", "2026-11-01", {}, {"sales": 1, "revenue": 100}, 0, "w", 1, 2.0)
+    floor.apply(november, 2.0)
+    plan = load_plan(PLAN)
+    board = AwardBoard(INPUTS, plan)
+    final = board.panel(floor, plan, date(2026, 11, 1), None, 3.0)["final"]
+    assert final is not None and final["month"] == "2026-10"
+    assert board.roster.roster is not None
+    ranked = board.ranked(floor, plan, board.roster.roster, date(2026, 10, 1), 3.0)
+    shown: dict[str, set] = defaultdict(set)
+    for award in ranked["awards"]:
+        for group in award["groups"]:
+            for at in group["places"]:
+                place = (group["group"], at["rep"], at["rank"], at["tied"], at["value"], at["amount"])
+                shown[award["id"]].add(place)
+    live = {award["id"] for award in ranked["awards"] if award["live"]}
+    assert live == {"sales_champion", "team_top_three", "best_new_hire"}  # best_script: a csv at month end
+    assert paid.keys() >= live and all(paid[award] for award in live), "the month paid no live award"
+    assert {award: shown[award] for award in live} == {award: paid[award] for award in live}
+    # the floor's screen shows the month's winners and each team's leader
+    on_screen = {(a["id"], p["rep"]) for a in final["awards"] for g in a["groups"] for p in g["places"]}
+    assert on_screen == {(award, place[1]) for award in live for place in paid[award] if place[2] == 1}
 
 
 def answered(call_id: str, team: str, day: str, rep: str = "rep-002", **more: object) -> dict:

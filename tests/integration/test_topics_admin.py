@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from schemas.settings import Settings
-from streams.topics import DAY_MS, ensure_topics
+from streams.topics import DAY_MS, TopicsError, ensure_topics
 from tests.support.cli import callfloor
 
 pytestmark = pytest.mark.integration
@@ -62,3 +62,33 @@ def test_worker_refuses_to_start_on_a_partition_mismatch(settings: Settings, log
     done = callfloor(settings.model_copy(update={"partitions": 6}), "worker", timeout_s=120)
     assert done.returncode == 2
     assert f"CALLFLOOR_PARTITIONS=6 but topic {settings.cdr_topic} has 4 partitions" in done.stderr
+
+
+def test_a_replication_factor_above_the_brokers_up_is_refused_not_shortened(settings: Settings) -> None:
+    """CALLFLOOR_KAFKA_REPLICATION_FACTOR (or --replication-factor) is what topics get, or
+    creation is refused naming the brokers up: one Tansu broker here, three asked for."""
+    three = settings.model_copy(update={"kafka_replication_factor": 3})
+    refused = callfloor(three, "topics", "create")
+    assert refused.returncode == 2, refused.stderr
+    assert ("CALLFLOOR_KAFKA_REPLICATION_FACTOR=3 but the Kafka cluster at "
+            f"{settings.kafka_bootstrap} has 1 broker(s) up") in refused.stderr, refused.stderr
+    assert "no topic was created" in refused.stderr and "Traceback" not in refused.stderr
+    flag = callfloor(settings, "topics", "create", "--replication-factor", "2")
+    assert flag.returncode == 2 and "--replication-factor=2 but" in flag.stderr, flag.stderr
+    with pytest.raises(TopicsError, match="CALLFLOOR_KAFKA_REPLICATION_FACTOR=3"):
+        ensure_topics(three)  # what the worker, wallboard, ingest and simulate run at start
+    described = orjson.loads(callfloor(settings, "topics", "describe").stdout)
+    assert [t["exists"] for t in described] == [False, False, False]
+
+    one = settings.model_copy(update={"kafka_replication_factor": 1})
+    created = callfloor(one, "topics", "create")
+    assert created.returncode == 0, created.stderr
+    cdr = orjson.loads(callfloor(one, "topics", "describe").stdout)[0]
+    assert (cdr["replication_factor"], cdr["configs"]["min.insync.replicas"]) == (1, "1")
+
+
+def test_worker_refuses_to_create_topics_with_too_few_brokers(settings: Settings) -> None:
+    done = callfloor(settings.model_copy(update={"kafka_replication_factor": 2}), "worker", timeout_s=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "callfloor worker: CALLFLOOR_KAFKA_REPLICATION_FACTOR=2 but" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -4,42 +4,19 @@ never "no alerts"."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.request import Request, urlopen
+from urllib.request import urlopen
 
 import orjson
 import pytest
 
-from deploy.local.broker import wait_for_port
-from deploy.local.processes import spawn, stop
 from schemas.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.wallboard_page import running_wallboard
+from tests.integration.wallboard_page import post_alert, running_wallboard
 from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-CONFIG = "route:\n  receiver: nobody\nreceivers:\n  - name: nobody\n"
-
-
-@pytest.fixture
-def alertmanager(tmp_path: Path, logs_dir: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus-alertmanager")
-    assert binary, "prometheus-alertmanager missing: apt-get install prometheus-alertmanager"
-    (tmp_path / "am.yml").write_text(CONFIG)
-    port = free_port()
-    argv = [binary, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]  # fmt: skip
-    process: subprocess.Popen[bytes] = spawn(argv, {}, logs_dir / "alertmanager.log")
-    try:
-        wait_for_port("127.0.0.1", port, 30, "alertmanager")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
 
 
 def _floor(settings: Settings) -> dict:
@@ -50,16 +27,8 @@ def _floor(settings: Settings) -> dict:
 def test_firing_alerts_are_listed_and_an_absent_alertmanager_says_so(
     settings: Settings, logs_dir: Path, alertmanager: str
 ) -> None:
-    now = datetime.now(UTC)
-    alert = {
-        "labels": {"alertname": "TeamBehindPace", "severity": "warning", "team": "team-01"},
-        "annotations": {"summary": "<b>team-01</b> is at 61 % of its dial pace"},
-        "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
-    }  # fmt: skip
-    request = Request(f"{alertmanager}/api/v2/alerts", data=orjson.dumps([alert]), method="POST",
-                      headers={"Content-Type": "application/json"})  # fmt: skip
-    with urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    post_alert(alertmanager, "TeamBehindPace", "warning", "<b>team-01</b> is at 61 % of its dial pace",
+               team="team-01")  # fmt: skip
     board = settings.model_copy(update={
         "snapshot_topic": f"{settings.cdr_topic}.snapshots", "wallboard_port": free_port(),
         "alerts_url": alertmanager,

@@ -13,11 +13,13 @@ import dataclasses
 import math
 import re
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from urllib.request import urlopen
 
+import orjson
 import pytest
 from kafka import KafkaProducer
 
@@ -26,15 +28,19 @@ from schemas.settings import Settings
 from schemas.snapshots import Heartbeat, RepSnapshot, decode, encode, key_of
 from simulator import SimulationSpec, produce, roster
 from streams.topics import ensure_topics
+from tests.factories import cdr_dict
 from tests.integration.wallboard_page import (
     ALL_ROWS_VISIBLE,
     READ_ALERTS,
+    READ_AWARD_NAMES,
+    READ_AWARDS,
     READ_BANNER,
     READ_TEAMS,
     READ_TIERS,
     expected_by_rep,
     number,
     page_reps,
+    post_alert,
     running_wallboard,
     shown_by_rep,
     summed,
@@ -43,7 +49,7 @@ from tests.integration.wallboard_page import (
 from tests.support.browser import Chromium
 from tests.support.cli import report
 from tests.support.daytime import in_daytime_zone
-from tests.support.kafka import lag, read_topic
+from tests.support.kafka import lag, read_topic, send_all
 from tests.support.ports import free_port
 from tests.support.processes import Worker, running_worker
 from tests.support.scrape import rep_actuals, rep_day_actuals, samples
@@ -66,6 +72,13 @@ commission:
     - {from: "0.8", rate: "0.02"}
     - {from: "1.0", rate: "0.025"}
     - {from: "1.2", rate: "0.03"}
+awards:
+  - {id: sales_champion, name: 月度销售冠军 Monthly sales champion, by: revenue, then_by: sales,
+     within: floor, amounts: ["1000.00"], ties: split}
+  - {id: team_top_three, name: 团队前三 Top three per team, by: revenue, within: team,
+     amounts: ["600.00", "400.00", "200.00"]}
+  - {id: best_new_hire, name: 最佳新人奖 Best new hire, by: revenue, within: floor, hired_within_days: 90,
+     amounts: ["500.00"], ties: split}
 """
 TIERS = ((Decimal("0"), "0.015"), (Decimal("0.8"), "0.02"), (Decimal("1.0"), "0.025"),
          (Decimal("1.2"), "0.03"))  # fmt: skip
@@ -74,7 +87,7 @@ REVENUE_TARGET = Decimal("3000.00")  # a few sales cross a tier
 
 def _board_settings(settings: Settings, tmp_path: Path, spec: SimulationSpec) -> Settings:
     """Targets for every rep, a monthly revenue target for all but the last (who shows no tiers),
-    and the pay plan file."""
+    the pay plan file, and payroll's inputs folder with a roster (every fifth rep a new hire)."""
     targets = tmp_path / "targets.yaml"
     reps = roster(spec)
     targets.write_text(
@@ -86,10 +99,63 @@ def _board_settings(settings: Settings, tmp_path: Path, spec: SimulationSpec) ->
     )
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
-    return in_daytime_zone(settings).model_copy(update={
+    settings = in_daytime_zone(settings)
+    today = business_day(datetime.now(UTC), settings.zone)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    hires = new_hires(spec)
+    (inputs / "roster.csv").write_text("person_id,name,role,from,team,region,hired,left,base\n" + "".join(
+        f"{rep},{rep},rep,,{team},,{today - timedelta(days=30) if rep in hires else '2024-01-01'},,\n"
+        for rep, team in reps
+    ))  # fmt: skip
+    return settings.model_copy(update={
         "snapshot_topic": f"{settings.cdr_topic}.snapshots", "wallboard_port": free_port(),
         "wallboard_stale_seconds": 3.0, "targets_file": targets, "pay_plan_file": plan,
+        "payroll_inputs_dir": inputs,
     })  # fmt: skip
+
+
+def new_hires(spec: SimulationSpec) -> set[str]:
+    return {rep for i, (rep, _) in enumerate(roster(spec)) if i % 5 == 4}
+
+
+def expected_award_leaders(rows: list[dict], spec: SimulationSpec) -> set[tuple[str, str, str]]:
+    """(award, group, rep) the floor's screen shows, worked out here from the report's month:
+    the champion(s) by revenue then sales, each team's leader(s) by revenue, the best new hire."""
+    teams = dict(roster(spec))
+    revenue = {row["rep_id"]: (Decimal(row["revenue"]), row["sales"]) for row in rows}
+
+    def leaders(candidates: list[str], key: Callable[[str], tuple]) -> list[str]:
+        ranked = [rep for rep in candidates if revenue[rep][0] > 0]
+        best = max((key(rep) for rep in ranked), default=None)
+        return [rep for rep in ranked if key(rep) == best]
+
+    shown = {("sales_champion", "floor", rep) for rep in leaders(list(revenue), lambda r: revenue[r])}
+    for team in set(teams.values()):
+        in_team = [rep for rep in revenue if teams[rep] == team]
+        shown |= {("team_top_three", team, rep) for rep in leaders(in_team, lambda r: revenue[r][:1])}
+    hires = [rep for rep in revenue if rep in new_hires(spec)]
+    return shown | {("best_new_hire", "floor", rep) for rep in leaders(hires, lambda r: revenue[r][:1])}
+
+
+def page_award_leaders(browser: Chromium) -> set[tuple[str, str, str]]:
+    return {(award, group, rep) for award, group, rep, *_ in browser.evaluate(READ_AWARDS) or []}
+
+
+def champion(browser: Chromium) -> set[str]:
+    return {rep for award, _, rep in page_award_leaders(browser) if award == "sales_champion"}
+
+
+def a_sale(settings: Settings, rep: str, team: str, amount: Decimal) -> tuple[bytes, bytes]:
+    """One answered outbound sale by ``rep`` two minutes ago, as the dialer produces it."""
+    dialed = datetime.now(settings.zone).replace(microsecond=0) - timedelta(minutes=2)
+    cdr = cdr_dict(
+        call_id=f"award-sale-{rep}-{time.time_ns()}", rep_id=rep, team_id=team, campaign_id="camp-01",
+        dialed_at=dialed.isoformat(), answered_at=(dialed + timedelta(seconds=12)).isoformat(),
+        ended_at=(dialed + timedelta(seconds=72)).isoformat(), sale_amount=str(amount),
+        list_price=str(amount), sold_price=str(amount), currency=settings.currency,
+    )
+    return rep.encode(), orjson.dumps(cdr)
 
 
 def expected_tiers(rows: list[dict], no_target: str) -> dict[str, tuple[str, str]]:
@@ -134,12 +200,13 @@ def _drained(settings: Settings) -> bool:
 
 
 def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
-    settings: Settings, logs_dir: Path, tmp_path: Path, browser: Chromium, artifacts: Path
+    settings: Settings, logs_dir: Path, tmp_path: Path, browser: Chromium, artifacts: Path,
+    alertmanager: str,
 ) -> None:
     settings = in_daytime_zone(settings)
     spec = SimulationSpec(reps=REPS, calls=3_000, days=1, seed=11, duplicates=0.02, corrections=0.02,
                           timezone=settings.timezone)  # fmt: skip
-    settings = _board_settings(settings, tmp_path, spec)
+    settings = _board_settings(settings, tmp_path, spec).model_copy(update={"alerts_url": alertmanager})
     ensure_topics(settings)
     produce(spec, settings)
     day = business_day(datetime.now(UTC), settings.zone).isoformat()
@@ -163,6 +230,13 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             wait_for(lambda: page_campaigns(browser) == metrics_campaigns(settings.web_port), 30,
                      "the abandon rates of /metrics on the page")  # fmt: skip
             assert len(page_campaigns(browser)) == 3
+            # what the rules would page on for the campaigns over the line, fired in a real Alertmanager
+            over = {c: rate for c, rate in page_campaigns(browser).items() if float(rate.split()[-2]) > 3}
+            assert over, "no campaign over the 3 % line to page on"
+            for campaign, shown_rate in over.items():
+                summary = (f"Campaign {campaign} abandoned {shown_rate} of answered calls over the last "
+                           "30 days, above the 3% legal limit: lower its dialing pace now")  # fmt: skip
+                post_alert(alertmanager, "CampaignAbandonRateHigh", "page", summary, campaign=campaign)
             teams = {row[1]: number(row[2]) for row in browser.evaluate(READ_TEAMS)}
             by_team = report(settings, day, day, by="team")
             assert teams == {r["team_id"]: r["dials"] for r in by_team}
@@ -176,6 +250,13 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             climbing = next(rep for rep, (_, to_next) in tiers.items() if to_next)
             amount = f"{math.ceil(Decimal(tiers[climbing][1])):,}"
             assert re.fullmatch(rf"[\d.]+ % · ¥{amount} to [\d.]+ %", texts[climbing]), texts[climbing]
+            leaders = expected_award_leaders(before, spec)
+            wait_for(lambda: page_award_leaders(browser) == leaders, 30, "the award leaders on the page",
+                     progress=lambda: page_award_leaders(browser))  # fmt: skip
+            names = browser.evaluate(READ_AWARD_NAMES)
+            assert names == ["Monthly sales champion", "Top three per team", "Best new hire"], names
+            firing = lambda: {a.split(":")[0] for a in browser.evaluate(READ_ALERTS)}  # noqa: E731
+            wait_for(lambda: firing() == {"CampaignAbandonRateHigh"}, 30, "the firing alerts on the page")
             browser.screenshot(artifacts / "wallboard-en.png")
 
             browser.evaluate("window.notReloaded = true")
@@ -195,7 +276,30 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
                      every_s=0.05)  # fmt: skip
             print(f"new sales produced -> tier hints moved: {time.monotonic() - produced_at:.2f} s")
             wait_for(lambda: _drained(settings), 120, "the worker to commit the new calls", every_s=1)
-            assert expected_by_rep(report(settings, day, day)) == moved, "the page differs from the report"
+            after = report(settings, day, day)
+            assert expected_by_rep(after) == moved, "the page differs from the report"
+            wait_for(lambda: page_award_leaders(browser) == expected_award_leaders(after, spec), 30,
+                     "the award leaders of the new calls")  # fmt: skip
+
+            # one sale makes a rep who is behind the champion and under the top tier the champion,
+            # at the top tier
+            top = max(*(Decimal(row["revenue"]) for row in after), REVENUE_TARGET * TIERS[-1][0]) + 1
+            leading = champion(browser) | {no_target, climbing}
+            chaser = next(rep for rep, (_, to_next) in expected_tiers(after, no_target).items()
+                          if to_next and rep not in leading)  # fmt: skip
+            teams = dict(roster(spec))
+            sale = a_sale(settings, chaser, teams[chaser], top)
+            sold_at = time.monotonic()  # before the producer is even made: the clock is never kind to us
+            send_all(settings.kafka_bootstrap, settings.cdr_topic, [sale])
+            wait_for(lambda: champion(browser) == {chaser}, 30, "the new champion on the page", every_s=0.02)
+            to_leader = time.monotonic() - sold_at
+            wait_for(lambda: page_tiers(browser)[chaser] == ("0.03", ""), 30, "the chaser's tier hint",
+                     every_s=0.02)  # fmt: skip
+            to_tier = time.monotonic() - sold_at
+            print(f"a sale produced -> award leader changed: {to_leader:.2f} s, tier hint: {to_tier:.2f} s")
+            assert to_leader < 2.0, f"the award leader changed {to_leader:.2f} s after the sale (2 s allowed)"
+            assert to_tier < 2.0, f"the tier hint moved {to_tier:.2f} s after the sale (2 s allowed)"
+            assert ("team_top_three", teams[chaser], chaser) in page_award_leaders(browser)
             assert browser.evaluate("window.notReloaded === true"), "the page reloaded instead of updating"
 
             browser.open(url + "?lang=zh")
@@ -204,6 +308,9 @@ def test_page_equals_report_and_metrics_moves_live_and_goes_stale(
             assert heading == "今日团队排名"
             zh = {rep: text for rep, _, _, text in browser.evaluate(READ_TIERS)}
             assert re.fullmatch(r"[\d.]+ % · 还差 ¥[\d,]+ 到 [\d.]+ %", zh[climbing]), zh[climbing]
+            zh_names = browser.evaluate(READ_AWARD_NAMES)
+            assert zh_names == ["月度销售冠军", "团队前三", "最佳新人奖"], zh_names
+            wait_for(lambda: len(browser.evaluate(READ_ALERTS)) == len(over), 30, "the Chinese alerts")
             browser.screenshot(artifacts / "wallboard-zh.png")
 
             team = rows[0]["team"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.request import Request, urlopen
+
+import orjson
 
 from deploy.local.broker import wait_for_port
 from deploy.local.processes import callfloor_command, spawn, stop
@@ -39,6 +43,13 @@ READ_TIERS = """
   return [row.dataset.rep, tier.dataset.rate, tier.dataset.toNext, tier.textContent];
 })
 """
+# The awards panel's places this month (not the month just ended, shown on a month's first day):
+# award id, group, rep, rank, figure and prize (exact, as the view sends them)
+READ_AWARDS = """
+[...document.querySelectorAll('#awards > .award .place[data-rep]')].map(p => [
+  p.dataset.award, p.dataset.group, p.dataset.rep, p.dataset.rank, p.dataset.value, p.dataset.amount])
+"""
+READ_AWARD_NAMES = "[...document.querySelectorAll('#awards .award-name')].map(n => n.firstChild.textContent)"
 READ_BANNER = "(b => b.hidden ? null : b.textContent)(document.getElementById('stale'))"
 
 
@@ -96,3 +107,16 @@ def summed_revenue(*row_lists: list[dict]) -> list[dict]:
         for row in rows:
             totals[row["rep_id"]] = totals.get(row["rep_id"], Decimal(0)) + Decimal(row["revenue"])
     return [{"rep_id": rep, "revenue": str(total)} for rep, total in totals.items()]
+
+
+def post_alert(alertmanager: str, name: str, severity: str, summary: str, **labels: str) -> None:
+    """An alert firing for the next hour, posted as Prometheus posts it."""
+    now = datetime.now(UTC)
+    alert = {
+        "labels": {"alertname": name, "severity": severity, **labels}, "annotations": {"summary": summary},
+        "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
+    }  # fmt: skip
+    request = Request(f"{alertmanager}/api/v2/alerts", data=orjson.dumps([alert]), method="POST",
+                      headers={"Content-Type": "application/json"})  # fmt: skip
+    with urlopen(request, timeout=10) as response:
+        assert response.status == 200

@@ -54,7 +54,7 @@ class GatedClickHouse:
 
 
 def seeded_pipeline(writer: RowWriter) -> CdrPipeline:
-    pipeline = CdrPipeline(Settings(), dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()),  # type: ignore[arg-type]
+    pipeline = CdrPipeline(Settings(), dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()),  # type: ignore[arg-type]  # no dead-letter topic: nothing is rejected here
                            writer=writer)  # fmt: skip
     pipeline.take_assignment({0})
     pipeline.state.seed(0, [])
@@ -229,6 +229,7 @@ def test_a_failed_count_stores_what_was_counted_and_counts_the_chunk_again() -> 
         async with flowing(pipeline, acks, flush_seconds=3600, batch_rows=1000) as sink:
             first = chunk(0, 2)
             await sink.add(first)
+            # a count that fails once, and seeding that does nothing
             pipeline.count = count_failing_once  # type: ignore[method-assign]
             pipeline.ensure_seeded = ensure_seeded  # type: ignore[method-assign]
             second = chunk(2, 2)
@@ -304,7 +305,7 @@ def test_a_batch_writes_its_rows_then_sends_its_dead_letters_then_acks() -> None
                 order.append(f"{len(rows)} rows")
 
         pipeline = seeded_pipeline(Writer())
-        pipeline.dlq_topic = RecordingTopic(order)  # type: ignore[assignment]
+        pipeline.dlq_topic = RecordingTopic(order)  # type: ignore[assignment]  # a recording stand-in for the topic
         good = chunk(0, 2)
         good.value.append(RawEvent(0, 2, b"rep-1", b"not json"))
 

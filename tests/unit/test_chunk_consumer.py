@@ -132,7 +132,7 @@ def test_a_seek_that_races_a_rebalance_does_not_crash_the_fetcher(consumer: Batc
     async def seek_after_the_partition_left() -> None:
         raise IllegalStateError("No current assignment for partition")
 
-    consumer.perform_seek = seek_after_the_partition_left  # type: ignore[method-assign]
+    consumer.perform_seek = seek_after_the_partition_left  # type: ignore[method-assign]  # a seek that fails as the broker's would
     consumer.stop_flow()
     asyncio.run(consumer._deliver({TPX: []}, None, {TOPIC: 100}))
 
@@ -151,6 +151,7 @@ def refusing_broker(consumer: BatchingConsumer, *, rebalance_first: bool) -> lis
             consumer._committed_offset[TPX] = 100  # what the assignment's seek reads back
         return False
 
+    # the consumer thread's commit and assignment, replaced to watch them
     consumer._thread.commit = commit  # type: ignore[method-assign]
     consumer._thread.assignment = lambda: {TPX}  # type: ignore[method-assign]
     return asked

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import orjson
 import pytest
 import yaml
 
@@ -17,7 +18,9 @@ from deploy.local.ops import (
     DemoTiming,
     demo_prometheus_config,
     duration_ms,
+    in_words,
     scale_expr,
+    scale_text,
     scaled_rules,
 )
 from schemas.settings import Settings
@@ -55,10 +58,29 @@ def test_the_sped_up_rules_and_config_are_valid_prometheus_files(tmp_path: Path)
         assert before.get("alert") == after.get("alert") and before.get("record") == after.get("record")
         if "for" in before:
             assert duration_ms(after["for"]) == max(1000, duration_ms(before["for"]) // 10)
-        assert after.get("annotations") == before.get("annotations")
+        notes = before.get("annotations", {})
+        assert after.get("annotations", {}) == {name: scale_text(note, 10) for name, note in notes.items()}
     config = demo_prometheus_config(settings)
     assert config["scrape_configs"][0]["static_configs"] == [{"targets": ["127.0.0.1:16066"]}]
     assert config["alerting"]["alertmanagers"][0]["static_configs"] == [{"targets": ["127.0.0.1:19093"]}]
+
+
+def test_alert_texts_say_the_sped_up_duration() -> None:
+    """The demo's TeamNotDialing fires after 20 rule-minutes, 2 real minutes at 10x: its text
+    says 2 minutes; a duration the rule's timing does not decide (a shift's first 15 minutes,
+    counted in shift seconds) is left as written."""
+    rules = yaml.safe_load(scaled_rules((PROMETHEUS_DIR / "rules.yml").read_text(), 10))
+    by_name = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    assert "in the last 2 minutes of shift hours" in by_name["TeamNotDialing"]["annotations"]["summary"]
+    dial_rate = by_name["RepDialRateLow"]["annotations"]
+    assert dial_rate["summary"].endswith("floor for the last 90 seconds")
+    assert "after its first 15 minutes" in dial_rate["description"]
+    assert "sped up" not in orjson.dumps(rules).decode()
+    assert scale_text("for 2 minutes{{/* sped up in the demo */}}", 120) == "for 1 second"
+    assert scale_text("in the last 20 minutes{{/* sped up in the demo */}}", 1) == "in the last 20 minutes"
+    assert [in_words(s) for s in (1, 0.2, 90, 120, 3600)] == [
+        "1 second", "1 second", "90 seconds", "2 minutes", "60 minutes",
+    ]  # fmt: skip
 
 
 def test_the_quiet_team_is_quiet_long_enough_to_page() -> None:

@@ -6,7 +6,9 @@ import asyncio
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+import pytest
 from faust.types import TP
+from pydantic import ValidationError
 
 from schemas.settings import Settings
 from streams.health import ClickHouseProbe, Readiness
@@ -26,6 +28,17 @@ def test_cdr_and_dlq_are_deleted_by_age_and_snapshots_compacted() -> None:
     assert dlq.configs["retention.ms"] == str(30 * DAY_MS)
     (single, _, _) = planned_topics(SETTINGS, replication_factor=1)
     assert single.configs["min.insync.replicas"] == "1"
+
+
+def test_the_replication_factor_setting_is_optional_and_at_least_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empty (as compose and k8s pass an unset variable) keeps min(3, brokers up)."""
+    monkeypatch.setenv("CALLFLOOR_KAFKA_REPLICATION_FACTOR", "")
+    assert Settings().kafka_replication_factor is None
+    monkeypatch.setenv("CALLFLOOR_KAFKA_REPLICATION_FACTOR", "3")
+    assert Settings().kafka_replication_factor == 3
+    monkeypatch.setenv("CALLFLOOR_KAFKA_REPLICATION_FACTOR", "0")
+    with pytest.raises(ValidationError, match="kafka_replication_factor"):
+        Settings()
 
 
 def test_an_existing_cdr_topic_must_have_exactly_the_partitions_asked_for() -> None:

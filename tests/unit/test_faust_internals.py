@@ -178,7 +178,7 @@ def test_message_ack_still_hands_the_unacked_message_to_the_consumer(consumer: B
         seen.append(message.acked)
         return original(message)
 
-    consumer.ack = spy  # type: ignore[method-assign]
+    consumer.ack = spy  # type: ignore[method-assign]  # a spy around the real ack
     try:
         message = ConsumerMessage(TOPIC, 0, 0, 0.0, 0, None, None, b"x", None, 0, 0)
         message.ack(consumer)

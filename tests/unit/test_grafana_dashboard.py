@@ -75,7 +75,7 @@ def exported_series() -> set[str]:
         targets=lambda: None, month_before_today=dict, campaign_abandons=lambda: {"camp": (1, 9)},
         clock=lambda: datetime.now(UTC),
     ))  # fmt: skip
-    registry.register(TargetsKeeper(settings, pipeline=None))  # type: ignore[arg-type]
+    registry.register(TargetsKeeper(settings, pipeline=None))  # type: ignore[arg-type]  # no pipeline: only the target families are read
     text = generate_latest(registry).decode()
     names = {s.name for family in text_string_to_metric_families(text) for s in family.samples}
     # Target series are absent without a targets file; their names are the collector's own.

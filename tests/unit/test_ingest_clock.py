@@ -65,3 +65,35 @@ def test_the_skipped_hour_is_rejected_on_the_fast_path_too() -> None:
     for _ in range(2):
         with pytest.raises(Unmappable):
             clock.parse("2026-03-08 02:00:30")
+
+
+SHANGHAI = LocalClock(ZoneInfo("Asia/Shanghai"))
+ELEVEN = "2026-11-06T11:00:00+08:00"
+
+
+@pytest.mark.parametrize("text", ["1793934000", "1793934000000", "1793934000000000", "1793934000.25",
+                                  "1793934000123", ELEVEN, "2026-11-06 11:00:00"])  # fmt: skip
+def test_auto_tells_epoch_units_by_their_digits_and_reads_dates_as_dates(text: str) -> None:
+    assert SHANGHAI.read(text, "auto", name="start").isoformat() == ELEVEN
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "says"),
+    [
+        ("17939340000", "auto", "11 digits"),  # neither seconds nor milliseconds
+        ("1793934000", "epoch_ms", "year 1970, not a call's time: is it epoch_s?"),  # seconds declared ms
+        ("1793934000000", "epoch_s", "year 58817"),  # milliseconds declared seconds
+        ("2026-11-06 11:00:00", "epoch_ms", "not a number"),
+        ("1793934000", "text", "not a date and time"),
+    ],
+)
+def test_a_time_in_another_unit_than_declared_is_rejected_never_shifted(
+    text: str, form: str, says: str
+) -> None:
+    with pytest.raises(Unmappable) as caught:
+        SHANGHAI.read(text, form, name="start")
+    assert (
+        caught.value.reason == "bad_timestamp"
+        and says in caught.value.detail
+        and "start" in caught.value.detail
+    )

@@ -155,3 +155,45 @@ def test_leaving_hold_out_of_a_format_without_hold_times_is_a_mapping_error(tmp_
     (tmp_path / "map.yaml").write_text("talk_includes_hold: false\n")
     done = run("--format", "vicidial-csv", "--mapping", str(tmp_path / "map.yaml"), "--dry-run", "-")
     assert done.returncode == 2 and b"vicidial-csv records carry no hold time" in done.stderr
+
+
+BRIDGE = SAMPLES / "freeswitch-bridge"
+FS_BRIDGE = "fs-5c0b2a1e-7d3f-4e2a-8b6c-20000000"
+
+
+def test_a_leg_the_switch_answered_with_nobody_bridged_is_no_connect() -> None:
+    # an IVR answered, played a message for 25 s and the caller hung up: billsec 25, bridge_epoch 0
+    calls = ingest("freeswitch-json", BRIDGE).by_call_id()
+    ivr = calls[FS_BRIDGE + "0021"]
+    assert (ivr["disposition"], ivr["answered_at"], ivr["talk_seconds"]) == ("no_answer", None, 0)
+    assert ivr["ended_at"] == "2026-11-05T09:00:28+08:00"
+
+
+def test_a_bridged_call_counts_once_with_its_talk() -> None:
+    bridged = ingest("freeswitch-json", BRIDGE).by_call_id()[FS_BRIDGE + "0022"]
+    assert (bridged["disposition"], bridged["talk_seconds"], bridged["version"]) == ("answered", 60, 26)
+    assert bridged["answered_at"] == "2026-11-05T09:05:07+08:00"
+
+
+def test_a_call_bridged_after_an_ivr_is_answered_at_the_bridge() -> None:
+    # the switch answered at 09:10:01 (billsec 90), bridged to rep 2202 at 09:10:31: 60 s of talk
+    call = ingest("freeswitch-json", BRIDGE).by_call_id()[FS_BRIDGE + "0024"]
+    assert (call["rep_id"], call["answered_at"], call["talk_seconds"]) == (
+        "2202",
+        "2026-11-05T09:10:31+08:00",
+        60,
+    )
+    assert call["dialed_at"] == "2026-11-05T09:10:00+08:00" and call["version"] == 26
+
+
+def test_answered_legs_without_bridge_variables_cannot_tell_and_count(tmp_path: Path) -> None:
+    # older FreeSWITCH wrote no bridge_epoch: the answer counts, as it always did;
+    # bridge_epoch 0 but last_bridge_to set (the bridge was recorded on the other leg): it counts
+    base = {"uuid": "u1", "start_epoch": "1793840400", "answer_epoch": "1793840405",
+            "end_epoch": "1793840465", "billsec": "60", "hangup_cause": "NORMAL_CLEARING",
+            "rep_id": "9"}  # fmt: skip
+    documents = [base, {**base, "uuid": "u2", "bridge_epoch": "0", "last_bridge_to": "u3"},
+                 {**base, "uuid": "u4", "bridge_epoch": "0"}]  # fmt: skip
+    (tmp_path / "legs.jsonl").write_bytes(b"".join(orjson.dumps({"variables": d}) + b"\n" for d in documents))
+    calls = ingest("freeswitch-json", tmp_path / "legs.jsonl").by_call_id()
+    assert {cid: c["talk_seconds"] for cid, c in calls.items()} == {"fs-u1": 60, "fs-u2": 60, "fs-u4": 0}

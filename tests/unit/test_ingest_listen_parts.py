@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -16,8 +17,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from kafka.future import Future
 from pydantic import SecretStr
 
+from ingest.asterisk import AsteriskJsonAdapter
 from ingest.clock import LocalClock
 from ingest.freeswitch import FreeswitchJsonAdapter
+from ingest.leg_journal import LegJournal
 from ingest.legs import Leg
 from ingest.listen import (
     BASE64_FORM,
@@ -29,9 +32,10 @@ from ingest.listen import (
     make_app,
     parse_address,
 )
-from ingest.live import LiveMapper, RecentCalls, renamed
-from ingest.mapping import IngestMapping
+from ingest.live import Delivery, LiveMapper, RecentCalls, renamed
+from ingest.mapping import IngestMapping, MappingError, load_mapping
 from ingest.progress import Progress
+from tests.unit.ingest_helpers import MemorySink
 
 NOON = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
 
@@ -197,3 +201,101 @@ def test_the_mappings_fields_rename_a_pushed_records_own_names() -> None:
     names = {"uniqueid": "CallId", "start": "StartTime", "answer": "AnswerTime"}
     assert renamed(fields, names) == {**fields, "uniqueid": "c1", "start": "2026-11-04T12:00:00+08:00"}
     assert renamed({"CallId": "c2"}, {"uniqueid": "CallId"})["uniqueid"] == "c2"
+
+
+PUSH = SAMPLE.parents[1] / "json-push"
+
+
+def _callbacks(document: str, mapping_file: str) -> MemorySink:
+    """A callback document as --listen maps it (one POST), into a sink that keeps what it got."""
+    mapping = load_mapping(SAMPLE.parents[1] / "mappings" / mapping_file)
+    sink = MemorySink()
+    mapper = LiveMapper(AsteriskJsonAdapter(mapping, LocalClock(ZoneInfo("Asia/Shanghai"))), mapping, sink,
+                        Progress(total_bytes=None, enabled=False), fmt="asterisk-json")  # fmt: skip
+    delivery = Delivery(origin="request r1")
+    for line, raw, problem in documents((PUSH / document).read_bytes(), "application/json"):
+        assert problem is None
+        for record in mapper.records(raw, delivery.origin, line):
+            mapper.send(delivery, record)
+    return sink
+
+
+def test_status_words_and_epoch_milliseconds_of_a_callback_are_mapped_as_declared() -> None:
+    sink = _callbacks("callbacks-cn.json", "callbacks-cn.yaml")
+    got = {cid: (c["rep_id"], c["disposition"], c["answered_at"], c["talk_seconds"])
+           for cid, c in sink.by_call_id().items()}  # fmt: skip
+    assert got == {
+        "ast-7m-20261106-0001": ("1301", "answered", "2026-11-06T10:00:05+08:00", 60),
+        "ast-7m-20261106-0002": ("1301", "no_answer", None, 0),
+        "ast-7m-20261106-0003": ("1302", "answered", "2026-11-06T10:03:23+08:00", 20),
+        "ast-7m-20261106-0005": ("1302", "busy", None, 0),
+    }
+    [(_, _, letter)] = sink.letters  # startTime in seconds where the mapping declares milliseconds
+    assert letter["reason"] == "bad_timestamp" and "is it epoch_s?" in letter["detail"]
+    assert letter["source_line"] == "4"
+
+
+def test_epoch_seconds_and_iso_times_are_told_apart_and_an_ambiguous_number_is_rejected() -> None:
+    sink = _callbacks("callbacks-epoch.json", "callbacks-epoch.yaml")
+    got = {cid: (c["disposition"], c["dialed_at"], c["talk_seconds"]) for cid, c in sink.by_call_id().items()}
+    assert got == {
+        "ast-cb-0001": ("answered", "2026-11-06T11:00:00+08:00", 35),
+        "ast-cb-0002": ("no_answer", "2026-11-06T11:01:40+08:00", 0),  # NOANSWER, the mapping's word
+        "ast-cb-0003": ("busy", "2026-11-06T11:03:20+08:00", 0),
+        "ast-cb-0004": ("failed", "2026-11-06T11:05:00+08:00", 0),
+        "ast-cb-0005": ("answered", "2026-11-06T11:10:00+08:00", 45),
+    }
+    [(_, _, letter)] = sink.letters
+    assert letter["reason"] == "bad_timestamp" and "11 digits" in letter["detail"]
+
+
+def test_a_status_the_mapping_calls_not_final_is_rejected_as_such() -> None:
+    mapping = IngestMapping(statuses={"通话中": "not_final"}, fields={"uniqueid": "id", "disposition": "st"})
+    adapter = AsteriskJsonAdapter(mapping, LocalClock(ZoneInfo("Asia/Shanghai")))
+    sink = MemorySink()
+    mapper = LiveMapper(
+        adapter, mapping, sink, Progress(total_bytes=None, enabled=False), fmt="asterisk-json"
+    )
+    raw = orjson.dumps({"id": "x1", "st": "通话中", "start": 1793934000, "end": 1793934010, "billsec": 0})
+    for record in mapper.records(raw, "request r2"):
+        mapper.send(Delivery(origin="request r2"), record)
+    assert [letter["reason"] for _, _, letter in sink.letters] == ["not_final"]
+
+
+def test_time_formats_name_only_the_formats_time_fields() -> None:
+    with pytest.raises(MappingError, match="time_formats: answered_at: not a time field of asterisk-json"):
+        AsteriskJsonAdapter(IngestMapping(time_formats={"answered_at": "epoch_ms"}),
+                            LocalClock(ZoneInfo("Asia/Shanghai")))  # fmt: skip
+    with pytest.raises(MappingError, match="none: it reads its own epochs"):
+        FreeswitchJsonAdapter(IngestMapping(time_formats={"start": "epoch_ms"}), LocalClock(ZoneInfo("UTC")))
+
+
+def test_a_journal_carries_the_legs_of_recent_calls_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "listen.legs.jsonl"
+    first = RecentCalls(journal=LegJournal(path))
+    answered = replace(leg("c1", b"a-leg"), answered=NOON, disposition="answered", talk_seconds=0,
+                       rep_id="2301", team_id="east")  # fmt: skip
+    first.add(answered)
+    first.add(answered)  # a retry of the same leg: remembered once, journaled once
+    first.add(leg("c2", b"other"), key="row-7")
+    first.close()
+    assert len(path.read_bytes().splitlines()) == 2
+
+    with open(path, "ab") as handle:
+        handle.write(b'{"digest": "ab", "call_id": "c3", "ori')  # a crash in the middle of a line
+    again = RecentCalls(journal=LegJournal(path))
+    legs = again.add(leg("c1", b"b-leg", line=2))
+    assert [(kept.disposition, kept.rep_id, kept.answered) for kept in legs] == [
+        ("answered", "2301", NOON), ("no_answer", None, None)]  # fmt: skip
+    assert len(again.add(leg("c1", b"a-leg"))) == 2, "the journaled leg is known by its bytes' digest"
+    assert [kept.line for kept in again.add(leg("c2", b"changed row", 9), key="row-7")] == [9]
+
+
+def test_the_journal_rotates_and_keeps_the_last_legs(tmp_path: Path) -> None:
+    journal = LegJournal(tmp_path / "j.jsonl", rotate_after=3)
+    calls = RecentCalls(journal=journal)
+    for n in range(7):
+        calls.add(leg(f"c{n}", b"%d" % n))
+    calls.close()
+    kept = [found.call_id for _, found in LegJournal(tmp_path / "j.jsonl", rotate_after=3).load()]
+    assert kept == ["c3", "c4", "c5", "c6"], "the previous file and the current one, oldest first"

@@ -150,5 +150,5 @@ def test_rep_series_are_written_byte_for_byte_as_generate_latest_writes_them() -
     rep_families = [family for family in collector.collect() if family.name.startswith("callfloor_rep_")]
     assert [family.name for family in rep_families] == ["callfloor_rep_actual", "callfloor_rep_target"]
     written = render_rep_series(collector.rep_figures())
-    assert written == generate_latest(_Families(rep_families))  # type: ignore[arg-type]
+    assert written == generate_latest(_Families(rep_families))  # type: ignore[arg-type]  # a list of families stands in for a registry
     assert b"e+09" in written and b'\\"q\\"' in written, "the cases that need care were not exercised"

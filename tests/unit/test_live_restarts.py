@@ -42,14 +42,14 @@ def clickhouse_row(call_id: str, rep: str, home: int, dials: int = 1, version: i
 
 def pipeline_over(clickhouse: Mapping[int, list[tuple]]) -> CdrPipeline:
     """A pipeline whose ClickHouse reads answer from ``clickhouse`` (partition -> rows)."""
-    pipeline = CdrPipeline(SETTINGS, dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]
+    pipeline = CdrPipeline(SETTINGS, dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]  # no dead-letter topic: nothing is rejected here
     pipeline.state = LiveState(today=lambda: TODAY)
 
     async def retrying(what: str, fn: Callable[[Any], Any]) -> Any:
         partition = int(what.rsplit(" ", 1)[1])
         return list(clickhouse[partition])
 
-    pipeline.retrying = retrying  # type: ignore[method-assign]
+    pipeline.retrying = retrying  # type: ignore[method-assign]  # reads answer from the given rows
     return pipeline
 
 
@@ -140,6 +140,7 @@ def rep_whose_home_moves(before: int, after: int) -> str:
 def test_reps_without_calls_are_placed_by_the_topics_real_partition_count(real_partitions: int) -> None:
     settings = SETTINGS
     app = create_app(settings)
+    # create_app attaches the pipeline; the consumer reports real_partitions
     pipeline: CdrPipeline = app.pipeline  # type: ignore[attr-defined]
     app.consumer.topic_partitions = lambda topic: real_partitions if topic == settings.cdr_topic else None  # type: ignore[method-assign]
 
@@ -147,11 +148,12 @@ def test_reps_without_calls_are_placed_by_the_topics_real_partition_count(real_p
         await app.on_partitions_assigned.send(assigned={TP(settings.cdr_topic, 0)})
         await asyncio.sleep(0)
 
+    # no ClickHouse here: seeding and the writer's handshake do nothing
     pipeline.ensure_seeded = lambda partitions: asyncio.sleep(0)  # type: ignore[method-assign,assignment,return-value]
     pipeline.writer.connect = lambda: None  # type: ignore[method-assign]
     asyncio.run(assign())
     assert pipeline.topic_partitions == real_partitions
     rep = rep_whose_home_moves(settings.partitions, real_partitions)
-    live: LiveCollector = app.live_collector  # type: ignore[attr-defined]
+    live: LiveCollector = app.live_collector  # type: ignore[attr-defined]  # create_app attaches it
     assert live.partition_of(rep) == partition_for(rep, real_partitions)
     assert partition_for(rep, real_partitions) != partition_for(rep, settings.partitions)

@@ -197,7 +197,7 @@ def test_a_batch_signals_its_counts_before_clickhouse_acknowledges_it() -> None:
 
     async def scenario() -> tuple[bool, int]:
         writer = AbsentClickHouse()
-        pipeline = CdrPipeline(SETTINGS, dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()),  # type: ignore[arg-type]
+        pipeline = CdrPipeline(SETTINGS, dlq_topic=None, metrics=PipelineMetrics(CollectorRegistry()),  # type: ignore[arg-type]  # no dead-letter topic: nothing is rejected here
                                writer=writer)  # fmt: skip
         pipeline.take_assignment({0})
         pipeline.state.seed(0, [])
@@ -248,7 +248,7 @@ def rounds_started(publisher: TimedPublisher, send_s: float, count: int) -> list
 
     async def scenario() -> list[float]:
         counted = asyncio.Event()
-        task = asyncio.create_task(publish_rounds(publisher, send, counted, interval=3600.0, min_gap=0.0))  # type: ignore[arg-type]
+        task = asyncio.create_task(publish_rounds(publisher, send, counted, interval=3600.0, min_gap=0.0))  # type: ignore[arg-type]  # test doubles: publisher and send
         try:
             while len(publisher.starts) < count:
                 counted.set()  # a chunk is always waiting

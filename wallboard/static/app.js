@@ -15,6 +15,11 @@ const LABELS = {
     after: "Shift over", shift: "Shift {pct} %", all_teams: "All teams", no_reps: "No reps yet today",
     ahead: "ahead of pace", behind: "behind pace", met: "target met",
     tier_next: "{rate} \u00B7 {amount} to {next}", tier_top: "{rate} \u00B7 top tier",
+    awards: "Awards, month to date", awards_final: "Final places, {month}", no_leader: "No leader yet",
+    no_plan: "No pay plan: {detail}", no_awards: "No awards: {detail}", no_roster: "No roster: {detail}",
+    problem_csv: "ranked at month end ({by})", problem_counter: "{by} is not counted live",
+    problem_roles: "leads' award: on the statement", unknown: "Not on the roster: {reps}",
+    ties_split: "ties split", ties_share: "ties share",
   },
   zh: {
     title: "呼叫中心", leaderboard: "今日团队排名", team: "团队", rep: "坐席", dials: "拨打",
@@ -27,6 +32,11 @@ const LABELS = {
     after: "已下班", shift: "班次 {pct} %", all_teams: "全部团队", no_reps: "今日暂无坐席",
     ahead: "进度领先", behind: "进度落后", met: "已达标",
     tier_next: "{rate} \u00B7 还差 {amount} 到 {next}", tier_top: "{rate} \u00B7 最高档",
+    awards: "本月奖项（截至目前）", awards_final: "{month} 最终名次", no_leader: "暂无领先者",
+    no_plan: "无薪酬方案：{detail}", no_awards: "无奖项：{detail}", no_roster: "无花名册：{detail}",
+    problem_csv: "月底评定（{by}）", problem_counter: "看板不实时统计 {by}",
+    problem_roles: "主管奖项：见工资单", unknown: "不在花名册：{reps}",
+    ties_split: "并列平分", ties_share: "并列同奖",
   },
 };
 const MARKS = { ahead: "\u25B2", behind: "\u25BC", met: "\u2714", none: "" };
@@ -70,6 +80,18 @@ function money(amount, currency) {
     }));
   }
   return MONEY.get(currency).format(Math.ceil(Number(amount)));
+}
+
+// Award figures cut to whole units (never more than earned), prizes exact (a split prize has cents).
+const MONEY_EXACT = new Map();
+function moneyExact(amount, currency, digits) {
+  const key = currency + digits;
+  if (!MONEY_EXACT.has(key)) {
+    MONEY_EXACT.set(key, new Intl.NumberFormat(lang === "zh" ? "zh-CN" : "en-US", {
+      style: "currency", currency, currencyDisplay: "narrowSymbol", maximumFractionDigits: digits, minimumFractionDigits: 0,
+    }));
+  }
+  return MONEY_EXACT.get(key).format(digits === 0 ? Math.floor(Number(amount)) : Number(amount));
 }
 
 function rate(text) {
@@ -205,6 +227,60 @@ function drawAlerts(view) {
   list.replaceChildren(...view.alerts.map((a) => el("li", a.severity, a.name + (a.summary ? ": " + a.summary : ""))));
 }
 
+// A plan names an award in both languages ("最佳新人奖 Best new hire"): each board shows its own
+// part; a name in one language only is shown as written.
+function awardName(name) {
+  const both = /^([^A-Za-z]*[\u3400-\u9fff][^A-Za-z]*?)\s+([A-Za-z].*)$/.exec(name);
+  return both ? both[lang === "zh" ? 1 : 2] : name;
+}
+
+function placeRow(award, group, place, currency) {
+  const row = el("div", "place");
+  Object.assign(row.dataset, { award: award.id, group: group.group, rep: place.rep, rank: place.rank,
+    value: place.value, amount: place.amount });
+  const who = el("span", "who");
+  if (award.within !== "floor") who.append(el("small", "", group.group)); // the team (region) it leads
+  who.append(place.rep);
+  const figure = award.unit === "money" ? moneyExact(place.value, currency, 0) : fmt(Number(place.value));
+  row.append(el("span", "rank", (place.tied > 1 ? "=" : "") + place.rank), who,
+    el("span", "figure", figure), el("span", "prize", moneyExact(place.amount, currency, 2)));
+  return row;
+}
+
+function awardBlock(award, currency) {
+  const block = el("div", "award");
+  block.dataset.award = award.id;
+  const head = el("div", "award-name", awardName(award.name));
+  head.append(el("small", "", say("ties_" + award.ties)));
+  block.append(head);
+  if (!award.live) {
+    block.append(el("div", "place muted", say("problem_" + award.problem, { by: award.by })));
+    return block;
+  }
+  const rows = award.groups.flatMap((group) => group.places.map((place) => placeRow(award, group, place, currency)));
+  block.append(...(rows.length ? rows : [el("div", "place muted", T.no_leader)]));
+  return block;
+}
+
+function drawAwards(view) {
+  const box = document.getElementById("awards");
+  const panel = view.awards;
+  box.dataset.state = panel.state;
+  if (panel.state !== "ok") { box.replaceChildren(el("div", "place unknown", say(panel.state, panel))); return; }
+  const nodes = panel.awards.map((award) => awardBlock(award, view.currency));
+  if (panel.unknown.length) {
+    const reps = panel.unknown.join(", ") + (panel.unknown_more ? " +" + panel.unknown_more : "");
+    nodes.push(el("div", "place unknown", say("unknown", { reps })));
+  }
+  if (panel.final) {
+    const final = el("div", "final");
+    final.append(el("h3", "", say("awards_final", { month: panel.final.month })),
+      ...panel.final.awards.filter((award) => award.live).map((award) => awardBlock(award, view.currency)));
+    nodes.unshift(final);
+  }
+  box.replaceChildren(...nodes);
+}
+
 function drawHeader(view) {
   document.getElementById("clock").textContent = view.day + "  " + view.clock;
   const scope = [view.filters.team || T.all_teams, view.filters.campaign].filter(Boolean).join(" \u00B7 ");
@@ -237,6 +313,7 @@ function draw(view) {
   drawTeams(view);
   drawCampaigns(view);
   drawAlerts(view);
+  drawAwards(view);
 }
 
 function start() {

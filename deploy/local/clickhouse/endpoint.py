@@ -23,11 +23,17 @@ import uuid
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from deploy.local.clickhouse.engine import Engine
-from deploy.local.clickhouse.protocol import ClickHouseError, decompress, form_fields, refused, too_large
+from deploy.local.clickhouse.protocol import (
+    ClickHouseError,
+    Reply,
+    decompress,
+    form_fields,
+    refused,
+    too_large,
+)
 from schemas.served_hosts import host_names_this_server, served_host_names
 
 logger = logging.getLogger(__name__)
@@ -69,11 +75,22 @@ class Credentials:
     token_file: str = ""  # set when the secret is the token; the 401 says so without naming the file
 
 
+class QueryEngine(Protocol):
+    """What the endpoint asks of an engine: the in-process :class:`~deploy.local.clickhouse.engine.Engine`
+    or the confined :class:`~deploy.local.clickhouse.sandbox.SandboxedEngine`."""
+
+    version: str
+    timezone: str
+
+    def execute(self, params: dict[str, str], body: bytes, *, read_only: bool) -> Reply: ...
+    def close(self) -> None: ...
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], engine: Engine, credentials: Credentials,
+        self, address: tuple[str, int], engine: QueryEngine, credentials: Credentials,
         limits: Limits, delay_ms: int = 0,
     ) -> None:  # fmt: skip
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -185,7 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def setup(self) -> None:
-        self.timeout = self.server.limits.idle_timeout_s
+        # socketserver reads the idle timeout from the handler: this server's own, per connection
+        self.timeout = self.server.limits.idle_timeout_s  # type: ignore[misc]
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.watch(self.connection)
@@ -345,7 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
-        self._headers_buffer.append(b"\r\n" + body)  # head and body in one write
+        # head and body in one write: BaseHTTPRequestHandler's head buffer, which typeshed omits
+        self._headers_buffer.append(b"\r\n" + body)  # type: ignore[attr-defined]
         self.flush_headers()
         self.server.watch(self.connection)
 

@@ -66,7 +66,9 @@ class Engine:
         self.fence = Fence(self._names("aggregate_function_combinators"))
 
     def _names(self, table: str) -> list[str]:
-        return self._owner.query(f"SELECT name FROM system.{table}", "TSV").bytes().decode().split()
+        answer: bytes = self._owner.query(f"SELECT name FROM system.{table}", "TSV").bytes()
+        names = answer.decode().split()
+        return names
 
     def execute(self, params: dict[str, str], body: bytes, *, read_only: bool) -> Reply:
         """Run one HTTP request's statement in a session of its own, closed afterwards."""
@@ -145,7 +147,8 @@ def canonical_sql(session: Any, sql: str) -> str:
     except Exception as exc:  # noqa: BLE001 - chdb raises plain exceptions; a syntax error is the client's
         error = ClickHouseError.from_engine(exc)
         raise ClickHouseError(error.code, _IN_SCOPE.sub("", error.text)) from None
-    return result.bytes().decode().rstrip("\n")
+    text: str = result.bytes().decode().rstrip("\n")
+    return text
 
 
 def _ident(name: str) -> str:

@@ -228,7 +228,7 @@ def settings_lists(
 ) -> list[tuple[dict[str, Allowed] | None, list[tuple[str, str]]]]:
     """Every settings list in canonical ``tokens``, with the table its names are checked against:
     after ``SETTINGS`` / ``SETTING``, a leading ``SET``, and an ``EXPLAIN``'s options."""
-    lists = []
+    lists: list[tuple[dict[str, Allowed] | None, list[tuple[str, str]]]] = []
     for i, (kind, text) in enumerate(tokens):
         if kind != "word":
             continue

@@ -14,7 +14,7 @@ import lz4.frame
 try:  # zstd ships with clickhouse-connect (backports.zstd)
     from backports import zstd
 except ImportError:  # pragma: no cover
-    zstd = None
+    zstd = None  # type: ignore[assignment]  # the module, or None where it is missing
 
 # fmt: off
 # HTTP status per ClickHouse error code, as the real server maps them (default 500).
@@ -140,7 +140,7 @@ def form_fields(body: bytes, content_type: str) -> dict[str, str]:
         if part.get_filename():
             raise ClickHouseError.make(48, "External data (file parts) is not supported")
         name = part.get_param("name", header="content-disposition")
-        fields[str(name)] = (part.get_payload(decode=True) or b"").decode()
+        fields[str(name)] = (part.get_payload(decode=True) or b"").decode()  # type: ignore[union-attr]  # bytes
     return fields
 
 
