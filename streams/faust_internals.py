@@ -11,7 +11,7 @@ stays Faust's: group membership, assignment, rebalancing, seeking to the committ
 offsets, flow control, and committing acked offsets.
 
 Stop safety: the agent reads a ``noack`` stream and acks a chunk only after its flush
-(:mod:`streams.sink_buffer`) stored it, and ``Consumer.on_stop`` commits what was acked.
+stored it (:func:`streams.cdr_agent.cdr_flow`), and ``Consumer.on_stop`` commits what was acked.
 As a second guard (Faust's own ``take_events`` acks in a ``finally``, also when its body
 is cancelled or raises), a chunk's ack is refused unless the pipeline marked it done
 (:func:`mark_done`, after ClickHouse and the broker acknowledged everything in it); once a
