@@ -98,6 +98,15 @@ def rejections_table() -> str:
     return _table(("reason", "given by", "meaning"), rows)
 
 
+def ingest_rejections_table() -> str:
+    """The importer's reasons alone, for the ingest page."""
+    from ingest.rejects import IngestRejection
+
+    descriptions = member_descriptions(IngestRejection)
+    rows = [(f"`{m.value}`", descriptions.get(m.name, "")) for m in IngestRejection]
+    return _table(("reason", "meaning"), rows)
+
+
 def sql_settings_table() -> str:
     """The embedded endpoint's settings allowlist, as the fence defines it."""
     from deploy.local.clickhouse.fence_settings import markdown_table
@@ -110,6 +119,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "settings": settings_table,
     "kpis": kpi_table,
     "rejections": rejections_table,
+    "ingest_rejections": ingest_rejections_table,
 }
 
 

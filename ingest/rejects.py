@@ -11,13 +11,27 @@ from enum import StrEnum
 
 
 class IngestRejection(StrEnum):
-    UNREADABLE_RECORD = "unreadable_record"  # not CSV/JSON, or the wrong number of columns
-    MISSING_FIELD = "missing_field"  # a field the mapping needs is absent or empty
-    BAD_TIMESTAMP = "bad_timestamp"  # not a date and time, skipped by DST, or an epoch in no known unit
-    BAD_NUMBER = "bad_number"  # billsec, length_in_sec, an epoch or an amount is not a number
-    UNKNOWN_STATUS = "unknown_status"  # disposition, hangup cause or status not in the table
-    NOT_FINAL = "not_final"  # call in progress (VICIdial INCALL, QUEUE; a status mapped not_final)
-    NO_IDENTITY = "no_identity"  # no rule of the mapping gave a rep, team or campaign
+    """Each member's docstring is its documented meaning (docs/hooks.py renders the tables)."""
+
+    UNREADABLE_RECORD = "unreadable_record"
+    """not CSV / JSON, not an object, or a row whose width matches no known layout"""
+    MISSING_FIELD = "missing_field"
+    """a field the mapping needs (`uniqueid`, `start`, `end`, `disposition`, `status`, FreeSWITCH
+    `variables.uuid`...) is empty or absent"""
+    BAD_TIMESTAMP = "bad_timestamp"
+    """not a date and time, a local time skipped by a DST change, or an epoch number in no known
+    unit or far from any call's time (`time_formats`, [live feeds](live-feeds.md))"""
+    BAD_NUMBER = "bad_number"
+    """`billsec`, `length_in_sec`, an `*_epoch` or a sale amount is not a number"""
+    UNKNOWN_STATUS = "unknown_status"
+    """an Asterisk disposition (or a callback's status word), FreeSWITCH hangup cause, VICIdial
+    status or AMD result not in its table (`statuses`, `hangup_causes`)"""
+    NOT_FINAL = "not_final"
+    """a VICIdial call still in progress (`INCALL`, `QUEUE`, `DISPO`), or a status the mapping
+    calls `not_final`: import it once it is over"""
+    NO_IDENTITY = "no_identity"
+    """no rule of the mapping gave a rep, team or campaign for any leg of the call (the detail
+    names every rule tried)"""
 
 
 class Unmappable(ValueError):
