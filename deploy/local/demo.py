@@ -253,7 +253,7 @@ def _print_ops(settings: Settings, ops: OpsLoop | None, timing: DemoTiming) -> N
         return
     print(f"""The ops loop: the project's rules, every duration {settings.demo_speedup:g}x faster \
 (CALLFLOOR_DEMO_SPEEDUP).
-  Prometheus (alerts, rules, targets):   {ops.prometheus_url}/alerts
+  Prometheus (alerts, rules, targets):   {ops.alerts_page()}
   Alertmanager (what pages whom):        {ops.alertmanager_url}/
   the wallboard's alerts panel reads Alertmanager.
   Incidents: camp-01 abandons over 3 % of its live answers (CampaignAbandonRateHigh soon);
