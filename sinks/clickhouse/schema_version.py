@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
@@ -29,7 +30,7 @@ from sinks.clickhouse.client import connect, tables_not_made_yet
 from sinks.clickhouse.cluster import as_configured, create_database
 from sinks.clickhouse.ddl import BACKFILL_CORRECTED, CORRECTED_TABLE, STATEMENTS, unpartitioned
 from sinks.clickhouse.payroll_claims import CLAIM_STATEMENTS
-from sinks.clickhouse.payroll_ddl import VERSIONS_MV_QUERY, payroll_statements
+from sinks.clickhouse.payroll_ddl import REP_MONTH_VIEW, VERSIONS_MV_QUERY, payroll_statements
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +106,36 @@ def check_schema(settings: Settings) -> Client:
         found = recorded_version(client, settings.clickhouse_database)
     if found != wanted:
         where = f"ClickHouse database {settings.clickhouse_database!r}"
+        if found and (zone := _made_for_zone(settings, found)):
+            raise SchemaNotReady(
+                f"{where} was made for CALLFLOOR_TIMEZONE={zone} (schema version {found}), and this "
+                f"command runs with CALLFLOOR_TIMEZONE={settings.timezone}: set CALLFLOOR_TIMEZONE={zone}, "
+                "the floor's business time zone, and run it again (`callfloor migrate` here would move "
+                "the floor's zone under its workers)"
+            )
         has = f"is at schema version {found}" if found else "has no schema version recorded"
         raise SchemaNotReady(
             f"schema not migrated: {where} {has}, this callfloor needs {wanted}; run `callfloor migrate`"
         )
     return connect(settings)
+
+
+# How the payroll view names the business zone (payroll_ddl's month end), as ClickHouse keeps it.
+_VIEW_ZONE = re.compile(r"addMonths\(m\.month, 1\), '([^']+)'\)")
+
+
+def _made_for_zone(settings: Settings, found: str) -> str | None:
+    """The business zone the database's schema was made for, when that zone (and nothing else)
+    is the difference: today's schema in the zone its payroll view names is ``found``."""
+    with connect(settings, database="") as client:
+        rows = client.query(
+            "SELECT create_table_query FROM system.tables WHERE database = {d:String} AND name = {n:String}",
+            parameters={"d": settings.clickhouse_database, "n": REP_MONTH_VIEW},
+        ).result_rows
+    zone = next((m[1] for (query,) in rows if (m := _VIEW_ZONE.search(query))), None)
+    if zone is None or zone == settings.timezone:
+        return None
+    return zone if wanted_version(settings.model_copy(update={"timezone": zone})) == found else None
 
 
 def recorded_version(client: Client, database: str) -> str | None:
