@@ -118,3 +118,7 @@ def test_a_command_run_in_another_time_zone_names_the_zone_and_does_not_say_migr
         assert "CALLFLOOR_TIMEZONE=Etc/GMT-10" in said and "Asia/Shanghai" in said, said
         assert "run `callfloor migrate`" not in said, said
     assert callfloor(floor, "migrate", "--check").returncode == 0  # nothing was changed
+    # an older release's schema in the floor's zone: migrate, but in that zone
+    migrate(floor, schema_statements(floor)[:-1])
+    said = callfloor(elsewhere, "migrate", "--check").stderr
+    assert "run `callfloor migrate` with CALLFLOOR_TIMEZONE=Etc/GMT-10" in said, said
