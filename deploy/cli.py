@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -259,6 +261,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"callfloor: {problem}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """The reader of stdout went away (``callfloor report ... | head``): stop quietly with the
+    status a shell gives a writer stopped by SIGPIPE, as ``cat`` or ``grep`` would, not with a
+    traceback. Stdout is pointed at /dev/null so that Python's own flush at exit cannot fail
+    again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.payroll_reads import call_versions, month_bounds
 from sinks.csv_file import write_csv
 
+# The call as the dialer sent it; then (csv, json) what it adds to each KPI counter. Its own talk is
+# ``call_talk_seconds``: the ``talk_seconds`` counter is talk on connects only (0 for a voicemail).
 COLUMNS = ("call_id", "version", "status", "rep_id", "team_id", "business_day", "dialed_at",
-           "disposition", "amd", "talk_seconds", "outcome", "sale_amount", "arrived")  # fmt: skip
+           "disposition", "amd", "call_talk_seconds", "outcome", "sale_amount", "arrived")  # fmt: skip
 
 
 def explain_rows(
@@ -45,7 +47,7 @@ def explain_rows(
             "dialed_at": _local(v["dialed_at"], zone),
             "disposition": v["disposition"],
             "amd": v["amd"],
-            "talk_seconds": v["talk_seconds"],
+            "call_talk_seconds": v["talk_seconds"],
             "outcome": v["outcome"],
             "sale_amount": None if v["sale_amount"] is None else format(v["sale_amount"], "f"),
             "arrived": _local(v["ingested_at"], zone),

@@ -43,13 +43,15 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _check_ports(ports: dict[str, int]) -> None:
-    busy = [f"{name} port {port}" for name, port in ports.items() if not _port_free(port)]
+def check_ports(ports: dict[str, tuple[int, str]]) -> None:
+    """Stop before starting anything when a port is taken, naming the variable that moves it
+    (name -> (port, variable)): 9090, Prometheus' default, is often taken by another one."""
+    busy = {name: held for name, held in ports.items() if not _port_free(held[0])}
     if busy:
         raise SystemExit(
-            f"callfloor demo: {', '.join(busy)} already in use (another demo running?). "
-            "Stop it, or set CALLFLOOR_KAFKA_BOOTSTRAP / CALLFLOOR_CLICKHOUSE_URL / "
-            "CALLFLOOR_WEB_PORT to free ports."
+            f"callfloor demo: {', '.join(f'{name} port {port}' for name, (port, _) in busy.items())} "
+            "already in use (another demo running?). Stop it, or set "
+            f"{' / '.join(variable for _, variable in busy.values())} to free ports."
         )
 
 
@@ -97,11 +99,25 @@ def write_demo_targets(path: Path, spec: SimulationSpec, rate: float) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def write_demo_inputs(directory: Path, plan_file: Path, spec: SimulationSpec, today: date) -> None:
+    """The ``--inputs`` folder the plan names, for the simulated floor: the roster, so the
+    awards panel ranks it, and every other file the plan reads (its csv KPIs, the allowances)
+    with a header and no rows, so ``callfloor payroll run --inputs`` this folder works on the
+    demo's calls (the demo has no QA scores, collections or allowances)."""
+    write_demo_roster(directory, plan_file, spec, today)
+    plan = load_plan(plan_file)
+    headers = {kpi.file: "rep_id,actual,target" for kpi in plan.doc.kpis.values() if kpi.file}
+    if plan.doc.allowances:
+        headers[plan.doc.allowances.file] = "rep_id,item,amount"
+    for name, header in headers.items():
+        (directory / name).write_text(header + "\n")
+
+
 def write_demo_roster(directory: Path, plan_file: Path, spec: SimulationSpec, today: date) -> None:
-    """The roster the plan names, for the simulated floor, so the awards panel ranks it: every
-    fifth rep hired three weeks ago (candidates for a new-hire award), the rest two years ago.
-    A rep whose team is in no region of the plan is left out (the board lists them as not on
-    the roster, as payroll would refuse their calls)."""
+    """The roster the plan names, for the simulated floor: every fifth rep hired three weeks
+    ago (candidates for a new-hire award), the rest two years ago. A rep whose team is in no
+    region of the plan is left out (the board lists them as not on the roster, as payroll
+    would refuse their calls)."""
     plan = load_plan(plan_file)
     lines = ["person_id,name,role,from,team,region,hired,left,base"]
     for i, (rep, team) in enumerate(roster(spec)):
@@ -131,9 +147,15 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
     ch_port = _port_of(settings.clickhouse_url, 8123)
     kafka_port = _port_of(settings.kafka_bootstrap, 9092)
     with_ops = all(binaries())
-    ops_ports = {"Prometheus": settings.demo_prometheus_port, "Alertmanager": settings.demo_alertmanager_port}
-    _check_ports({"Kafka": kafka_port, "ClickHouse": ch_port, "worker web": settings.web_port,
-                  "wallboard": settings.wallboard_port, **(ops_ports if with_ops else {})})  # fmt: skip
+    ops_ports = {
+        "Prometheus": (settings.demo_prometheus_port, "CALLFLOOR_DEMO_PROMETHEUS_PORT"),
+        "Alertmanager": (settings.demo_alertmanager_port, "CALLFLOOR_DEMO_ALERTMANAGER_PORT"),
+    }
+    check_ports({"Kafka": (kafka_port, "CALLFLOOR_KAFKA_BOOTSTRAP"),
+                 "ClickHouse": (ch_port, "CALLFLOOR_CLICKHOUSE_URL"),
+                 "worker web": (settings.web_port, "CALLFLOOR_WEB_PORT"),
+                 "wallboard": (settings.wallboard_port, "CALLFLOOR_WALLBOARD_PORT"),
+                 **(ops_ports if with_ops else {})})  # fmt: skip
     home = settings.data_dir.resolve()
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -157,7 +179,7 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
     settings = settings.model_copy(update={"pay_plan_file": plan_file})
     if settings.payroll_inputs_dir is None:  # a roster of the simulated reps, for the awards panel
         today = business_day(datetime.now(UTC), settings.zone)
-        write_demo_roster(home / "demo-inputs", plan_file, spec, today)
+        write_demo_inputs(home / "demo-inputs", plan_file, spec, today)
         settings = settings.model_copy(update={"payroll_inputs_dir": home / "demo-inputs"})
     try:
         print("starting Kafka broker (tansu) ...", flush=True)
@@ -185,7 +207,7 @@ def run_demo(settings: Settings, rate: float = 50.0, reps: int = 40) -> int:
             kwargs={"stop": stopping}, daemon=True, name="simulated-dialer",
         )  # fmt: skip
         feeder.start()
-        _print_where_to_look(settings, ch_port, logs, rate)
+        _print_where_to_look(settings, ch_port, home, rate)
         _print_ops(settings, ops, timing)
         while not stopping.wait(REFRESH_SECONDS):
             if worker.poll() is not None:
@@ -218,7 +240,8 @@ def _curl_user(settings: Settings) -> str:
     return f"default:{settings.clickhouse_token_file.read_text().strip()}"
 
 
-def _print_where_to_look(settings: Settings, ch_port: int, logs: Path, rate: float) -> None:
+def _print_where_to_look(settings: Settings, ch_port: int, home: Path, rate: float) -> None:
+    logs = home / "logs"
     today = business_day(datetime.now(UTC), settings.zone).isoformat()
     query = ("SELECT rep_id, dials, connects, valid_connects FROM callfloor.rep_day "
              f"WHERE business_day = '{today}' ORDER BY dials DESC LIMIT 5")
@@ -228,8 +251,13 @@ callfloor demo is running: a simulated dialer sends ~{rate:.0f} CDRs/s.
   the wallboard (open it in a browser; ?lang=zh for Chinese, ?team=team-01 for one team):
       {http_url(settings.wallboard_host, settings.wallboard_port)}
 
-  today's exact per-rep report (what payroll reads), in another terminal:
+  in another terminal, first the demo's business time zone (its schema is made for it):
+      export CALLFLOOR_TIMEZONE={settings.timezone}
+  today's exact per-rep report (what payroll reads):
       .venv/bin/callfloor report --from {today} --to {today} --format csv
+  this month's pay statements so far (an estimate until the month ends), as a printable page:
+      .venv/bin/callfloor payroll run --month {today[:7]} --plan {settings.pay_plan_file} \\
+          --inputs {settings.payroll_inputs_dir} --format html --out {home / "payroll"}
   ClickHouse over HTTP (the token, from {settings.clickhouse_token_file}, is its password):
       curl -u "{_curl_user(settings)}" 'http://127.0.0.1:{ch_port}/' --data-binary "{query}"
   live targets vs. actuals (Prometheus format):
@@ -253,7 +281,7 @@ def _print_ops(settings: Settings, ops: OpsLoop | None, timing: DemoTiming) -> N
         return
     print(f"""The ops loop: the project's rules, every duration {settings.demo_speedup:g}x faster \
 (CALLFLOOR_DEMO_SPEEDUP).
-  Prometheus (alerts, rules, targets):   {ops.prometheus_url}/alerts
+  Prometheus (alerts, rules, targets):   {ops.alerts_page()}
   Alertmanager (what pages whom):        {ops.alertmanager_url}/
   the wallboard's alerts panel reads Alertmanager.
   Incidents: camp-01 abandons over 3 % of its live answers (CampaignAbandonRateHigh soon);

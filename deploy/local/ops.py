@@ -148,7 +148,7 @@ class OpsLoop:
     def __init__(self, settings: Settings, home: Path, logs: Path) -> None:
         self.settings, self.home, self.logs = settings, home / "ops", logs
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.firing: dict[tuple[str, str], str] = {}  # (name, summary) -> severity
+        self.firing: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}  # labels -> the alert
 
     @property
     def prometheus_url(self) -> str:
@@ -179,22 +179,47 @@ class OpsLoop:
         wait_for_port("127.0.0.1", self.settings.demo_alertmanager_port, 60, "Alertmanager")
         wait_for_port("127.0.0.1", self.settings.demo_prometheus_port, 60, "Prometheus")
 
+    def alerts_page(self) -> str:
+        """Prometheus' alerts page, as this Prometheus serves it: ``/alerts`` upstream, but
+        Debian's build ships only the classic UI, where ``/alerts`` is a 404 and the page is
+        ``/classic/alerts``. Call after :meth:`start`."""
+        for path in ("/alerts", "/classic/alerts"):
+            try:
+                with urllib.request.urlopen(self.prometheus_url + path, timeout=5) as response:
+                    if response.status == 200:
+                        return self.prometheus_url + path
+            except OSError:  # an HTTPError (the 404) is one
+                continue
+        return self.prometheus_url + "/"  # the root redirects to whichever UI there is
+
     def changes(self) -> list[str]:
-        """Lines for the alerts that started or stopped firing since the last call."""
+        """Lines for the alerts that started or stopped firing since the last call. An alert is
+        its labels: its summary's figure changes while it fires ("4.455 %", then "7.101 %")
+        and that is the same alert still firing, not one resolved and another fired."""
         try:
             url = f"{self.alertmanager_url}/api/v2/alerts?active=true"
             with urllib.request.urlopen(url, timeout=5) as response:
-                alerts = parse_alertmanager(orjson.loads(response.read()))
+                body = orjson.loads(response.read())
         except OSError:
             return []
-        now = {(a["name"], a["summary"]): a["severity"] for a in alerts}
-        started = sorted(key for key in now if key not in self.firing)
-        ended = sorted(key for key in self.firing if key not in now)
-        lines = [f"ALERT firing   [{now[key]}] {key[0]}: {key[1]}" for key in started]
-        lines += [f"ALERT resolved {name}: {summary}" for name, summary in ended]
+        active = [raw for raw in body if raw.get("status", {}).get("state", "active") == "active"]
+        now = {_identity(raw): alert for raw, alert in zip(active, parse_alertmanager(active), strict=True)}
+        started = _in_order([now[key] for key in now if key not in self.firing])
+        ended = _in_order([alert for key, alert in self.firing.items() if key not in now])
+        lines = [f"ALERT firing   [{a['severity']}] {a['name']}: {a['summary']}" for a in started]
+        lines += [f"ALERT resolved {a['name']}: {a['summary']}" for a in ended]  # as last seen firing
         self.firing = now
         return lines
 
     def stop(self) -> None:
         for process in reversed(self.processes):
             stop(process)
+
+
+def _identity(raw: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """What makes an alert itself in Alertmanager: its labels (not its annotations)."""
+    return tuple(sorted(raw.get("labels", {}).items()))
+
+
+def _in_order(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(alerts, key=lambda alert: (alert["name"], alert["summary"]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
@@ -29,7 +30,7 @@ from sinks.clickhouse.client import connect, tables_not_made_yet
 from sinks.clickhouse.cluster import as_configured, create_database
 from sinks.clickhouse.ddl import BACKFILL_CORRECTED, CORRECTED_TABLE, STATEMENTS, unpartitioned
 from sinks.clickhouse.payroll_claims import CLAIM_STATEMENTS
-from sinks.clickhouse.payroll_ddl import VERSIONS_MV_QUERY, payroll_statements
+from sinks.clickhouse.payroll_ddl import REP_MONTH_VIEW, VERSIONS_MV_QUERY, payroll_statements
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +106,37 @@ def check_schema(settings: Settings) -> Client:
         found = recorded_version(client, settings.clickhouse_database)
     if found != wanted:
         where = f"ClickHouse database {settings.clickhouse_database!r}"
+        zone = _zone_made_for(settings) if found else None
+        runs_in = f"this command runs with CALLFLOOR_TIMEZONE={settings.timezone}"
+        if zone and wanted_version(settings.model_copy(update={"timezone": zone})) == found:
+            raise SchemaNotReady(  # the zone is all that differs: migrating would move the floor's
+                f"{where} was made for CALLFLOOR_TIMEZONE={zone} (schema version {found}), and {runs_in}: "
+                f"set CALLFLOOR_TIMEZONE={zone}, the floor's business time zone, and run it again "
+                "(`callfloor migrate` here would move the floor's zone under its workers)"
+            )
         has = f"is at schema version {found}" if found else "has no schema version recorded"
+        with_zone = f" with CALLFLOOR_TIMEZONE={zone}, the zone it was made for ({runs_in})" if zone else ""
         raise SchemaNotReady(
-            f"schema not migrated: {where} {has}, this callfloor needs {wanted}; run `callfloor migrate`"
+            f"schema not migrated: {where} {has}, this callfloor needs {wanted}; "
+            f"run `callfloor migrate`{with_zone}"
         )
     return connect(settings)
+
+
+# How the payroll view names the business zone (payroll_ddl's month end), as ClickHouse keeps it.
+_VIEW_ZONE = re.compile(r"addMonths\(m\.month, 1\), '([^']+)'\)")
+
+
+def _zone_made_for(settings: Settings) -> str | None:
+    """The business zone the database's payroll view was made for, when it is not the one
+    ``settings`` name (None when they agree, or the view is not there)."""
+    with connect(settings, database="") as client:
+        rows = client.query(
+            "SELECT create_table_query FROM system.tables WHERE database = {d:String} AND name = {n:String}",
+            parameters={"d": settings.clickhouse_database, "n": REP_MONTH_VIEW},
+        ).result_rows
+    zone = next((m[1] for (query,) in rows if (m := _VIEW_ZONE.search(query))), None)
+    return None if zone == settings.timezone else zone
 
 
 def recorded_version(client: Client, database: str) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -55,6 +56,26 @@ def refused(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+def run_what_it_prints(printed: str, env: dict[str, str], cwd: Path) -> None:
+    """What the demo tells a newcomer to open or run, in another terminal, works: its pages
+    answer, and with the time zone it says to export, the report and this month's payroll run
+    against its data (they once needed a zone the demo never named, and an inputs folder
+    holding only the roster)."""
+    for page in re.findall(r"(http://127\.0\.0\.1:\d+/[^\s'\"]*)", printed):
+        with urllib.request.urlopen(page, timeout=10) as response:  # a 404 raises
+            assert response.status == 200, page
+    zone = re.search(r"export CALLFLOOR_TIMEZONE=(\S+)", printed)
+    assert zone, printed
+    there = {**env, "CALLFLOOR_TIMEZONE": zone[1]}
+    commands = re.findall(r"\.venv/bin/callfloor ((?:report|payroll) [^\n]*?(?:\\\n[^\n]*)?)\n", printed)
+    assert len(commands) == 2, printed
+    for command in commands:
+        argv = callfloor_command(*shlex.split(command.replace("\\\n", " ")))
+        done = subprocess.run(argv, env=there, cwd=cwd, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+    assert list((Path(env["CALLFLOOR_DATA_DIR"]) / "payroll").glob("payroll-*.en.html"))
+
+
 def test_demo_prints_a_wallboard_that_moves_pages_and_ctrl_c_stops_everything(
     tmp_path: Path, browser: Chromium, artifacts: Path
 ) -> None:
@@ -83,6 +104,7 @@ def test_demo_prints_a_wallboard_that_moves_pages_and_ctrl_c_stops_everything(
                  progress=lambda: printed()[-500:])  # fmt: skip
         for port in (prometheus, alertmanager):
             assert f"http://127.0.0.1:{port}/" in printed(), "the demo does not print the ops loop's URLs"
+        run_what_it_prints(printed(), env, tmp_path)
 
         browser.open(url.group(1))
         wait_for(lambda: set(alerts_on_page(browser)) >= PAGED, 240, "both incidents firing on the wallboard",

@@ -96,3 +96,29 @@ def test_a_worker_one_version_behind_waits_until_migrate_runs(
     ).result_rows
     assert stored == [(len(calls),)]
     assert missing in tables(ch_client, settings.clickhouse_database), "migrate made what was missing"
+
+
+def test_a_command_run_in_another_time_zone_names_the_zone_and_does_not_say_migrate(
+    settings: Settings,
+) -> None:
+    """The version includes the business time zone (the payroll view ends a month at local
+    midnight). A clerk's shell without the floor's CALLFLOOR_TIMEZONE (or one beside the demo,
+    which picks its own zone) once read "run `callfloor migrate`", which would have moved the
+    floor's zone under its running workers; it is told which zone the database was made for."""
+    floor = settings.model_copy(update={"timezone": "Etc/GMT-10"})
+    assert callfloor(floor, "migrate").returncode == 0
+    elsewhere = floor.model_copy(update={"timezone": "Asia/Shanghai"})
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    payroll = ("payroll", "run", "--month", "2026-11", "--plan", str(deploy / "payroll.example.yaml"),
+               "--inputs", str(deploy / "payroll-inputs.example"))  # fmt: skip
+    for args in (("migrate", "--check"), payroll):
+        done = callfloor(elsewhere, *args)
+        assert done.returncode != 0, done
+        said = done.stderr
+        assert "CALLFLOOR_TIMEZONE=Etc/GMT-10" in said and "Asia/Shanghai" in said, said
+        assert "run `callfloor migrate`" not in said, said
+    assert callfloor(floor, "migrate", "--check").returncode == 0  # nothing was changed
+    # an older release's schema in the floor's zone: migrate, but in that zone
+    migrate(floor, schema_statements(floor)[:-1])
+    said = callfloor(elsewhere, "migrate", "--check").stderr
+    assert "run `callfloor migrate` with CALLFLOOR_TIMEZONE=Etc/GMT-10" in said, said

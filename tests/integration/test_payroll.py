@@ -9,6 +9,8 @@ a closed month is paid once and later calls come back as adjustments.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import subprocess
 from collections import defaultdict
@@ -341,6 +343,24 @@ def test_explain_lists_the_calls_behind_each_figure(loaded: tuple[Settings, Trut
     assert superseded, "corrections must show the versions that did not count"
     text = payroll(settings, "explain", "--month", MONTH, "--rep", "rep-002").stdout.decode()
     assert "counted totals:" in text and "call_id" in text
+
+
+def test_explain_shows_each_call_s_own_talk_beside_the_counted_talk(loaded: tuple[Settings, Truth]) -> None:
+    """A voicemail's 30 s of talk is the call's own (what the dialer billed) and 0 of the
+    ``talk_seconds`` counter (talk on connects). Explain once overwrote the call's talk with the
+    counter and its CSV named two columns ``talk_seconds``: a spreadsheet or a CSV reader kept
+    one, and the clerk never saw the talk the dialer reported."""
+    settings, _ = loaded
+    doc = orjson.loads(
+        payroll(settings, "explain", "--month", MONTH, "--rep", "rep-002", "--format", "json").stdout
+    )
+    machines = [c for c in doc["calls"] if c["disposition"] == "voicemail" and c["status"] == "counted"]
+    assert machines, "the simulated month has voicemails for rep-002"
+    assert all(c["talk_seconds"] == 0 for c in machines)  # the counter: no connect, no counted talk
+    assert any(c["call_talk_seconds"] > 0 for c in machines), machines[:3]
+    text = payroll(settings, "explain", "--month", MONTH, "--rep", "rep-002", "--format", "csv").stdout
+    header = next(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
+    assert len(header) == len(set(header)), sorted(name for name in header if header.count(name) > 1)
 
 
 def test_a_bad_plan_stops_with_file_line_and_field(loaded: tuple[Settings, Truth], tmp_path: Path) -> None:
