@@ -19,7 +19,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-_MARKER = re.compile(r"<!-- generated: (\w+) -->")
+_MARKER = re.compile(r"<!-- generated: (\w+)((?:\s+\w+)*)\s*-->")
 
 
 def _cell(text: object) -> str:
@@ -33,14 +33,19 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def settings_table() -> str:
-    """Every ``Settings`` field: its variable, default and the field's own description."""
+def settings_table(*names: str) -> str:
+    """``Settings`` fields (all, or the ``names`` a topic's page lists, in that order): the
+    variable, its default and the field's own description, so a page never restates one."""
     from pydantic import SecretStr
 
     from schemas.settings import Settings
 
+    unknown = [name for name in names if name not in Settings.model_fields]
+    if unknown:
+        raise ValueError(f"no setting named {', '.join(unknown)}")
     rows = []
-    for name, field in Settings.model_fields.items():
+    for name in names or tuple(Settings.model_fields):
+        field = Settings.model_fields[name]
         default = field.get_default(call_default_factory=True)
         if isinstance(default, SecretStr):
             shown = "empty" if not default.get_secret_value() else "(set)"
@@ -114,7 +119,7 @@ def sql_settings_table() -> str:
     return markdown_table()
 
 
-GENERATORS: dict[str, Callable[[], str]] = {
+GENERATORS: dict[str, Callable[..., str]] = {
     "sql_settings": sql_settings_table,
     "settings": settings_table,
     "kpis": kpi_table,
@@ -127,10 +132,10 @@ def render(markdown: str) -> str:
     """The page with every marker replaced by its table; an unknown marker is an error."""
 
     def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name, arguments = match.group(1), match.group(2).split()
         if name not in GENERATORS:
             raise ValueError(f"unknown generated table {name!r} (known: {', '.join(GENERATORS)})")
-        return GENERATORS[name]()
+        return GENERATORS[name](*arguments)
 
     return _MARKER.sub(fill, markdown)
 

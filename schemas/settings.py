@@ -134,14 +134,18 @@ class Settings(BaseSettings):
     # --- live ingest (callfloor ingest --listen / --format vicidial-db|asterisk-db;
     # docs/integrate/live-feeds.md)
     ingest_listen_user: str = Field("", description="--listen: basic-auth user (mod_json_cdr 'cred')")
-    ingest_listen_password: SecretStr = Field(SecretStr(""), description="--listen: basic-auth password")
+    ingest_listen_password: SecretStr = Field(SecretStr(""), description=(
+        "--listen: basic-auth password (never logged)"
+    ))
     ingest_listen_token: SecretStr = Field(
         SecretStr(""), description="--listen: bearer token (or basic auth)"
     )
     ingest_listen_max_body_bytes: int = Field(
         1_048_576, ge=1024, description="--listen: largest POST body (413 beyond)"
     )
-    ingest_listen_max_requests: int = Field(256, ge=1, description="--listen: requests at once (503 beyond)")
+    ingest_listen_max_requests: int = Field(256, ge=1, description=(
+        "--listen: requests in progress at once (503 beyond), also the listen backlog"
+    ))
     ingest_listen_cert_file: Path | None = Field(
         None, description="--listen: PEM certificate (chain) to serve HTTPS with; needs the key file"
     )
@@ -154,7 +158,9 @@ class Settings(BaseSettings):
     ingest_db_password: SecretStr = Field(SecretStr(""), description="-db feeds: password if --dsn has none")
     ingest_poll_seconds: float = Field(0.5, gt=0, description="-db feeds: pause between polls for new rows")
     ingest_db_window_seconds: int = Field(
-        3600, ge=60, description="-db feeds: rows this recent are re-read for changes"
+        3600, ge=60, description=(
+            "-db feeds: how far back a rescan reads (changes older than this are not seen)"
+        )
     )
     ingest_db_rescan_seconds: float = Field(
         10.0, gt=0, description="-db feeds: how often that window is re-read"
@@ -164,20 +170,33 @@ class Settings(BaseSettings):
     # One definition; streams/kafka_config.py turns it into each client library's options
     # (docs/ops/kafka-security.md). Cross-checks are in _kafka_* validators below.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="how Kafka clients connect: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+        "PLAINTEXT", description=(
+            "how Kafka clients connect: `PLAINTEXT`, `SSL` (TLS), `SASL_PLAINTEXT` (SASL without TLS:"
+            " a trusted network only) or `SASL_SSL`"
+        )
     )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
         None, validate_default=True,
         description="SASL mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); required with a SASL_* protocol",
     )  # fmt: skip
-    kafka_sasl_username: str = Field("", validate_default=True, description="SASL user name")
+    kafka_sasl_username: str = Field("", validate_default=True, description=(
+        "SASL user; required with a SASL_* protocol"
+    ))
     kafka_sasl_password: SecretStr = Field(
-        SecretStr(""), validate_default=True, description="SASL password (never logged)"
+        SecretStr(""), validate_default=True, description=(
+            "SASL password; required with a SASL_* protocol; never logged"
+        )
     )
     kafka_ssl_cafile: Path | None = Field(
-        None, description="PEM CA bundle the brokers' certificates are checked against (default: system CAs)"
+        None, description=(
+            "PEM file of the CA(s) that signed the brokers' certificates; without it, the system's "
+            "CAs (enough for MSK and Confluent Cloud)"
+        )
     )
-    kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate (mutual TLS)")
+    kafka_ssl_certfile: Path | None = Field(None, description=(
+        "PEM client certificate, for clusters that authenticate clients by certificate (mutual TLS); "
+        "may also hold the key"
+    ))
     kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of the client certificate")
     kafka_ssl_key_password: SecretStr = Field(
         SecretStr(""), validate_default=True, description="password of an encrypted client key (never logged)"
