@@ -79,6 +79,7 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     from ingest.mapping import IngestMapping, MappingError, load_mapping
     from ingest.producer import PrintSink, Sink
+    from ingest.progress import not_acknowledged
     from ingest.run import IngestJob, run_job
 
     try:
@@ -133,7 +134,6 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
         return 130
     failures = sink.close()
     if failures:
-        print(f"callfloor ingest: {len(failures)} records were not acknowledged by Kafka: {failures[0]!r}",
-              file=sys.stderr)  # fmt: skip
+        print(not_acknowledged(failures), file=sys.stderr)
         return EXIT_KAFKA
     return EXIT_TOO_MANY_REJECTS if progress.too_many_rejects else EXIT_OK
