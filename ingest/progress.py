@@ -15,11 +15,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from ingest.verdict import DEFAULT_LIMIT, RejectLimit
-
-
-def counted(count: int, one: str, many: str) -> str:
-    """``count`` with the words that agree with it: ``1 record``, ``2 records``."""
-    return f"{count} {one if count == 1 else many}"
+from schemas.wording import counted
 
 
 def not_acknowledged(failures: list[BaseException]) -> str:

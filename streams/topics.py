@@ -120,12 +120,13 @@ def replication_factor(admin: KafkaAdminClient, settings: Settings, asked: int |
 
 
 def partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
-    """Partitions of each topic in ``names`` that exists."""
-    return {
+    """Partitions of each topic in ``names`` that exists, in the order of ``names``."""
+    found = {
         topic["name"]: len(topic["partitions"])
         for topic in admin.describe_topics(names)
         if topic["error_code"] == 0 and topic["partitions"]
     }
+    return {name: found[name] for name in names if name in found}
 
 
 def partition_problem(spec: TopicSpec, existing: int) -> str | None:
