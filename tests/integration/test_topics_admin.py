@@ -25,15 +25,15 @@ def test_create_is_idempotent_and_describe_shows_the_documented_shape(settings: 
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
         f"{settings.cdr_topic}: created, {settings.partitions} partitions",
-        f"{settings.dlq_topic}: created, 1 partitions",
-        f"{settings.snapshot_topic}: created, 1 partitions",
+        f"{settings.dlq_topic}: created, 1 partition",
+        f"{settings.snapshot_topic}: created, 1 partition",
     ]
     again = callfloor(settings, "topics", "create")
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines() == [
         f"{settings.cdr_topic}: exists, {settings.partitions} partitions",
-        f"{settings.dlq_topic}: exists, 1 partitions",
-        f"{settings.snapshot_topic}: exists, 1 partitions",
+        f"{settings.dlq_topic}: exists, 1 partition",
+        f"{settings.snapshot_topic}: exists, 1 partition",
     ]
     described = callfloor(settings, "topics", "describe")
     assert described.returncode == 0, described.stderr
