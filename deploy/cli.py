@@ -117,7 +117,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from sinks.clickhouse.schema_version import SchemaNotReady, check_schema, migrate
+    from sinks.clickhouse.schema_version import SchemaNotReady, ZoneChangeRefused, check_schema, migrate
 
     settings = load_settings()
     try:
@@ -125,7 +125,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             check_schema(settings).close()
             print("schema is current: nothing to migrate")
             return 0
-        done = migrate(settings)
+        done = migrate(settings, change_timezone=args.change_timezone)
+    except ZoneChangeRefused as exc:  # the operator's choice to make, not a failure to retry
+        print(f"callfloor migrate: {exc}", file=sys.stderr)
+        return 2
     except SchemaNotReady as exc:
         print(f"callfloor migrate: {exc}", file=sys.stderr)
         return 1
@@ -236,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
         "until the version they need is recorded. Idempotent: a second run does nothing.",
     )
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 unless the schema is current")
+    p.add_argument("--change-timezone", action="store_true",
+                   help="allow moving an existing database to CALLFLOOR_TIMEZONE (refused otherwise, "
+                   "exit 2); stop every worker first")  # fmt: skip
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser(

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingest.dsn import DSN_FORM
 from ingest.verdict import (
     DEFAULT_LIMIT,
     EXIT_KAFKA,
@@ -45,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", metavar="HOST:PORT", help="receive the CDRs a dialer POSTs "
                         "(mod_json_cdr, JSON callbacks), not a PATH; "
                         "see docs/integrate/live-feeds.md")  # fmt: skip
-    parser.add_argument("--dsn", help="vicidial-db/asterisk-db: mysql://USER:PASSWORD@HOST:PORT/DATABASE")
+    parser.add_argument("--dsn", help=f"vicidial-db/asterisk-db: {DSN_FORM}")
     parser.add_argument("--cursor", type=Path, help="vicidial-db/asterisk-db: where the read position is "
                         "kept; --listen: where recent calls' legs are kept across restarts "
                         "(default: under CALLFLOOR_DATA_DIR/ingest/)")  # fmt: skip
@@ -79,6 +80,7 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     from ingest.mapping import IngestMapping, MappingError, load_mapping
     from ingest.producer import PrintSink, Sink
+    from ingest.progress import not_acknowledged
     from ingest.run import IngestJob, run_job
 
     try:
@@ -133,7 +135,6 @@ def run_ingest(settings: Settings, args: argparse.Namespace) -> int:
         return 130
     failures = sink.close()
     if failures:
-        print(f"callfloor ingest: {len(failures)} records were not acknowledged by Kafka: {failures[0]!r}",
-              file=sys.stderr)  # fmt: skip
+        print(not_acknowledged(failures), file=sys.stderr)
         return EXIT_KAFKA
     return EXIT_TOO_MANY_REJECTS if progress.too_many_rejects else EXIT_OK

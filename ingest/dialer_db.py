@@ -35,16 +35,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
-from pydantic import SecretStr
 
 from ingest.adapter import Adapter
 from ingest.asterisk import AsteriskAdapter
 from ingest.clock import LocalClock
 from ingest.cursor import STAMP, CursorError, FeedCursor
+from ingest.dsn import DialerDbError, Dsn
 from ingest.live import Delivery, LiveMapper
 from ingest.mapping import IngestMapping, StatusRule
 from ingest.producer import Sink
@@ -65,10 +64,6 @@ EARLIEST = datetime(1970, 1, 2)
 # MySQL errors that waiting does not mend: access denied (database, password), no such
 # database, no right to the table, no such table
 FATAL_CODES = frozenset({1044, 1045, 1049, 1142, 1146})
-
-
-class DialerDbError(ValueError):
-    """A database feed that cannot start or go on; the message says what to fix."""
 
 
 class VicidialDbAdapter(VicidialCsvAdapter):
@@ -125,59 +120,6 @@ READERS: dict[str, Table] = {
                               row.get("dstchannel", ""), row.get("start") or row.get("calldate", ""))),
     ),
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Dsn:
-    """``mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?unix_socket=PATH]``; shown without the password."""
-
-    host: str
-    port: int
-    user: str
-    password: SecretStr
-    database: str
-    unix_socket: str | None = None
-
-    @classmethod
-    def parse(cls, text: str, fallback_password: SecretStr) -> Dsn:
-        parts = urlsplit(text)
-        database = parts.path.lstrip("/")
-        if (
-            parts.scheme not in ("mysql", "mariadb")
-            or not parts.hostname
-            or not database
-            or not parts.username
-        ):
-            raise DialerDbError(
-                "--dsn: expected mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
-                "(the password may come from CALLFLOOR_INGEST_DB_PASSWORD instead)"
-            )
-        try:
-            port = parts.port or 3306
-        except ValueError:
-            raise DialerDbError("--dsn: the port is not a number") from None
-        socket = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("unix_socket")
-        password = SecretStr(unquote(parts.password)) if parts.password is not None else fallback_password
-        return cls(parts.hostname, port, unquote(parts.username), password, database, socket)
-
-    def __str__(self) -> str:
-        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
-
-    def connect(self) -> Connection[Cursor]:
-        import pymysql
-
-        return pymysql.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            database=self.database,
-            password=self.password.get_secret_value(),
-            unix_socket=self.unix_socket,
-            autocommit=True,
-            connect_timeout=10,
-            read_timeout=60,
-            charset="utf8mb4",
-        )
 
 
 def default_cursor_path(settings: Settings, fmt: str, dsn: Dsn) -> Path:

@@ -11,7 +11,7 @@ from ingest.clock import LocalClock
 from ingest.live import LiveMapper
 from ingest.mapping import IngestMapping, MappingError
 from ingest.producer import Sink
-from ingest.progress import Progress
+from ingest.progress import Progress, not_acknowledged
 from schemas.settings import Settings
 
 
@@ -44,7 +44,6 @@ def run_live(settings: Settings, args: argparse.Namespace, mapping: IngestMappin
     progress.summary(0, 0)
     failures = sink.close()
     if failures:
-        print(f"callfloor ingest: {len(failures)} records were not acknowledged by Kafka: {failures[0]!r}",
-              file=sys.stderr)  # fmt: skip
+        print(not_acknowledged(failures), file=sys.stderr)
         return 1
     return 0

@@ -87,6 +87,9 @@ def is_loopback(host: str) -> bool:
         return False  # a name: it may resolve to anything
 
 
+REALM = "callfloor ingest"
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Who may POST: basic auth (user and password) and/or a bearer token; nothing set, anyone."""
@@ -107,6 +110,13 @@ class Credentials:
     @property
     def required(self) -> bool:
         return bool(self.user or self.token.get_secret_value())
+
+    @property
+    def challenges(self) -> list[str]:
+        """The ``WWW-Authenticate`` values of a 401: one per scheme configured, so a client is
+        asked for what will be accepted (a token-only feed does not ask for a password)."""
+        schemes = (["Basic"] if self.user else []) + (["Bearer"] if self.token.get_secret_value() else [])
+        return [f'{scheme} realm="{REALM}"' for scheme in schemes]
 
     def allow(self, authorization: str | None) -> bool:
         if not self.required:
@@ -213,7 +223,7 @@ def make_app(
         if request.path == "/health" and request.method == "GET":
             return await handler(request)
         if not credentials.allow(request.headers.get("Authorization")):
-            challenge = {"WWW-Authenticate": 'Basic realm="callfloor ingest"'}
+            challenge = [("WWW-Authenticate", value) for value in credentials.challenges]
             return web.json_response({"error": "credentials required"}, status=401, headers=challenge)
         if in_flight >= max_requests:
             return web.json_response({"error": "busy, retry"}, status=503, headers={"Retry-After": "1"})

@@ -15,6 +15,13 @@ from typing import TextIO
 from tqdm import tqdm
 
 from ingest.verdict import DEFAULT_LIMIT, RejectLimit
+from schemas.wording import counted
+
+
+def not_acknowledged(failures: list[BaseException]) -> str:
+    """The line that ends an import some of whose records Kafka never acknowledged."""
+    lost = counted(len(failures), "record was", "records were")
+    return f"callfloor ingest: {lost} not acknowledged by Kafka: {failures[0]!r}"
 
 
 class Progress:
@@ -61,10 +68,14 @@ class Progress:
         self.too_many_rejects = self.rejected > allowed
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.reasons.items()))
         verdict = "FAILED" if self.too_many_rejects or unacknowledged else "OK"
-        text = (f"callfloor ingest: {verdict}: {self.records} records in {seconds:.1f}s "
-                f"({self.rate():.0f}/s): "
-                f"{self.calls} calls produced; {collapsed_legs} extra legs folded into their calls; "
-                f"{duplicate_legs} repeated rows skipped; {self.rejected} rejected to the DLQ"
+        outcomes = "; ".join((
+            counted(self.calls, "call produced", "calls produced"),
+            counted(collapsed_legs, "extra leg folded into its call", "extra legs folded into their calls"),
+            counted(duplicate_legs, "repeated row skipped", "repeated rows skipped"),
+            f"{self.rejected} rejected to the DLQ",
+        ))  # fmt: skip
+        records = counted(self.records, "record", "records")
+        text = (f"callfloor ingest: {verdict}: {records} in {seconds:.1f}s ({self.rate():.0f}/s): {outcomes}"
                 + (f" ({reasons})" if reasons else "")
                 + (f": more than --max-rejects {limit} allows ({allowed})" if self.too_many_rejects
                    else f", --max-rejects {limit} allows {allowed}")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # Output formats of ``payroll run`` (payroll.render writes each); kept here so registering the
 # command imports nothing heavy: every ``callfloor`` command builds this parser.
 FORMATS = ("csv", "json", "html")
+INPUTS_HELP = "folder of the roster and the CSV inputs the plan names (default: CALLFLOOR_PAYROLL_INPUTS_DIR)"
 
 
 def parse_month(text: str) -> date:
@@ -48,7 +49,7 @@ def add_payroll_parser(
     p = commands.add_parser("run", help="one statement per person for a month")
     p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
     p.add_argument("--plan", type=Path, help="pay plan YAML (default: CALLFLOOR_PAY_PLAN_FILE)")
-    p.add_argument("--inputs", type=Path, help="directory of the roster and the CSV inputs the plan names")
+    p.add_argument("--inputs", type=Path, help=INPUTS_HELP)
     p.add_argument("--format", choices=FORMATS, default="json")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the HTML statements")
     p.add_argument("--out", type=Path, help="write files here instead of printing")
@@ -65,7 +66,7 @@ def add_payroll_parser(
     p = commands.add_parser("close", help="record what is paid for a month (never changed afterwards)")
     p.add_argument("--month", type=parse_month, required=True, metavar="YYYY-MM")
     p.add_argument("--plan", type=Path, help="pay plan YAML (default: CALLFLOOR_PAY_PLAN_FILE)")
-    p.add_argument("--inputs", type=Path, help="directory of the roster and the CSV inputs the plan names")
+    p.add_argument("--inputs", type=Path, help=INPUTS_HELP)
     p.set_defaults(func=lambda args: close_command(settings_loader(), args))
 
 
@@ -82,8 +83,9 @@ def _clickhouse_failed(command: str, settings: Settings, exc: Exception, doing: 
 def _plan_and_inputs(
     command: str, settings: Settings, args: argparse.Namespace
 ) -> tuple[PayPlan, Inputs] | None:
-    """The plan (``--plan``, else CALLFLOOR_PAY_PLAN_FILE) and its inputs, or None after
-    printing why they cannot be used (exit 2)."""
+    """The plan (``--plan``, else CALLFLOOR_PAY_PLAN_FILE) and its inputs (``--inputs``, else
+    CALLFLOOR_PAYROLL_INPUTS_DIR, the folder the wallboard reads the roster from), or None
+    after printing why they cannot be used (exit 2)."""
     from payroll.run import load_plan_and_inputs
     from schemas.yaml_document import YamlFileError
 
@@ -92,7 +94,7 @@ def _plan_and_inputs(
         _say(command, "no pay plan: pass --plan FILE or set CALLFLOOR_PAY_PLAN_FILE")
         return None
     try:
-        return load_plan_and_inputs(plan_path, args.inputs)
+        return load_plan_and_inputs(plan_path, args.inputs or settings.payroll_inputs_dir)
     except YamlFileError as exc:
         print(exc, file=sys.stderr)
         return None

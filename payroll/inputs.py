@@ -49,7 +49,8 @@ class Inputs:
 def load_inputs(plan: PayPlan, directory: Path | None) -> Inputs:
     """Every file the plan names (the roster first), read from ``directory``."""
     if directory is None:
-        message = f"the plan names the roster {plan.doc.roster.file}: pass --inputs DIR holding it"
+        message = (f"the plan names the roster {plan.doc.roster.file}: pass --inputs DIR holding it "
+                   "or set CALLFLOOR_PAYROLL_INPUTS_DIR")  # fmt: skip
         raise PayPlanError(plan.source, [Problem(None, "roster.file", message)])
     texts = {name: read_input(directory / name) for name in _named_files(plan)}
     return parse_inputs(plan, texts, directory)

@@ -95,8 +95,8 @@ class Settings(BaseSettings):
     refresh_seconds: float = Field(30.0, gt=0, description="refresh of ClickHouse-backed gauges")
     pay_plan_file: Path | None = Field(None, description="payroll plan YAML")
     payroll_inputs_dir: Path | None = Field(
-        None, description="payroll's inputs folder (`payroll run --inputs`): the wallboard's awards panel "
-        "reads the roster the plan names from it",
+        None, description="payroll's inputs folder: the default of `payroll run|close --inputs`, and "
+        "where the wallboard's awards panel reads the roster the plan names",
     )  # fmt: skip
     currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="the floor's one currency (ISO 4217)")
     max_amount: Decimal = Field(

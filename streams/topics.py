@@ -30,6 +30,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, Ne
 from kafka.errors import TopicAlreadyExistsError
 
 from schemas.settings import Settings
+from schemas.wording import counted
 from streams.kafka_config import kafka_python_config, refusal_or
 
 log = logging.getLogger(__name__)
@@ -120,12 +121,13 @@ def replication_factor(admin: KafkaAdminClient, settings: Settings, asked: int |
 
 
 def partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
-    """Partitions of each topic in ``names`` that exists."""
-    return {
+    """Partitions of each topic in ``names`` that exists, in the order of ``names``."""
+    found = {
         topic["name"]: len(topic["partitions"])
         for topic in admin.describe_topics(names)
         if topic["error_code"] == 0 and topic["partitions"]
     }
+    return {name: found[name] for name in names if name in found}
 
 
 def partition_problem(spec: TopicSpec, existing: int) -> str | None:
@@ -157,10 +159,10 @@ def create_topics(admin: KafkaAdminClient, specs: list[TopicSpec]) -> list[str]:
             admin.create_topics(new)
         log.info("created topics %s", ", ".join(s.name for s in missing))
     return [
-        f"{spec.name}: created, {spec.partitions} partitions" if spec in missing
-        else f"{spec.name}: exists, {existing[spec.name]} partitions"
+        f"{spec.name}: created, {counted(spec.partitions, 'partition', 'partitions')}" if spec in missing
+        else f"{spec.name}: exists, {counted(existing[spec.name], 'partition', 'partitions')}"
         for spec in specs
-    ]
+    ]  # fmt: skip
 
 
 def describe_topics(admin: KafkaAdminClient, names: list[str]) -> list[dict[str, object]]:

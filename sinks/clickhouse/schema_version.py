@@ -82,6 +82,23 @@ class SchemaNotReady(RuntimeError):
     """ClickHouse's schema is not the one this callfloor needs: run ``callfloor migrate``."""
 
 
+class ZoneChangeRefused(RuntimeError):
+    """``callfloor migrate`` was run with another CALLFLOOR_TIMEZONE than the database was made
+    for. The payroll view ends a month at local midnight and workers store each call's
+    business day in the zone, so a shell with the wrong zone would silently move which day
+    (and month) calls fall in, and so pay; only an explicit ``--change-timezone`` does that."""
+
+    def __init__(self, database: str, made_for: str, asked: str) -> None:
+        self.made_for, self.asked = made_for, asked
+        super().__init__(
+            f"ClickHouse database {database!r} was made for CALLFLOOR_TIMEZONE={made_for}, and this migrate "
+            f"runs with CALLFLOOR_TIMEZONE={asked}: refusing to move the floor's business zone (which day, "
+            f"and so which pay month, calls fall in). Set CALLFLOOR_TIMEZONE={made_for} to migrate in the "
+            f"floor's zone, or, to change the zone on purpose, stop every worker and run "
+            f"`callfloor migrate --change-timezone` with CALLFLOOR_TIMEZONE={asked}"
+        )
+
+
 def configured_statements(settings: Settings, statements: Sequence[str] | None = None) -> list[str]:
     """The statements as they run against ``settings``' ClickHouse (cluster form on a cluster)."""
     wanted = schema_statements(settings) if statements is None else statements
@@ -112,7 +129,8 @@ def check_schema(settings: Settings) -> Client:
             raise SchemaNotReady(  # the zone is all that differs: migrating would move the floor's
                 f"{where} was made for CALLFLOOR_TIMEZONE={zone} (schema version {found}), and {runs_in}: "
                 f"set CALLFLOOR_TIMEZONE={zone}, the floor's business time zone, and run it again "
-                "(`callfloor migrate` here would move the floor's zone under its workers)"
+                "(`callfloor migrate` here refuses to move the floor's zone under its workers unless "
+                "given --change-timezone)"
             )
         has = f"is at schema version {found}" if found else "has no schema version recorded"
         with_zone = f" with CALLFLOOR_TIMEZONE={zone}, the zone it was made for ({runs_in})" if zone else ""
@@ -173,16 +191,24 @@ def this_callfloor() -> str:
         return "unknown"
 
 
-def migrate(settings: Settings, statements: Sequence[str] | None = None) -> Migration:
+def migrate(
+    settings: Settings, statements: Sequence[str] | None = None, *, change_timezone: bool = False
+) -> Migration:
     """Apply the schema (``statements``, default today's) and record its version; a no-op
     when the recorded version is already that one. On a cluster every statement runs
-    ``ON CLUSTER`` here, once, not at every worker start."""
+    ``ON CLUSTER`` here, once, not at every worker start. A database made for another
+    business zone is refused (:class:`ZoneChangeRefused`) unless ``change_timezone``."""
     wanted = configured_statements(settings, statements)
     version = schema_version(wanted)
     with connect(settings, database="") as probe:
         before = recorded_version(probe, settings.clickhouse_database)
     if before == version:
         return Migration(before, version, 0)
+    if (made_for := _zone_made_for(settings)) is not None:
+        if not change_timezone:
+            raise ZoneChangeRefused(settings.clickhouse_database, made_for, settings.timezone)
+        log.warning("moving the business time zone of ClickHouse database %r from %s to %s",
+                    settings.clickhouse_database, made_for, settings.timezone)  # fmt: skip
     with apply_schema(settings, statements) as client:
         for statement in as_configured((_SCHEMA_TABLE,), settings.clickhouse_cluster,
                                        settings.clickhouse_database):  # fmt: skip

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -25,6 +26,7 @@ from tests.support.cli import report
 from tests.support.feeds import running_ingest
 from tests.support.kafka import read_topic
 from tests.support.mariadb import PASSWORD, MariaDB
+from tests.support.ports import free_port
 from tests.support.processes import running_worker
 from tests.support.waiting import wait_for
 
@@ -321,3 +323,45 @@ def test_a_wrong_password_stops_the_feed_with_what_the_server_said(
                           text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "Access denied" in done.stderr and "Traceback" not in done.stderr and wrong not in done.stderr
+
+
+def test_a_dsn_password_never_shows_in_what_the_feed_prints(
+    settings: Settings, mariadb: MariaDB, logs_dir: Path, tmp_path: Path
+) -> None:
+    """A password in ``--dsn`` (URL-encoded, as live-feeds.md says) is never printed: not in
+    the start line, a wait for an unreachable server, a refused login or a bad DSN. One with
+    a character outside Latin-1 stopped the feed with pymysql's codec error naming that
+    character and its position in the password; it is now sent as UTF-8, as MariaDB stores it."""
+    secret = "Pw-龘-Zq7"
+    with mariadb.connect(root=True) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE USER 'utf8reader'@'127.0.0.1' IDENTIFIED BY %s", (secret,))
+        cursor.execute(f"GRANT SELECT ON {mariadb.database}.* TO 'utf8reader'@'127.0.0.1'")
+
+    def dsn(password: str, port: int = mariadb.port) -> str:
+        return f"mysql://utf8reader:{quote(password, safe='')}@127.0.0.1:{port}/{mariadb.database}"
+
+    def shown(text: str) -> list[str]:
+        pieces = ("Pw-", "龘", "\\u9f98", "%E9%BE%98", "%e9%be%98", "Zq7")
+        return [piece for piece in pieces if piece in text]
+
+    args = ("--format", "vicidial-db", "--dry-run", "--cursor", str(tmp_path / "utf8.cursor.json"))
+    right = logs_dir / "ingest-dsn-password.log"
+    with running_ingest(settings, right, *args, "--dsn", dsn(secret), env=FAST) as feed:
+        wait_for(lambda: "reading vicidial_log" in right.read_text(), 60, f"the feed to start ({right})")
+        time.sleep(3)  # several polls
+        assert feed.poll() is None, right.read_text()
+    said = right.read_text()
+    assert "unreachable" not in said and "Access denied" not in said and "OK:" in said, said
+    assert shown(said) == [], said
+
+    away = logs_dir / "ingest-dsn-away.log"
+    with running_ingest(settings, away, *args, "--dsn", dsn(secret, free_port()), env=FAST):
+        wait_for(lambda: "unreachable" in away.read_text(), 60, f"the feed to wait ({away})")
+    assert shown(away.read_text()) == [], away.read_text()
+
+    for text in (dsn(secret + "-wrong"), dsn(secret).replace("127.0.0.1", "[::1")):
+        env = {**settings.to_env(), "PATH": "/usr/bin:/bin"}
+        done = subprocess.run(callfloor_command("ingest", *args, "--dsn", text), capture_output=True,
+                              text=True, env=env, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert shown(done.stderr + done.stdout) == [], done.stderr

@@ -12,6 +12,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas.settings import Settings
+from sinks.clickhouse.payroll_ddl import REP_MONTH_VIEW
 from sinks.clickhouse.schema_version import SCHEMA_TABLE, migrate, schema_statements, wanted_version
 from streams.topics import ensure_topics
 from tests.chaos.cdrs import cdr, message
@@ -122,3 +123,42 @@ def test_a_command_run_in_another_time_zone_names_the_zone_and_does_not_say_migr
     migrate(floor, schema_statements(floor)[:-1])
     said = callfloor(elsewhere, "migrate", "--check").stderr
     assert "run `callfloor migrate` with CALLFLOOR_TIMEZONE=Etc/GMT-10" in said, said
+
+
+def test_migrate_refuses_to_move_the_zone_unless_asked(settings: Settings, ch_client: Client) -> None:
+    """Payroll's month ends at local midnight of the business zone, and the version includes
+    it: a migrate from a shell with another CALLFLOOR_TIMEZONE used to re-make the payroll
+    view in that zone under the running workers, silently moving calls between business days
+    and pay months. It is refused (exit 2, both zones named) unless ``--change-timezone``."""
+    floor = settings.model_copy(update={"timezone": "Etc/GMT-10"})
+    assert callfloor(floor, "migrate").returncode == 0
+    before = recorded(ch_client, settings.clickhouse_database)
+    elsewhere = floor.model_copy(update={"timezone": "Asia/Shanghai"})
+
+    refused = callfloor(elsewhere, "migrate")
+    assert refused.returncode == 2, refused
+    said = refused.stderr
+    assert "made for CALLFLOOR_TIMEZONE=Etc/GMT-10" in said, said
+    assert "runs with CALLFLOOR_TIMEZONE=Asia/Shanghai" in said, said
+    assert "--change-timezone" in said and "Traceback" not in said, said
+    assert recorded(ch_client, settings.clickhouse_database) == before, "a refused migrate wrote a version"
+    assert callfloor(floor, "migrate", "--check").returncode == 0, "the floor's schema was changed"
+    # an older release's schema in the floor's zone is refused too: the zone decides, not the version
+    migrate(floor, schema_statements(floor)[:-1])
+    assert callfloor(elsewhere, "migrate").returncode == 2
+    assert callfloor(floor, "migrate").returncode == 0
+
+    moved = callfloor(elsewhere, "migrate", "--change-timezone")
+    assert moved.returncode == 0, moved
+    assert f"schema version {wanted_version(elsewhere)} applied" in moved.stdout, moved.stdout
+    assert callfloor(elsewhere, "migrate", "--check").returncode == 0
+    view = ch_client.query(
+        "SELECT create_table_query FROM system.tables WHERE database = {d:String} AND name = {n:String}",
+        parameters={"d": settings.clickhouse_database, "n": REP_MONTH_VIEW},
+    ).result_rows[0][0]
+    assert "'Asia/Shanghai'" in view and "Etc/GMT-10" not in view, view
+    # a worker or clerk still set to the old zone now waits, told the database's new zone
+    stale = callfloor(floor, "migrate", "--check")
+    assert stale.returncode == 1 and "made for CALLFLOOR_TIMEZONE=Asia/Shanghai" in stale.stderr, stale
+    again = callfloor(elsewhere, "migrate")
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again

@@ -3,14 +3,19 @@ to start when CALLFLOOR_PARTITIONS disagrees with the CDR topic."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from pathlib import Path
 
 import orjson
 import pytest
 
+from deploy.local.processes import callfloor_command
 from schemas.settings import Settings
 from streams.topics import DAY_MS, TopicsError, ensure_topics
 from tests.support.cli import callfloor
+from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -20,15 +25,15 @@ def test_create_is_idempotent_and_describe_shows_the_documented_shape(settings: 
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
         f"{settings.cdr_topic}: created, {settings.partitions} partitions",
-        f"{settings.dlq_topic}: created, 1 partitions",
-        f"{settings.snapshot_topic}: created, 1 partitions",
+        f"{settings.dlq_topic}: created, 1 partition",
+        f"{settings.snapshot_topic}: created, 1 partition",
     ]
     again = callfloor(settings, "topics", "create")
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines() == [
         f"{settings.cdr_topic}: exists, {settings.partitions} partitions",
-        f"{settings.dlq_topic}: exists, 1 partitions",
-        f"{settings.snapshot_topic}: exists, 1 partitions",
+        f"{settings.dlq_topic}: exists, 1 partition",
+        f"{settings.snapshot_topic}: exists, 1 partition",
     ]
     described = callfloor(settings, "topics", "describe")
     assert described.returncode == 0, described.stderr
@@ -92,3 +97,22 @@ def test_worker_refuses_to_create_topics_with_too_few_brokers(settings: Settings
     assert done.returncode == 2, done.stderr[-2000:]
     assert "callfloor worker: CALLFLOOR_KAFKA_REPLICATION_FACTOR=2 but" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_broker_s_start_line_lists_every_topic_it_made(settings: Settings, tmp_path: Path) -> None:
+    """``callfloor broker`` listed the CDR and DLQ topics from a hand-written line, not the
+    wallboard's snapshot topic it also creates: its line is now what ensure_topics returned."""
+    port = free_port()
+    out = tmp_path / "broker.out"
+    env = {**settings.to_env(), "PATH": "/usr/bin:/bin"}
+    with out.open("wb") as sink:
+        broker = subprocess.Popen(callfloor_command("broker", "--port", str(port)), stdout=sink,
+                                  stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    try:
+        line = wait_for(lambda: next((t for t in out.read_text().splitlines() if "Ctrl-C" in t), None), 60,
+                        f"the broker's start line ({out})")  # fmt: skip
+    finally:
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(timeout=30)
+    topics = f"{settings.cdr_topic} ({settings.partitions} partitions), {settings.dlq_topic} (1 partition), "
+    assert f"topics {topics}{settings.snapshot_topic} (1 partition). Ctrl-C" in line, line

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 
 import orjson
 
+from ingest.progress import Progress, not_acknowledged
 from tests.unit.ingest_helpers import SAMPLES, run
 
 MAPPING = str(SAMPLES / "mappings" / "asterisk.yaml")
@@ -66,3 +68,18 @@ def test_the_cli_offers_exactly_the_formats_there_are_adapters_for() -> None:
     from ingest.run import ADAPTERS
 
     assert tuple(ADAPTERS) == FORMATS
+
+
+def test_the_summary_says_one_record_and_many_records() -> None:
+    """Each outcome is counted in its own words: "1 extra legs" read as a typo."""
+    one = Progress(total_bytes=None, enabled=False, out=StringIO())
+    one.records = one.calls = 1
+    line = one.summary(duplicate_legs=1, collapsed_legs=1)
+    assert ": 1 record in " in line, line
+    assert "1 call produced; 1 extra leg folded into its call; 1 repeated row skipped; 0 rejected" in line
+    many = Progress(total_bytes=None, enabled=False, out=StringIO())
+    many.records, many.calls = 3, 2
+    line = many.summary(duplicate_legs=0, collapsed_legs=2)
+    assert ": 3 records in " in line, line
+    assert "2 calls produced; 2 extra legs folded into their calls; 0 repeated rows skipped" in line
+    assert "1 record was not acknowledged by Kafka" in not_acknowledged([TimeoutError("gone")])

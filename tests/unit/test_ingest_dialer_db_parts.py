@@ -3,6 +3,7 @@ and what a live VICIdial status means."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,9 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
+from deploy.local.processes import callfloor_command
 from ingest.clock import LocalClock
 from ingest.cursor import CursorError, FeedCursor
-from ingest.dialer_db import DialerDbError, Dsn, VicidialDbAdapter, default_cursor_path, text_fields
+from ingest.dialer_db import VicidialDbAdapter, default_cursor_path, text_fields
+from ingest.dsn import DialerDbError, Dsn
 from ingest.mapping import IngestMapping
 from ingest.sources import SourceRecord
 from schemas.settings import Settings
@@ -34,12 +37,26 @@ def test_a_dsn_without_a_password_takes_the_setting() -> None:
     assert dsn.port == 3306 and dsn.password.get_secret_value() == "from-env"
 
 
-@pytest.mark.parametrize(
-    "text", ["asterisk", "postgres://u@h/db", "mysql://u@h/", "mysql://h/db", "mysql://u@h:x/db"]
-)
-def test_a_bad_dsn_says_what_is_expected(text: str) -> None:
-    with pytest.raises(DialerDbError, match="--dsn"):
+@pytest.mark.parametrize("text", [
+    "asterisk", "postgres://u@h/db", "mysql://u@h/", "mysql://h/db", "mysql://u@h:x/db",
+    "mysql://u:Pw-中文-9@/db", "mysql://u:Pw-中文-9@h:99999/db", "mysql://u:Pw-中文-9@[::1/db",
+])  # fmt: skip
+def test_a_bad_dsn_says_what_is_expected_and_never_echoes_it(text: str) -> None:
+    with pytest.raises(DialerDbError, match="--dsn") as caught:
         Dsn.parse(text, NONE)
+    assert "Pw-" not in str(caught.value) and "中" not in str(caught.value), caught.value
+    assert "CALLFLOOR_INGEST_DB_PASSWORD" in str(caught.value) or "port" in str(caught.value)
+
+
+def test_the_help_shows_the_dsn_without_a_password() -> None:
+    """The help showed ``mysql://USER:PASSWORD@...``, the form live-feeds.md advises against
+    (``ps`` shows the command line to every user of the machine)."""
+    done = subprocess.run(callfloor_command("ingest", "--help"), capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "400"})  # fmt: skip
+    said = " ".join(done.stdout.split())
+    assert "--dsn DSN vicidial-db/asterisk-db: mysql://USER@HOST[:PORT]/DATABASE, the password in " \
+        "CALLFLOOR_INGEST_DB_PASSWORD" in said, said
+    assert "PASSWORD@" not in said
 
 
 def test_rows_become_text_fields_with_null_as_empty() -> None:

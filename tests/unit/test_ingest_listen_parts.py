@@ -157,15 +157,16 @@ class HeldSink:
         return []
 
 
-def _app(sink: HeldSink, max_requests: int) -> web.Application:
+ANYONE = Credentials("", SecretStr(""), SecretStr(""))
+
+
+def _app(sink: HeldSink, max_requests: int, credentials: Credentials = ANYONE) -> web.Application:
     mapping = IngestMapping()
     adapter = FreeswitchJsonAdapter(mapping, LocalClock(ZoneInfo("Asia/Shanghai")))
     mapper = LiveMapper(
         adapter, mapping, sink, Progress(total_bytes=None, enabled=False), fmt="freeswitch-json"
     )
-    return make_app(
-        mapper, Credentials("", SecretStr(""), SecretStr("")), max_body=4096, max_requests=max_requests
-    )
+    return make_app(mapper, credentials, max_body=4096, max_requests=max_requests)
 
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "ingest" / "freeswitch-push" / "a_busy.cdr.json"
@@ -299,3 +300,22 @@ def test_the_journal_rotates_and_keeps_the_last_legs(tmp_path: Path) -> None:
     calls.close()
     kept = [found.call_id for _, found in LegJournal(tmp_path / "j.jsonl", rotate_after=3).load()]
     assert kept == ["c3", "c4", "c5", "c6"], "the previous file and the current one, oldest first"
+
+
+@pytest.mark.parametrize(("credentials", "challenges"), [
+    (Credentials("", SecretStr(""), SecretStr("tok")), ['Bearer realm="callfloor ingest"']),
+    (Credentials("fs", SecretStr("pw"), SecretStr("")), ['Basic realm="callfloor ingest"']),
+    (Credentials("fs", SecretStr("pw"), SecretStr("tok")),
+     ['Basic realm="callfloor ingest"', 'Bearer realm="callfloor ingest"']),
+])  # fmt: skip
+def test_a_401_asks_for_the_schemes_configured(credentials: Credentials, challenges: list[str]) -> None:
+    """A token-only feed answered ``WWW-Authenticate: Basic``: a client (or its operator)
+    would send a user and password nobody configured."""
+
+    async def scenario() -> None:
+        async with TestClient(TestServer(_app(HeldSink(), 1, credentials))) as client:
+            answer = await client.post("/cdr", data=b"{}")
+            assert answer.status == 401
+            assert answer.headers.getall("WWW-Authenticate") == challenges
+
+    asyncio.run(scenario())
