@@ -202,21 +202,23 @@ def metrics_campaigns(port: int) -> dict[str, str]:
 def show_abandon_alerts(browser: Chromium, alertmanager: str, settings: Settings) -> dict[str, str]:
     """What the rules would page on now, fired in the real Alertmanager: CampaignAbandonRateHigh
     for each campaign the board shows over its line, with the board's figure, and resolved for
-    each it shows under it (the data moves: a campaign over the line a minute ago may not be).
-    The campaigns over the line -> their rate as shown."""
+    each it shows under it (the data moves: a campaign over the line a minute ago may not be);
+    returned once the page lists them so. The campaigns over the line -> their rate as shown."""
     wait_for(lambda: page_campaigns(browser) == metrics_campaigns(settings.web_port), 30,
              "the abandon rates of /metrics on the page")  # fmt: skip
     shown = browser.evaluate(READ_CAMPAIGNS)
+    summaries = {}
     for campaign, (shown_rate, over) in shown.items():
-        summary = (f"Campaign {campaign} abandoned {shown_rate} of answered calls over the last "
-                   "30 days, above the 3% legal limit: lower its dialing pace now")  # fmt: skip
-        post_alert(alertmanager, "CampaignAbandonRateHigh", "page", summary, resolved=not over,
+        summaries[campaign] = (f"Campaign {campaign} abandoned {shown_rate} of answered calls over the last "
+                               "30 days, above the 3% legal limit: lower its dialing pace now")  # fmt: skip
+        post_alert(alertmanager, "CampaignAbandonRateHigh", "page", summaries[campaign], resolved=not over,
                    campaign=campaign)  # fmt: skip
     over = {campaign: shown_rate for campaign, (shown_rate, over) in shown.items() if over}
-    groups = lambda: browser.evaluate(READ_ALERT_GROUPS)  # noqa: E731
-    paged = lambda: next(  # noqa: E731
-        (subjects for name, _, subjects in groups() if name == "CampaignAbandonRateHigh"), [])  # fmt: skip
-    wait_for(lambda: paged() == sorted(over)[:3], 30, "the board's campaigns over the line paged on the page",
+    # one alert is listed with its summary (the figure in it), several by their campaigns
+    listed = (f"CampaignAbandonRateHigh: {summaries[next(iter(over))]}" if len(over) == 1
+              else f"CampaignAbandonRateHigh ×{len(over)} · {', '.join(sorted(over))}")  # fmt: skip
+    paged = lambda: [t for t in browser.evaluate(READ_ALERTS) if t.startswith("CampaignAbandonRateHigh")]  # noqa: E731
+    wait_for(lambda: paged() == ([listed] if over else []), 30, "the board's campaigns over the line paged",
              progress=paged)  # fmt: skip
     return over
 
