@@ -31,7 +31,6 @@ from streams.topics import ensure_topics
 from tests.factories import cdr_dict
 from tests.integration.wallboard_page import (
     ALL_ROWS_VISIBLE,
-    PANELS_ON_SCREEN,
     READ_ALERT_GROUPS,
     READ_ALERTS,
     READ_AWARD_NAMES,
@@ -40,6 +39,7 @@ from tests.integration.wallboard_page import (
     READ_CAMPAIGNS,
     READ_TEAMS,
     READ_TIERS,
+    assert_panels_on_screen,
     expected_by_rep,
     number,
     page_reps,
@@ -234,12 +234,6 @@ def screenshot_with_board_alerts(
         if {c: rate for c, (rate, is_over) in browser.evaluate(READ_CAMPAIGNS).items() if is_over} == over:
             return
     raise AssertionError(f"the abandon rates kept moving while {path.name} was taken")
-
-
-def assert_panels_on_screen(browser: Chromium) -> None:
-    panels = browser.evaluate(PANELS_ON_SCREEN)
-    assert all(panel["inside"] for panel in panels.values()), f"a panel off the 1920x1080 screen: {panels}"
-    assert all(panel["window"] == [1920, 1080] for panel in panels.values()), panels
 
 
 def _drained(settings: Settings) -> bool:

@@ -86,6 +86,13 @@ def running_wallboard(settings: Settings, log_path: Path) -> Iterator[subprocess
         stop(process)
 
 
+def assert_panels_on_screen(browser: Chromium) -> None:
+    """The abandon, alerts and awards panels lie inside a 1920x1080 window (a TV's)."""
+    panels = browser.evaluate(PANELS_ON_SCREEN)
+    assert all(panel["inside"] for panel in panels.values()), f"a panel off the 1920x1080 screen: {panels}"
+    assert all(panel["window"] == [1920, 1080] for panel in panels.values()), panels
+
+
 def number(text: str) -> int:
     return int(text.replace(",", "").strip())
 
