@@ -17,6 +17,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -67,12 +68,29 @@ def abandon_figures(browser: Chromium) -> tuple[float | None, float | None]:
     return (float(in_alert[1]) if in_alert else None), (float(board[1]) if board else None)
 
 
-def figures_agree(figures: tuple[float | None, float | None]) -> bool:
-    """The alert's figure is the board's (4 significant digits against 2 decimals, and both
-    moving with the floor: within 0.1 point); in main's demo the alert lagged a minute behind
-    (4.455 % against the board's 6.52 %)."""
-    alert, board = figures
-    return alert is not None and board is not None and abs(alert - board) <= 0.1
+# How far the page's alert may trail its abandon panel: the wallboard polls Alertmanager every
+# 5 s; scrape, evaluation and re-send take a second each at the test's speed-up of 60.
+ALERT_LAG_SECONDS = 15.0
+
+
+def assert_alert_follows_the_board(browser: Chromium, seconds: float) -> None:
+    """At every look for ``seconds``, the alert's figure is one the board showed in the last
+    ALERT_LAG_SECONDS (within 0.05 point: 4 significant digits against 2 decimals). Prometheus
+    re-sent the alert (its figure afresh) once a minute however fast the demo's rules ran, so
+    the page said 3.478 % for a minute while the board went from 3.57 % to 4.79 %."""
+    seen: list[tuple[float, float | None, float | None]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.append((time.monotonic(), *abandon_figures(browser)))
+        time.sleep(0.5)
+    behind = []
+    for at, alert, _ in seen:
+        if at < seen[0][0] + ALERT_LAG_SECONDS:
+            continue
+        recent = [board for when, _, board in seen if at - ALERT_LAG_SECONDS <= when <= at and board]
+        if alert is None or not recent or not min(recent) - 0.05 <= alert <= max(recent) + 0.05:
+            behind.append((round(at - seen[0][0], 1), alert, recent[-1] if recent else None))
+    assert not behind, f"the alert's figure is not the board's (s, alert, board): {behind}"
 
 
 def refused(port: int) -> bool:
@@ -138,8 +156,6 @@ def test_demo_prints_a_wallboard_that_moves_pages_and_ctrl_c_stops_everything(
                  "the awards panel to show a leader of each live award", every_s=1,
                  progress=lambda: browser.evaluate(READ_AWARDS))  # fmt: skip
         assert_panels_on_screen(browser)
-        wait_for(lambda: figures_agree(abandon_figures(browser)), 60, "the alert figure = the board's",
-                 every_s=0.5, progress=lambda: abandon_figures(browser))  # fmt: skip
         browser.screenshot(artifacts / "demo-alerts-en.png")
         browser.open(url.group(1) + "?lang=zh")
         wait_for(lambda: set(alerts_on_page(browser)) >= PAGED, 30, "the alerts on the Chinese page")
@@ -148,6 +164,7 @@ def test_demo_prints_a_wallboard_that_moves_pages_and_ctrl_c_stops_everything(
         for name in PAGED:
             wait_for(lambda name=name: f"ALERT firing   [page] {name}:" in printed(), 30,
                      f"the terminal to print {name}")  # fmt: skip
+        assert_alert_follows_the_board(browser, 45)  # after TeamNotDialing was seen: it resolves
         demo.send_signal(signal.SIGINT)
         assert demo.wait(90) == 0, printed()[-3000:]
     finally:
