@@ -1,5 +1,9 @@
 """Firing alerts, from Alertmanager (``/api/v2/alerts``) or Prometheus (``/api/v1/alerts``).
 
+The board shows them grouped by alert name (:func:`grouped`): a floor where twelve reps dial
+slowly fires twelve ``RepDialRateLow``, which listed one a line would push the awards panel
+off a TV's screen.
+
 Optional: without ``CALLFLOOR_ALERTS_URL`` the panel says "alerts not connected" (the board
 has no way to know, so it never claims "no alerts firing"). A URL that does not answer
 keeps the last list and marks it unavailable, for the same reason.
@@ -15,6 +19,11 @@ import aiohttp
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
+# Pages first: what someone must act on now is never below what can wait for the shift.
+SEVERITY_ORDER = {"critical": 0, "page": 0, "warning": 1}
+# The label that tells one alert of a name from another, first present wins (rules.yml's labels).
+SUBJECT_LABELS = ("rep", "campaign", "team", "instance")
+SUBJECTS_SHOWN = 3  # "RepDialRateLow ×12 · rep-003, rep-007, rep-011 +9"
 
 
 def parse_alertmanager(body: Any) -> list[dict[str, Any]]:
@@ -33,8 +42,31 @@ def _alert(raw: dict[str, Any]) -> dict[str, Any]:
         "name": str(labels.get("alertname", "alert")),
         "severity": str(labels.get("severity", "")),
         "team": labels.get("team"),
+        "subject": next((str(labels[k]) for k in SUBJECT_LABELS if labels.get(k)), ""),
         "summary": str(notes.get("summary") or notes.get("description") or ""),
     }
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITY_ORDER.get(severity, len(SEVERITY_ORDER))
+
+
+def grouped(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per alert name (and severity), most severe first, then the most alerts: its
+    ``count``, the first :data:`SUBJECTS_SHOWN` ``subjects`` (sorted) and how many ``more``; the
+    ``summary`` only when the group is a single alert (a dozen summaries do not fit a TV)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for alert in alerts:
+        groups.setdefault((alert["name"], alert["severity"]), []).append(alert)
+    out = []
+    for (name, severity), members in groups.items():
+        subjects = sorted({a["subject"] for a in members if a["subject"]})
+        out.append({
+            "name": name, "severity": severity, "count": len(members),
+            "subjects": subjects[:SUBJECTS_SHOWN], "more": max(0, len(subjects) - SUBJECTS_SHOWN),
+            "summary": members[0]["summary"] if len(members) == 1 else "",
+        })  # fmt: skip
+    return sorted(out, key=lambda g: (severity_rank(g["severity"]), -g["count"], g["name"]))
 
 
 class AlertsPoller:
@@ -51,7 +83,7 @@ class AlertsPoller:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
                 try:
-                    self.alerts = sorted(await self._fetch(session), key=lambda a: (a["severity"], a["name"]))
+                    self.alerts = await self._fetch(session)  # grouped and ordered per view
                     self.available = True
                 except Exception as exc:  # noqa: BLE001 - shown as "alerts unavailable", retried
                     self.available = False

@@ -17,6 +17,7 @@ from schemas.abandon import REGIMES
 from schemas.kpis import abandon_rate, business_day
 from schemas.snapshots import RepSnapshot
 from schemas.targets import Key, TargetSet, Value
+from wallboard.alerts import grouped
 from wallboard.floor import Floor
 from wallboard.pace import Shift, month_fraction, pace, progress
 from wallboard.tiers import tier_progress
@@ -145,6 +146,7 @@ def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any,
         (r for r in reps if filters.team in (None, r.team_id)), key=lambda r: (r.team_id, r.rep_id)
     )
     fresh = floor.freshness(now)
+    shown_alerts = [a for a in alerts if filters.team is None or a.get("team") in (None, filters.team)]
     return {
         "day": day,
         "clock": local.strftime("%H:%M"),
@@ -161,5 +163,5 @@ def build_view(floor: Floor, targets: TargetSet | None, shift: Shift, zone: Any,
         "teams": _teams(reps, targets, day_share, month_share),
         "reps": [_rep_row(r, targets, day_share, month_share, plan) for r in shown],
         "campaigns": _campaigns(floor, filters.campaign, regime_of),
-        "alerts": [a for a in alerts if filters.team is None or a.get("team") in (None, filters.team)],
+        "alerts": grouped(shown_alerts),
     }

@@ -17,6 +17,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -24,7 +25,13 @@ import orjson
 import pytest
 
 from deploy.local.processes import callfloor_command
-from tests.integration.wallboard_page import READ_ALERTS, READ_AWARDS
+from tests.integration.wallboard_page import (
+    READ_ALERT_GROUPS,
+    READ_ALERTS,
+    READ_AWARDS,
+    READ_CAMPAIGNS,
+    assert_panels_on_screen,
+)
 from tests.support.browser import Chromium
 from tests.support.ports import free_ports
 from tests.support.waiting import wait_for
@@ -47,8 +54,43 @@ AWARDED = {"sales_champion", "team_top_three", "best_new_hire"}
 
 
 def alerts_on_page(browser: Chromium) -> list[str]:
-    """The alert names the page's alerts panel lists (each line is "Name: summary")."""
-    return [line.split(":", 1)[0] for line in browser.evaluate(READ_ALERTS) or []]
+    """The alert names the page's alerts panel lists (one line per name, pages first)."""
+    return [name for name, _, _ in browser.evaluate(READ_ALERT_GROUPS) or []]
+
+
+def abandon_figures(browser: Chromium) -> tuple[float | None, float | None]:
+    """camp-01's abandon rate (%) in the alert's summary and on the board's panel, read at once."""
+    lines = browser.evaluate(READ_ALERTS) or []
+    summary = next((t for t in lines if t.startswith("CampaignAbandonRateHigh: ")), "")
+    in_alert = re.search(r"camp-01 abandoned ([\d.]+) ?%", summary)
+    on_board = (browser.evaluate(READ_CAMPAIGNS) or {}).get("camp-01", ["", False])[0]
+    board = re.fullmatch(r"([\d.]+) %", on_board)
+    return (float(in_alert[1]) if in_alert else None), (float(board[1]) if board else None)
+
+
+# How far the page's alert may trail its abandon panel: the wallboard polls Alertmanager every
+# 5 s; scrape, evaluation and re-send take a second each at the test's speed-up of 60.
+ALERT_LAG_SECONDS = 15.0
+
+
+def assert_alert_follows_the_board(browser: Chromium, seconds: float) -> None:
+    """At every look for ``seconds``, the alert's figure is one the board showed in the last
+    ALERT_LAG_SECONDS (within 0.05 point: 4 significant digits against 2 decimals). Prometheus
+    re-sent the alert (its figure afresh) once a minute however fast the demo's rules ran, so
+    the page said 3.478 % for a minute while the board went from 3.57 % to 4.79 %."""
+    seen: list[tuple[float, float | None, float | None]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.append((time.monotonic(), *abandon_figures(browser)))
+        time.sleep(0.5)
+    behind = []
+    for at, alert, _ in seen:
+        if at < seen[0][0] + ALERT_LAG_SECONDS:
+            continue
+        recent = [board for when, _, board in seen if at - ALERT_LAG_SECONDS <= when <= at and board]
+        if alert is None or not recent or not min(recent) - 0.05 <= alert <= max(recent) + 0.05:
+            behind.append((round(at - seen[0][0], 1), alert, recent[-1] if recent else None))
+    assert not behind, f"the alert's figure is not the board's (s, alert, board): {behind}"
 
 
 def refused(port: int) -> bool:
@@ -113,13 +155,16 @@ def test_demo_prints_a_wallboard_that_moves_pages_and_ctrl_c_stops_everything(
         wait_for(lambda: {row[0] for row in browser.evaluate(READ_AWARDS) or []} >= AWARDED, 120,
                  "the awards panel to show a leader of each live award", every_s=1,
                  progress=lambda: browser.evaluate(READ_AWARDS))  # fmt: skip
+        assert_panels_on_screen(browser)
         browser.screenshot(artifacts / "demo-alerts-en.png")
         browser.open(url.group(1) + "?lang=zh")
         wait_for(lambda: set(alerts_on_page(browser)) >= PAGED, 30, "the alerts on the Chinese page")
+        assert_panels_on_screen(browser)
         browser.screenshot(artifacts / "demo-alerts-zh.png")
         for name in PAGED:
             wait_for(lambda name=name: f"ALERT firing   [page] {name}:" in printed(), 30,
                      f"the terminal to print {name}")  # fmt: skip
+        assert_alert_follows_the_board(browser, 45)  # after TeamNotDialing was seen: it resolves
         demo.send_signal(signal.SIGINT)
         assert demo.wait(90) == 0, printed()[-3000:]
     finally:

@@ -37,7 +37,8 @@ def test_firing_alerts_are_listed_and_an_absent_alertmanager_says_so(
     with running_wallboard(board, logs_dir / "wallboard-alerts.log"):
         view = wait_for(lambda: _floor(board)["alerts"] and _floor(board), 30, "the alert on the wallboard")
         assert view["alerts_available"] and view["alerts_connected"]
-        assert view["alerts"] == [{"name": "TeamBehindPace", "severity": "warning", "team": "team-01",
+        assert view["alerts"] == [{"name": "TeamBehindPace", "severity": "warning", "count": 1,
+                                   "subjects": ["team-01"], "more": 0,
                                    "summary": "<b>team-01</b> is at 61 % of its dial pace"}]  # fmt: skip
         team_view = orjson.loads(
             urlopen(f"http://127.0.0.1:{board.wallboard_port}/api/floor?team=team-02", timeout=10).read()

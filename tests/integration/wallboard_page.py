@@ -36,6 +36,26 @@ ALL_ROWS_VISIBLE = """
   row => row.getBoundingClientRect().bottom <= window.innerHeight + 0.5)
 """
 READ_ALERTS = "[...document.querySelectorAll('#alerts li')].map(li => li.textContent)"
+# Each alert group the panel lists: name, how many fire, the subjects it names (rep, campaign, ...)
+READ_ALERT_GROUPS = """
+[...document.querySelectorAll('#alerts li[data-name]')].map(li => [li.dataset.name, Number(li.dataset.count),
+  li.dataset.subjects ? li.dataset.subjects.split(',') : []])
+"""
+# campaign -> [rate as shown, over its line] for every campaign row the page drew
+READ_CAMPAIGNS = """
+Object.fromEntries([...document.querySelectorAll('[data-campaign]')].map(r => [r.dataset.campaign,
+  [r.querySelector('.rate').textContent, r.classList.contains('over')]]))
+"""
+# The panels a TV must always show: id -> its box, and whether the box lies inside the window
+# (the page never scrolls; a panel pushed below the window's bottom is not on the screen).
+PANELS_ON_SCREEN = """
+Object.fromEntries(['campaigns', 'alerts', 'awards'].map(id => {
+  const box = document.getElementById(id).getBoundingClientRect();
+  const inside = box.height > 0 && box.top >= 0 && box.left >= 0
+    && box.bottom <= window.innerHeight + 0.5 && box.right <= window.innerWidth + 0.5;
+  return [id, {inside, top: box.top, bottom: box.bottom, window: [window.innerWidth, window.innerHeight]}];
+}))
+"""
 # rep -> the commission tier hint under its name: exact figures (data-*) and the text shown
 READ_TIERS = """
 [...document.querySelectorAll('#reps .rep[data-rep]')].map(row => {
@@ -64,6 +84,13 @@ def running_wallboard(settings: Settings, log_path: Path) -> Iterator[subprocess
         yield process
     finally:
         stop(process)
+
+
+def assert_panels_on_screen(browser: Chromium) -> None:
+    """The abandon, alerts and awards panels lie inside a 1920x1080 window (a TV's)."""
+    panels = browser.evaluate(PANELS_ON_SCREEN)
+    assert all(panel["inside"] for panel in panels.values()), f"a panel off the 1920x1080 screen: {panels}"
+    assert all(panel["window"] == [1920, 1080] for panel in panels.values()), panels
 
 
 def number(text: str) -> int:
@@ -109,12 +136,15 @@ def summed_revenue(*row_lists: list[dict]) -> list[dict]:
     return [{"rep_id": rep, "revenue": str(total)} for rep, total in totals.items()]
 
 
-def post_alert(alertmanager: str, name: str, severity: str, summary: str, **labels: str) -> None:
-    """An alert firing for the next hour, posted as Prometheus posts it."""
+def post_alert(alertmanager: str, name: str, severity: str, summary: str, *, resolved: bool = False,
+               **labels: str) -> None:
+    """An alert firing for the next hour, posted as Prometheus posts it; ``resolved``: the same
+    alert (its labels) ended a second ago, as Prometheus resolves one."""
     now = datetime.now(UTC)
+    ends = now - timedelta(seconds=1) if resolved else now + timedelta(hours=1)
     alert = {
         "labels": {"alertname": name, "severity": severity, **labels}, "annotations": {"summary": summary},
-        "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
+        "startsAt": (now - timedelta(minutes=1)).isoformat(), "endsAt": ends.isoformat(),
     }  # fmt: skip
     request = Request(f"{alertmanager}/api/v2/alerts", data=orjson.dumps([alert]), method="POST",
                       headers={"Content-Type": "application/json"})  # fmt: skip

@@ -16,6 +16,7 @@ from deploy.local.demo import _print_ops
 from deploy.local.ops import (
     PROMETHEUS_DIR,
     DemoTiming,
+    OpsLoop,
     demo_prometheus_config,
     duration_ms,
     in_words,
@@ -93,3 +94,13 @@ def test_without_prometheus_the_demo_says_so(capsys: pytest.CaptureFixture[str])
     _print_ops(Settings(), None, DemoTiming(10))
     said = capsys.readouterr().out
     assert "make system-deps" in said and '"alerts not connected"' in said
+
+
+def test_firing_alerts_are_re_sent_at_the_rules_speed(tmp_path: Path) -> None:
+    """Alertmanager holds a firing alert's summary as Prometheus last sent it: at Prometheus'
+    default (1m) the demo's abandon alert said 4.455 % while the board showed 6.52 %."""
+    loop = OpsLoop(Settings(demo_speedup=10), tmp_path, tmp_path)
+    assert "--rules.alert.resend-delay=6000ms" in loop.prometheus_argv("prometheus", tmp_path / "p.yml")
+    done = subprocess.run([shutil.which("prometheus") or "prometheus", "--help"], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    assert "--rules.alert.resend-delay" in done.stdout + done.stderr, "Debian's prometheus has no such flag"

@@ -8,7 +8,7 @@ const LABELS = {
     connects: "Connects", valid_connects: "Valid", talk_minutes: "Talk min", sales: "Sales / month",
     sales_today: "Sales", abandon: "Abandon rate by campaign", alerts: "Firing alerts",
     regime_30d: "30 days, line {line}", regime_24h: "24 hours, line {line}",
-    no_alerts: "No alerts firing", alerts_unavailable: "Alerts unavailable",
+    no_alerts: "No alerts firing", alerts_more: "+{n} more", alerts_unavailable: "Alerts unavailable",
     alerts_not_connected: "Alerts not connected", no_campaigns: "No campaigns yet",
     stale: "NOT LIVE: data is {age} s old", no_data: "NOT LIVE: no data from the pipeline yet",
     offline: "NOT LIVE: wallboard unreachable for {age} s", on_break: "Break", before: "Before shift",
@@ -26,7 +26,7 @@ const LABELS = {
     connects: "接通", valid_connects: "有效通话", talk_minutes: "通话分钟", sales: "销售 / 本月",
     sales_today: "销售", abandon: "各活动放弃率", alerts: "当前告警",
     regime_30d: "30天，警戒线 {line}", regime_24h: "24小时，警戒线 {line}",
-    no_alerts: "无告警", alerts_unavailable: "告警不可用", alerts_not_connected: "告警未连接", no_campaigns: "暂无活动",
+    no_alerts: "无告警", alerts_more: "另有 {n} 条", alerts_unavailable: "告警不可用", alerts_not_connected: "告警未连接", no_campaigns: "暂无活动",
     stale: "非实时：数据已 {age} 秒未更新", no_data: "非实时：尚无流水线数据",
     offline: "非实时：看板已断开 {age} 秒", on_break: "休息中", before: "未上班",
     after: "已下班", shift: "班次 {pct} %", all_teams: "全部团队", no_reps: "今日暂无坐席",
@@ -42,6 +42,9 @@ const LABELS = {
 const MARKS = { ahead: "\u25B2", behind: "\u25BC", met: "\u2714", none: "" };
 const COLUMNS = ["dials", "connects", "valid_connects", "talk_minutes", "sales"];
 const OFFLINE_AFTER_MS = 5000;
+// Alert groups listed before "+N more": with the campaigns and awards the side column fits a
+// 1080-line TV (tests/integration/test_wallboard_page.py checks every panel is on the screen).
+const ALERT_GROUPS_SHOWN = 3;
 const MIN_DRAW_MS = 250;
 
 const params = new URLSearchParams(location.search);
@@ -224,7 +227,25 @@ function drawAlerts(view) {
   if (!view.alerts_connected) { list.replaceChildren(el("li", "unknown", T.alerts_not_connected)); return; }
   if (!view.alerts_available) { list.replaceChildren(el("li", "critical", T.alerts_unavailable)); return; }
   if (view.alerts.length === 0) { list.replaceChildren(el("li", "none", T.no_alerts)); return; }
-  list.replaceChildren(...view.alerts.map((a) => el("li", a.severity, a.name + (a.summary ? ": " + a.summary : ""))));
+  const shown = view.alerts.slice(0, ALERT_GROUPS_SHOWN);
+  const hidden = view.alerts.slice(ALERT_GROUPS_SHOWN).reduce((n, group) => n + group.count, 0);
+  const rows = shown.map(alertRow);
+  if (hidden) rows.push(el("li", "more", say("alerts_more", { n: hidden })));
+  list.replaceChildren(...rows);
+}
+
+// A group of one shows its summary ("CampaignAbandonRateHigh: Campaign camp-01 abandoned ...");
+// a larger one its count and first subjects ("RepDialRateLow ×12 · rep-003, rep-007, rep-011 +9").
+function alertRow(group) {
+  const row = el("li", group.severity);
+  Object.assign(row.dataset, { name: group.name, count: group.count, subjects: group.subjects.join(",") });
+  if (group.count === 1) {
+    row.textContent = group.name + (group.summary ? ": " + group.summary : group.subjects.length ? " \u00B7 " + group.subjects[0] : "");
+    return row;
+  }
+  const subjects = group.subjects.join(", ") + (group.more ? " +" + group.more : "");
+  row.textContent = group.name + " \u00D7" + group.count + (subjects ? " \u00B7 " + subjects : "");
+  return row;
 }
 
 // A plan names an award in both languages ("最佳新人奖 Best new hire"): each board shows its own
