@@ -93,7 +93,10 @@ class Settings(BaseSettings):
     shift_end: time = Field(time(18, 0), description="shift end, local business time")
     dial_rate_floor_per_hour: float = Field(40.0, ge=0, description="alert when a rep dials slower")
     refresh_seconds: float = Field(30.0, gt=0, description="refresh of ClickHouse-backed gauges")
-    pay_plan_file: Path | None = Field(None, description="payroll plan YAML")
+    pay_plan_file: Path | None = Field(None, description=(
+        "the pay plan YAML: payroll's default plan, and the commission tiers and awards the wallboard"
+        " shows"
+    ))
     payroll_inputs_dir: Path | None = Field(
         None, description="payroll's inputs folder: the default of `payroll run|close --inputs`, and "
         "where the wallboard's awards panel reads the roster the plan names",
@@ -105,14 +108,25 @@ class Settings(BaseSettings):
     )  # fmt: skip
     late_horizon_days: int = Field(35, ge=1, le=36_500, description="calls dialed longer ago go to the DLQ")
     snapshot_topic: str = Field(
-        "callfloor.rep_snapshots", min_length=1, description="compacted per-rep snapshots for the wallboard"
+        "callfloor.rep_snapshots", min_length=1, description=(
+            "compacted topic of rep snapshots and heartbeats, which the wallboard reads"
+        )
     )
-    snapshot_interval_seconds: float = Field(0.25, gt=0, le=0.5, description="how often changed reps publish")
-    wallboard_host: str = Field("127.0.0.1", description="wallboard bind address")
-    wallboard_port: int = Field(6080, ge=1, le=65535, description="wallboard HTTP port")
-    wallboard_stale_seconds: float = Field(10.0, gt=0, description="data older than this shows the banner")
-    shift_breaks: str = Field("12:00-13:00", description="breaks in the shift, HH:MM-HH:MM, comma-separated")
-    alerts_url: str | None = Field(None, description="Alertmanager or Prometheus URL for firing alerts")
+    snapshot_interval_seconds: float = Field(0.25, gt=0, le=0.5, description=(
+        "longest between a worker's rounds of changed reps when no batch is counted (seeding, "
+        "rebalances; at most 0.5)"
+    ))
+    wallboard_host: str = Field("127.0.0.1", description="where the wallboard listens (address)")
+    wallboard_port: int = Field(6080, ge=1, le=65535, description="where the wallboard listens (HTTP port)")
+    wallboard_stale_seconds: float = Field(10.0, gt=0, description=(
+        "data older than this raises the stale banner"
+    ))
+    shift_breaks: str = Field("12:00-13:00", description=(
+        "breaks within the shift, HH:MM-HH:MM, comma-separated; empty for none"
+    ))
+    alerts_url: str | None = Field(None, description=(
+        "Alertmanager or Prometheus base URL for the wallboard's alerts panel"
+    ))
     # --- The floor, round 2 (issues 24 and 21.4): abandon regimes, wallboard limits, demo ops loop ---
     abandon_regime: AbandonRegime = Field(
         "30d", description="the floor's abandon-rate regime: 30d (US FTC, 3 % over 30 days) or "
