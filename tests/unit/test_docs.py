@@ -66,6 +66,24 @@ def test_an_unknown_generated_table_is_an_error() -> None:
         _hooks().render("<!-- generated: nonsense -->")
 
 
+def test_a_page_lists_settings_by_name_and_gets_them_from_the_fields() -> None:
+    table = _hooks().render("<!-- generated: settings wallboard_port alerts_url -->")
+    rows = [line for line in table.splitlines() if line.startswith("| `CALLFLOOR_")]
+    assert [row.split("`")[1] for row in rows] == ["CALLFLOOR_WALLBOARD_PORT", "CALLFLOOR_ALERTS_URL"]
+    assert Settings.model_fields["alerts_url"].description in rows[1]
+    with pytest.raises(ValueError, match="no setting named no_such_setting"):
+        _hooks().render("<!-- generated: settings no_such_setting -->")
+
+
+def test_no_page_keeps_a_hand_written_settings_table() -> None:
+    """Settings tables come from the fields (``<!-- generated: settings NAME ... -->``): a row
+    typed by hand drifts from the default and the description it restates."""
+    hand = [f"{path.relative_to(ROOT)}:{n}" for path in doc_files()
+            for n, line in enumerate(path.read_text().splitlines(), 1)
+            if re.match(r"\|\s*variable\s*\|\s*default\s*\|", line)]  # fmt: skip
+    assert hand == []
+
+
 def test_every_path_the_docs_name_exists() -> None:
     missing = []
     for doc in doc_files():
