@@ -25,6 +25,7 @@ import yaml
 from deploy.local.broker import wait_for_port
 from deploy.local.processes import spawn, stop
 from schemas.settings import Settings
+from schemas.wording import counted
 from wallboard.alerts import parse_alertmanager
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[1] / "prometheus"
@@ -74,7 +75,7 @@ def in_words(seconds: float) -> str:
     """A duration as an alert's text says it: "2 minutes", "90 seconds", "1 second"."""
     whole = max(1, round(seconds))
     count, unit = (whole // 60, "minute") if whole >= 60 and whole % 60 == 0 else (whole, "second")
-    return f"{count} {unit}" + ("s" if count != 1 else "")
+    return counted(count, unit, f"{unit}s")
 
 
 def scale_text(text: str, speedup: float) -> str:
