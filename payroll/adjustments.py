@@ -9,7 +9,7 @@ after the cut-off.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -83,9 +83,3 @@ def _teams_led(st: Statement | None, record: CloseRecord) -> set[str]:
         elif part.scope is Scope.REGION:
             teams |= set(regions.get(part.region, []))
     return teams
-
-
-def paid_statements(record: CloseRecord) -> Mapping[str, object]:
-    """The run document as it was paid."""
-    document: Mapping[str, object] = orjson.loads(record.statements)
-    return document
